@@ -1,0 +1,3 @@
+module github.com/relayhq/relay
+
+go 1.26.8

@@ -1,0 +1,124 @@
+package relay
+
+import (
+	"context"
+	"time"
+)
+
+// IngestItem is one event for Store.InsertEvents, with the deliveries routing
+// chose for it. The store fills Duplicate.
+type IngestItem struct {
+	Event      *Event
+	Deliveries []*Delivery // Status pending; see LeaseOwner
+	// LeaseOwner and LeaseUntil, when LeaseOwner is set, are written on the
+	// new deliveries so that the inserting replica can dispatch them at once
+	// without a separate claim; after LeaseUntil anyone may claim them.
+	LeaseOwner string
+	LeaseUntil time.Time
+
+	// Duplicate is set by InsertEvents when an event with the same
+	// (Provider, DeliveryID) already existed (stored earlier, or earlier in
+	// the same batch); then nothing of this item was written, and
+	// Event.ID is replaced by the existing event's id.
+	Duplicate bool
+}
+
+// Claim is a delivery leased to one replica, with its event and destination.
+type Claim struct {
+	Delivery    *Delivery
+	Event       *Event
+	Destination *Destination
+}
+
+// Store is Relay's storage. Implementations: sqlite (embedded default) and
+// postgres (scale-out); package storetest is the conformance suite both pass.
+//
+// Times are stored with at least millisecond precision and returned in UTC.
+// Methods return an *Error with code ENOTFOUND for a missing id and
+// ECONFLICT for a uniqueness violation; other failures are wrapped errors.
+type Store interface {
+	// Migrate applies the embedded migrations that are not applied yet.
+	Migrate(ctx context.Context) error
+	// Ready returns nil when the database answers and every migration is applied.
+	Ready(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+
+	// InsertEvents stores a batch of events and their deliveries in one
+	// transaction (one durable commit). Events whose (Provider, DeliveryID)
+	// exists are marked Duplicate and their deliveries are not written. When
+	// it returns an error nothing of the batch is stored.
+	InsertEvents(ctx context.Context, items []*IngestItem) error
+
+	// GetEvent returns the event with its deliveries and their attempt logs.
+	// When orgID is not "", an event of another org is ENOTFOUND.
+	GetEvent(ctx context.Context, id, orgID string) (*Event, error)
+	// ListEvents returns events newest first (by id), without deliveries.
+	ListEvents(ctx context.Context, f EventFilter) (*Page[*Event], error)
+
+	// GetDelivery returns the delivery with its attempt log. When orgID is
+	// not "", a delivery of another org's event is ENOTFOUND.
+	GetDelivery(ctx context.Context, id, orgID string) (*Delivery, error)
+	// ListDeliveries returns deliveries newest first (by id).
+	ListDeliveries(ctx context.Context, f DeliveryFilter) (*Page[*Delivery], error)
+
+	// ClaimDue leases up to limit deliveries that are pending or retrying,
+	// due (NextAttemptAt <= now), not leased (or whose lease ended before
+	// now), and whose destination is neither disabled nor deleted, to owner
+	// until now+lease, oldest NextAttemptAt first. Concurrent claimers (other
+	// replicas) never receive the same delivery while its lease runs.
+	ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*Claim, error)
+	// RecordOutcomes applies, in one transaction, each outcome: appends the
+	// attempt to the delivery's log, sets its Status, Step, NextAttemptAt,
+	// LastStatus, LastError, increments Attempts, clears its lease, and
+	// disables the destination when DisableDestination is set.
+	RecordOutcomes(ctx context.Context, outcomes []*Outcome, now time.Time) error
+	// ReleaseLeases clears owner's lease on the given deliveries (those not
+	// yet attempted at shutdown) so any replica can claim them at once.
+	ReleaseLeases(ctx context.Context, owner string, deliveryIDs []string) error
+
+	// ReplayEvent makes every delivery of the event due again now with source
+	// replay (same delivery ids, so the same webhook-id), and creates pending
+	// replay deliveries for the given destinations that have none for it.
+	// It returns the deliveries that will be sent. orgID scopes as in GetEvent.
+	ReplayEvent(ctx context.Context, eventID, orgID string, newDestinations []string, now time.Time) ([]*Delivery, error)
+	// ReplayDelivery makes one delivery due again now with source replay.
+	ReplayDelivery(ctx context.Context, deliveryID, orgID string, now time.Time) (*Delivery, error)
+	// ReplayDead makes every dead delivery of the destination created in
+	// [since, until) due again now with source replay, and returns how many.
+	ReplayDead(ctx context.Context, destinationID string, since, until, now time.Time) (int, error)
+
+	// CreateDestination stores a new destination (ECONFLICT on a taken name).
+	CreateDestination(ctx context.Context, d *Destination) error
+	// UpdateDestination replaces the destination's mutable fields (all but
+	// ID and CreatedAt); an empty Secret keeps the stored one.
+	UpdateDestination(ctx context.Context, d *Destination) error
+	// UpsertDestination creates the destination, or updates the one with the
+	// same name keeping its id (used for config-file destinations). It fills
+	// d.ID and d.CreatedAt.
+	UpsertDestination(ctx context.Context, d *Destination) error
+	// DeleteDestination soft-deletes it: it stops matching and its pending
+	// deliveries stay undelivered; its history remains readable.
+	DeleteDestination(ctx context.Context, id string) error
+	// GetDestination returns a live (not deleted) destination, secret included.
+	GetDestination(ctx context.Context, id string) (*Destination, error)
+	// ListDestinations returns all live destinations, secrets included, by name.
+	ListDestinations(ctx context.Context) ([]*Destination, error)
+	// SetDestinationDisabled enables or disables a destination; reason is
+	// kept while disabled.
+	SetDestinationDisabled(ctx context.Context, id string, disabled bool, reason string) error
+
+	// CreateAPIKey stores a key (ECONFLICT when the hash exists).
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// FindAPIKey returns the key with this hash, ENOTFOUND if none.
+	FindAPIKey(ctx context.Context, hash string) (*APIKey, error)
+	// SetAdminAPIKey makes k the only key named k.Name with OrgID "" (used for
+	// the key from config): it deletes other admin keys of that name, then
+	// stores k unless its hash is already stored.
+	SetAdminAPIKey(ctx context.Context, k *APIKey) error
+	// CountAPIKeys returns the number of stored keys.
+	CountAPIKeys(ctx context.Context) (int, error)
+
+	// QueueDepth returns how many deliveries are pending or retrying.
+	QueueDepth(ctx context.Context) (int, error)
+}
