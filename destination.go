@@ -9,19 +9,19 @@ import (
 
 // Destination is an endpoint of the team's app that receives events.
 type Destination struct {
-	ID             string        `json:"id"`   // "dst_…"
-	Name           string        `json:"name"` // unique
-	URL            string        `json:"url"`
-	Secret         string        `json:"secret,omitempty"`      // whsec_…; only shown on create
-	Providers      []string      `json:"providers,omitempty"`   // empty = all
-	EventTypes     []string      `json:"event_types,omitempty"` // globs; empty = all
-	OrgID          string        `json:"org_id,omitempty"`      // empty = all orgs
-	MaxConcurrency int           `json:"max_concurrency"`       // in-flight requests at once
-	Timeout        time.Duration `json:"timeout_ns"`            // per request
-	Disabled       bool          `json:"disabled"`
-	DisabledReason string        `json:"disabled_reason,omitempty"`
-	CreatedAt      time.Time     `json:"created_at"`
-	UpdatedAt      time.Time     `json:"updated_at"`
+	ID             string    `json:"id"`   // "dst_…"
+	Name           string    `json:"name"` // unique
+	URL            string    `json:"url"`
+	Secret         string    `json:"secret,omitempty"`      // whsec_…; only shown on create
+	Providers      []string  `json:"providers,omitempty"`   // empty = all
+	EventTypes     []string  `json:"event_types,omitempty"` // globs; empty = all
+	OrgID          string    `json:"org_id,omitempty"`      // empty = all orgs
+	MaxConcurrency int       `json:"max_concurrency"`       // in-flight requests at once
+	Timeout        Duration  `json:"timeout"`               // per request
+	Disabled       bool      `json:"disabled"`
+	DisabledReason string    `json:"disabled_reason,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }
 
 // Destination defaults.
@@ -57,8 +57,8 @@ func (d *Destination) Validate() error {
 		return Errorf(EINVALID, "max_concurrency: must be 1..1000")
 	}
 	if d.Timeout == 0 {
-		d.Timeout = DefaultTimeout
-	} else if d.Timeout < 100*time.Millisecond || d.Timeout > 5*time.Minute {
+		d.Timeout = Duration(DefaultTimeout)
+	} else if t := time.Duration(d.Timeout); t < 100*time.Millisecond || t > 5*time.Minute {
 		return Errorf(EINVALID, "timeout: must be between 100ms and 5m")
 	}
 	return nil

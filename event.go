@@ -54,13 +54,13 @@ type Delivery struct {
 
 // Attempt is one try at sending a delivery.
 type Attempt struct {
-	DeliveryID   string        `json:"delivery_id"`
-	N            int           `json:"n"` // 1-based, over the delivery's whole life
-	StartedAt    time.Time     `json:"started_at"`
-	StatusCode   int           `json:"status_code,omitempty"` // 0 when no response
-	Latency      time.Duration `json:"latency_ns"`
-	Error        string        `json:"error,omitempty"`         // transport error or "HTTP 500"
-	ResponseBody string        `json:"response_body,omitempty"` // first 1 KiB
+	DeliveryID   string    `json:"delivery_id"`
+	N            int       `json:"n"` // 1-based, over the delivery's whole life
+	StartedAt    time.Time `json:"started_at"`
+	StatusCode   int       `json:"status_code,omitempty"` // 0 when no response
+	Latency      Duration  `json:"latency"`
+	Error        string    `json:"error,omitempty"`         // transport error or "HTTP 500"
+	ResponseBody string    `json:"response_body,omitempty"` // first 1 KiB
 }
 
 // Outcome is the result of one attempt together with the delivery state it
