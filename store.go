@@ -122,3 +122,9 @@ type Store interface {
 	// QueueDepth returns how many deliveries are pending or retrying.
 	QueueDepth(ctx context.Context) (int, error)
 }
+
+// IngestResult is the outcome of submitting one event for storage.
+type IngestResult struct {
+	EventID   string // the stored event's id (the earlier one for a duplicate)
+	Duplicate bool   // an event with the same (provider, delivery id) existed
+}

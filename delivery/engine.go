@@ -1,0 +1,501 @@
+// Package delivery sends stored events to destinations: signed per Standard
+// Webhooks, retried on a schedule, recorded attempt by attempt.
+//
+// The deliveries table is the queue. Work reaches the engine two ways: the
+// ingest pipeline hands over deliveries it has just committed already leased
+// to this replica (so delivery starts without a poll), and a poller claims
+// due deliveries (retries, replays, and work whose lease expired because its
+// replica died). Each destination has its own in-memory queue and at most
+// MaxConcurrency requests in flight, so a slow destination delays nobody
+// else. Outcomes are written back in batches by one recorder.
+package delivery
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/metrics"
+)
+
+// DefaultSchedule is the retry schedule the Standard Webhooks spec
+// recommends: the first attempt at once, then after 5 s, 5 min, 30 min, 2 h,
+// 5 h, 10 h and 10 h; a delivery still failing after the last is dead.
+var DefaultSchedule = []time.Duration{0, 5 * time.Second, 5 * time.Minute, 30 * time.Minute,
+	2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}
+
+// Config tunes the engine.
+type Config struct {
+	Owner           string          // this replica's lease owner id
+	Schedule        []time.Duration // Schedule[k] is the wait before attempt k+1
+	Jitter          float64         // ± fraction applied to each wait (0.1 = ±10 %)
+	Lease           time.Duration   // how long a claim is ours; must exceed the longest request
+	PollInterval    time.Duration   // how often to look for due work without a wake-up
+	RefreshInterval time.Duration   // how often to reload destinations (other replicas' changes)
+	Capacity        int             // deliveries held in memory at most
+	ClaimBatch      int             // deliveries claimed per query at most
+}
+
+func (c *Config) defaults() {
+	if len(c.Schedule) == 0 {
+		c.Schedule = DefaultSchedule
+	}
+	if c.Lease <= 0 {
+		c.Lease = time.Minute
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = time.Second
+	}
+	if c.RefreshInterval <= 0 {
+		c.RefreshInterval = 5 * time.Second
+	}
+	if c.Capacity <= 0 {
+		c.Capacity = 8192
+	}
+	if c.ClaimBatch <= 0 {
+		c.ClaimBatch = 512
+	}
+}
+
+// Engine delivers events. Create it with New, start it with Start, stop it
+// with Stop.
+type Engine struct {
+	store   relay.Store
+	client  *http.Client
+	metrics *metrics.Metrics
+	logger  *slog.Logger
+	now     func() time.Time
+	cfg     Config
+
+	reserved atomic.Int64 // room taken in memory (queued, in flight, or reserved by ingest)
+	routes   atomic.Pointer[[]*relay.Destination]
+
+	mu       sync.Mutex
+	queues   map[string]*destQueue
+	stopping bool
+
+	wake     chan struct{}
+	outcomes chan *result
+	workers  sync.WaitGroup
+	loops    sync.WaitGroup
+	recorder sync.WaitGroup
+	cancel   context.CancelFunc // stops the poll and refresh loops
+	sendCtx  context.Context    // parent of every request; cancelled when Stop runs out of time
+	stopSend context.CancelFunc
+}
+
+// destQueue is one destination's in-memory queue.
+type destQueue struct {
+	id       string
+	max      int
+	active   int
+	queue    []*relay.Claim
+	disabled bool // a 410 arrived: stop sending, release the rest
+	signer   *signer
+}
+
+type result struct {
+	outcome  *relay.Outcome
+	claim    *relay.Claim
+	release  bool // not attempted: just give the lease back
+	received time.Time
+}
+
+// New returns an engine. client may be nil for a default tuned for many
+// concurrent requests to a few hosts.
+func New(store relay.Store, client *http.Client, m *metrics.Metrics, logger *slog.Logger, now func() time.Time, cfg Config) *Engine {
+	cfg.defaults()
+	if client == nil {
+		client = NewHTTPClient()
+	}
+	e := &Engine{
+		store: store, client: client, metrics: m, logger: logger, now: now, cfg: cfg,
+		queues:   map[string]*destQueue{},
+		wake:     make(chan struct{}, 1),
+		outcomes: make(chan *result, 4096),
+	}
+	e.sendCtx, e.stopSend = context.WithCancel(context.Background())
+	empty := []*relay.Destination{}
+	e.routes.Store(&empty)
+	return e
+}
+
+// NewHTTPClient returns the client deliveries are sent with: keep-alive
+// connections, many per host, and no redirects (a 3xx is a failed attempt).
+func NewHTTPClient() *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:          2048,
+			MaxIdleConnsPerHost:   512,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+			ForceAttemptHTTP2:     true,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// Start loads the destinations and starts the poller, the destination
+// refresher and the outcome recorder.
+func (e *Engine) Start(ctx context.Context) error {
+	if err := e.Refresh(ctx); err != nil {
+		return err
+	}
+	loopCtx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	e.recorder.Add(1)
+	go func() { defer e.recorder.Done(); e.recordLoop() }()
+	e.loops.Add(2)
+	go func() { defer e.loops.Done(); e.pollLoop(loopCtx) }()
+	go func() { defer e.loops.Done(); e.refreshLoop(loopCtx) }()
+	e.Wake()
+	return nil
+}
+
+// Stop stops claiming, gives back the leases of deliveries not yet started,
+// waits for requests in flight to finish and their outcomes to be recorded.
+// When ctx ends first, requests still in flight are cancelled and their
+// leases given back unrecorded (they will be sent again: at-least-once).
+func (e *Engine) Stop(ctx context.Context) error {
+	if e.cancel != nil {
+		e.cancel()
+	}
+	e.loops.Wait()
+
+	e.mu.Lock()
+	e.stopping = true
+	var unsent []*relay.Claim
+	for _, q := range e.queues {
+		unsent = append(unsent, q.queue...)
+		q.queue = nil
+	}
+	e.mu.Unlock()
+	e.releaseClaims(unsent)
+
+	done := make(chan struct{})
+	go func() { e.workers.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		e.stopSend()
+		<-done
+		err = ctx.Err()
+	}
+	close(e.outcomes)
+	e.recorder.Wait()
+	return err
+}
+
+// Wake makes the poller look for due deliveries now.
+func (e *Engine) Wake() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Reserve takes room for n deliveries in memory, or none and false.
+func (e *Engine) Reserve(n int) bool {
+	for {
+		cur := e.reserved.Load()
+		if cur+int64(n) > int64(e.cfg.Capacity) {
+			return false
+		}
+		if e.reserved.CompareAndSwap(cur, cur+int64(n)) {
+			e.metrics.InFlight.Set(float64(cur + int64(n)))
+			return true
+		}
+	}
+}
+
+// Release gives back room for n deliveries.
+func (e *Engine) Release(n int) {
+	v := e.reserved.Add(-int64(n))
+	e.metrics.InFlight.Set(float64(v))
+}
+
+// Route returns the destinations an event goes to, from the cached list.
+func (e *Engine) Route(ev *relay.Event) []*relay.Destination {
+	var out []*relay.Destination
+	for _, d := range *e.routes.Load() {
+		if d.Matches(ev.Provider, ev.EventType, ev.OrgID) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Refresh reloads the destinations from the store. Call it after changing one.
+func (e *Engine) Refresh(ctx context.Context) error {
+	dsts, err := e.store.ListDestinations(ctx)
+	if err != nil {
+		return err
+	}
+	e.routes.Store(&dsts)
+	e.mu.Lock()
+	for _, d := range dsts {
+		if q := e.queues[d.ID]; q != nil {
+			q.max = d.MaxConcurrency
+			q.disabled = d.Disabled
+		}
+	}
+	e.mu.Unlock()
+	return nil
+}
+
+// Dispatch queues leased deliveries whose room was reserved and starts
+// workers up to each destination's concurrency limit.
+func (e *Engine) Dispatch(claims []*relay.Claim) {
+	var drop []*relay.Claim
+	e.mu.Lock()
+	for _, c := range claims {
+		q := e.queues[c.Destination.ID]
+		if q == nil {
+			q = &destQueue{id: c.Destination.ID, max: c.Destination.MaxConcurrency, disabled: c.Destination.Disabled}
+			e.queues[c.Destination.ID] = q
+		}
+		if e.stopping || q.disabled || c.Destination.Disabled {
+			drop = append(drop, c)
+			continue
+		}
+		q.queue = append(q.queue, c)
+		for q.active < max(q.max, 1) && q.active < len(q.queue) {
+			q.active++
+			e.workers.Add(1)
+			go e.work(q)
+		}
+	}
+	e.mu.Unlock()
+	e.releaseClaims(drop)
+}
+
+// work sends q's deliveries one after another until the queue is empty.
+func (e *Engine) work(q *destQueue) {
+	defer e.workers.Done()
+	for {
+		e.mu.Lock()
+		if len(q.queue) == 0 || e.stopping {
+			q.active--
+			if len(q.queue) == 0 {
+				q.queue = nil // let the backing array go
+			}
+			e.mu.Unlock()
+			return
+		}
+		if q.disabled {
+			rest := q.queue
+			q.queue = nil
+			q.active--
+			e.mu.Unlock()
+			e.releaseClaims(rest)
+			return
+		}
+		c := q.queue[0]
+		q.queue[0] = nil
+		q.queue = q.queue[1:]
+		if q.signer == nil || q.signer.secret != c.Destination.Secret {
+			s, err := newSigner(c.Destination.Secret)
+			if err != nil {
+				q.signer = nil
+			} else {
+				q.signer = s
+			}
+		}
+		s := q.signer
+		e.mu.Unlock()
+
+		r := e.attempt(c, s)
+		if r.outcome != nil && r.outcome.DisableDestination != "" {
+			e.mu.Lock()
+			q.disabled = true
+			e.mu.Unlock()
+		}
+		e.outcomes <- r
+	}
+}
+
+// releaseClaims hands claims not attempted to the recorder, which gives
+// their leases back in one write.
+func (e *Engine) releaseClaims(claims []*relay.Claim) {
+	if len(claims) == 0 {
+		return
+	}
+	ids := make([]string, len(claims))
+	for i, c := range claims {
+		ids[i] = c.Delivery.ID
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.store.ReleaseLeases(ctx, e.cfg.Owner, ids); err != nil {
+		// The leases run out by themselves; only a delay is lost.
+		e.logger.Warn("release leases failed", "deliveries", len(ids), "err", err)
+	}
+	e.Release(len(claims))
+}
+
+// pollLoop claims due deliveries on every tick and wake-up.
+func (e *Engine) pollLoop(ctx context.Context) {
+	t := time.NewTicker(e.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-e.wake:
+		}
+		if _, err := e.Poll(ctx); err != nil && ctx.Err() == nil {
+			e.logger.Warn("claiming due deliveries failed", "err", err)
+		}
+	}
+}
+
+// Poll claims due deliveries while there is room in memory and dispatches
+// them. It returns how many it claimed.
+func (e *Engine) Poll(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		free := e.cfg.Capacity - int(e.reserved.Load())
+		limit := min(free, e.cfg.ClaimBatch)
+		if limit <= 0 || !e.Reserve(limit) {
+			return total, nil
+		}
+		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		claims, err := e.store.ClaimDue(qctx, e.cfg.Owner, e.now(), e.cfg.Lease, limit)
+		cancel()
+		if err != nil {
+			e.Release(limit)
+			return total, err
+		}
+		e.Release(limit - len(claims))
+		e.Dispatch(claims)
+		total += len(claims)
+		if len(claims) < limit {
+			return total, nil
+		}
+	}
+}
+
+func (e *Engine) refreshLoop(ctx context.Context) {
+	t := time.NewTicker(e.cfg.RefreshInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := e.Refresh(rctx); err != nil && ctx.Err() == nil {
+			e.logger.Warn("reloading destinations failed", "err", err)
+		}
+		if n, err := e.store.QueueDepth(rctx); err == nil {
+			e.metrics.QueueDepth.Set(float64(n))
+		}
+		cancel()
+	}
+}
+
+// recordLoop writes outcomes in batches until the outcomes channel closes.
+func (e *Engine) recordLoop() {
+	batch := make([]*result, 0, 512)
+	for {
+		r, ok := <-e.outcomes
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], r)
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case r, ok := <-e.outcomes:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		e.record(batch)
+	}
+}
+
+// record stores a batch of outcomes, retrying while the database is down:
+// an outcome dropped here would only mean a redelivery, but holding it keeps
+// the in-memory room taken, which is the back-pressure we want.
+func (e *Engine) record(batch []*result) {
+	var outcomes []*relay.Outcome
+	var released []*relay.Claim
+	for _, r := range batch {
+		if r.release {
+			released = append(released, r.claim)
+		} else {
+			outcomes = append(outcomes, r.outcome)
+		}
+	}
+	if len(released) > 0 {
+		e.releaseClaims(released)
+	}
+	if len(outcomes) == 0 {
+		return
+	}
+	for wait := 100 * time.Millisecond; ; wait = min(wait*2, 5*time.Second) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := e.store.RecordOutcomes(ctx, outcomes, e.now())
+		cancel()
+		if err == nil {
+			break
+		}
+		e.logger.Error("recording delivery outcomes failed; retrying", "outcomes", len(outcomes), "err", err)
+		if e.sendCtx.Err() != nil {
+			break // shutting down past its deadline: the leases will expire
+		}
+		time.Sleep(wait)
+	}
+	now := e.now()
+	for _, r := range batch {
+		if r.release || r.outcome == nil {
+			continue
+		}
+		switch r.outcome.Status {
+		case relay.DeliverySucceeded:
+			e.metrics.DeliveryEndToEnd.Observe(now.Sub(r.received).Seconds())
+		case relay.DeliveryDead:
+			e.metrics.DeliveriesDead.Inc()
+			e.logger.Warn("delivery dead", "delivery_id", r.outcome.Attempt.DeliveryID,
+				"event_id", r.claim.Event.ID, "destination_id", r.claim.Destination.ID,
+				"attempts", r.claim.Delivery.Attempts+1, "last_status", r.outcome.Attempt.StatusCode)
+		}
+		if r.outcome.DisableDestination != "" {
+			e.logger.Warn("destination disabled", "destination_id", r.claim.Destination.ID, "reason", r.outcome.DisableDestination)
+			rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			_ = e.Refresh(rctx)
+			cancel()
+		}
+	}
+	e.Release(len(outcomes))
+}
+
+// jittered returns d ± Jitter·d.
+func (e *Engine) jittered(d time.Duration) time.Duration {
+	if d <= 0 || e.cfg.Jitter <= 0 {
+		return d
+	}
+	f := 1 + e.cfg.Jitter*(2*rand.Float64()-1)
+	return time.Duration(float64(d) * f)
+}
+
+// errShutdown marks an attempt cut short by Stop; it is not recorded.
+var errShutdown = errors.New("shutting down")

@@ -1,0 +1,228 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/relayhq/relay"
+)
+
+const destinationColumns = `id, name, url, secret, providers, event_types, org_id, max_concurrency, timeout_ms,
+	disabled, disabled_reason, created_at, updated_at`
+
+func scanDestination(row scanner) (*relay.Destination, error) {
+	var d relay.Destination
+	var providers, eventTypes string
+	var timeoutMS, created, updated int64
+	if err := row.Scan(&d.ID, &d.Name, &d.URL, &d.Secret, &providers, &eventTypes, &d.OrgID, &d.MaxConcurrency,
+		&timeoutMS, &d.Disabled, &d.DisabledReason, &created, &updated); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(providers), &d.Providers); err != nil {
+		return nil, fmt.Errorf("providers: %w", err)
+	}
+	if err := json.Unmarshal([]byte(eventTypes), &d.EventTypes); err != nil {
+		return nil, fmt.Errorf("event_types: %w", err)
+	}
+	d.Timeout = relay.Duration(time.Duration(timeoutMS) * time.Millisecond)
+	d.CreatedAt, d.UpdatedAt = fromMS(created), fromMS(updated)
+	return &d, nil
+}
+
+func jsonList(v []string) string {
+	if len(v) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func getDestination(ctx context.Context, q querier, id string, withDeleted bool) (*relay.Destination, error) {
+	query := `SELECT ` + destinationColumns + ` FROM destinations WHERE id = ?`
+	if !withDeleted {
+		query += ` AND deleted_at IS NULL`
+	}
+	d, err := scanDestination(q.QueryRowContext(ctx, query, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, relay.Errorf(relay.ENOTFOUND, "destination %s not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: get destination: %w", err)
+	}
+	return d, nil
+}
+
+// CreateDestination stores a new destination.
+func (s *Store) CreateDestination(ctx context.Context, d *relay.Destination) error {
+	_, err := s.writer.ExecContext(ctx, `INSERT INTO destinations (`+destinationColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, d.Name, d.URL, d.Secret, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
+		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.CreatedAt), ms(d.UpdatedAt))
+	if isUnique(err) {
+		return relay.Errorf(relay.ECONFLICT, "a destination named %q exists", d.Name)
+	} else if err != nil {
+		return fmt.Errorf("sqlite: create destination: %w", err)
+	}
+	return nil
+}
+
+// UpdateDestination replaces the destination's mutable fields.
+func (s *Store) UpdateDestination(ctx context.Context, d *relay.Destination) error {
+	res, err := s.writer.ExecContext(ctx, `UPDATE destinations SET name = ?, url = ?,
+		secret = CASE WHEN ? = '' THEN secret ELSE ? END, providers = ?, event_types = ?, org_id = ?,
+		max_concurrency = ?, timeout_ms = ?, disabled = ?, disabled_reason = ?, updated_at = ?
+		WHERE id = ? AND deleted_at IS NULL`,
+		d.Name, d.URL, d.Secret, d.Secret, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
+		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.UpdatedAt), d.ID)
+	if isUnique(err) {
+		return relay.Errorf(relay.ECONFLICT, "a destination named %q exists", d.Name)
+	} else if err != nil {
+		return fmt.Errorf("sqlite: update destination: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return relay.Errorf(relay.ENOTFOUND, "destination %s not found", d.ID)
+	}
+	return nil
+}
+
+// UpsertDestination creates the destination or updates the live one of the
+// same name, keeping its id.
+func (s *Store) UpsertDestination(ctx context.Context, d *relay.Destination) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: upsert destination: %w", err)
+	}
+	defer tx.Rollback()
+	var id string
+	var created int64
+	err = tx.QueryRowContext(ctx, `SELECT id, created_at FROM destinations WHERE name = ? AND deleted_at IS NULL`, d.Name).Scan(&id, &created)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		if d.CreatedAt.IsZero() {
+			d.CreatedAt = d.UpdatedAt
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO destinations (`+destinationColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.ID, d.Name, d.URL, d.Secret, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
+			time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.CreatedAt), ms(d.UpdatedAt))
+	case err == nil:
+		d.ID, d.CreatedAt = id, fromMS(created)
+		_, err = tx.ExecContext(ctx, `UPDATE destinations SET url = ?, secret = ?, providers = ?, event_types = ?,
+			org_id = ?, max_concurrency = ?, timeout_ms = ?, updated_at = ? WHERE id = ?`,
+			d.URL, d.Secret, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
+			time.Duration(d.Timeout).Milliseconds(), ms(d.UpdatedAt), id)
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: upsert destination: %w", err)
+	}
+	return tx.Commit()
+}
+
+// DeleteDestination soft-deletes a destination.
+func (s *Store) DeleteDestination(ctx context.Context, id string) error {
+	res, err := s.writer.ExecContext(ctx, `UPDATE destinations SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL`,
+		time.Now().UnixMilli(), id)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete destination: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return relay.Errorf(relay.ENOTFOUND, "destination %s not found", id)
+	}
+	return nil
+}
+
+// GetDestination returns a live destination.
+func (s *Store) GetDestination(ctx context.Context, id string) (*relay.Destination, error) {
+	return getDestination(ctx, s.reader, id, false)
+}
+
+// ListDestinations returns the live destinations by name.
+func (s *Store) ListDestinations(ctx context.Context) ([]*relay.Destination, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+destinationColumns+` FROM destinations
+		WHERE deleted_at IS NULL ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list destinations: %w", err)
+	}
+	defer rows.Close()
+	out := []*relay.Destination{}
+	for rows.Next() {
+		d, err := scanDestination(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list destinations: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// SetDestinationDisabled enables or disables a destination.
+func (s *Store) SetDestinationDisabled(ctx context.Context, id string, disabled bool, reason string) error {
+	if !disabled {
+		reason = ""
+	}
+	res, err := s.writer.ExecContext(ctx, `UPDATE destinations SET disabled = ?, disabled_reason = ?, updated_at = ?
+		WHERE id = ? AND deleted_at IS NULL`, disabled, reason, time.Now().UnixMilli(), id)
+	if err != nil {
+		return fmt.Errorf("sqlite: disable destination: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return relay.Errorf(relay.ENOTFOUND, "destination %s not found", id)
+	}
+	return nil
+}
+
+// CreateAPIKey stores a key.
+func (s *Store) CreateAPIKey(ctx context.Context, k *relay.APIKey) error {
+	_, err := s.writer.ExecContext(ctx, `INSERT INTO api_keys (id, org_id, name, hash, created_at) VALUES (?, ?, ?, ?, ?)`,
+		k.ID, k.OrgID, k.Name, k.Hash, ms(k.CreatedAt))
+	if isUnique(err) {
+		return relay.Errorf(relay.ECONFLICT, "API key exists")
+	} else if err != nil {
+		return fmt.Errorf("sqlite: create api key: %w", err)
+	}
+	return nil
+}
+
+// FindAPIKey returns the key with this hash.
+func (s *Store) FindAPIKey(ctx context.Context, hash string) (*relay.APIKey, error) {
+	var k relay.APIKey
+	var created int64
+	err := s.reader.QueryRowContext(ctx, `SELECT id, org_id, name, hash, created_at FROM api_keys WHERE hash = ?`, hash).
+		Scan(&k.ID, &k.OrgID, &k.Name, &k.Hash, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, relay.Errorf(relay.ENOTFOUND, "API key not found")
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: find api key: %w", err)
+	}
+	k.CreatedAt = fromMS(created)
+	return &k, nil
+}
+
+// SetAdminAPIKey makes k the only admin key of its name.
+func (s *Store) SetAdminAPIKey(ctx context.Context, k *relay.APIKey) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: set admin key: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE org_id = '' AND name = ? AND hash <> ?`, k.Name, k.Hash); err != nil {
+		return fmt.Errorf("sqlite: set admin key: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, org_id, name, hash, created_at) VALUES (?, '', ?, ?, ?)
+		ON CONFLICT (hash) DO NOTHING`, k.ID, k.Name, k.Hash, ms(k.CreatedAt)); err != nil {
+		return fmt.Errorf("sqlite: set admin key: %w", err)
+	}
+	return tx.Commit()
+}
+
+// CountAPIKeys returns the number of stored keys.
+func (s *Store) CountAPIKeys(ctx context.Context) (int, error) {
+	var n int
+	if err := s.reader.QueryRowContext(ctx, `SELECT count(*) FROM api_keys`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: count api keys: %w", err)
+	}
+	return n, nil
+}

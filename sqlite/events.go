@@ -1,0 +1,335 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/relayhq/relay"
+)
+
+// InsertEvents stores the batch in one transaction: one commit, one fsync.
+func (s *Store) InsertEvents(ctx context.Context, items []*relay.IngestItem) error {
+	if len(items) == 0 {
+		return nil
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: insert events: %w", err)
+	}
+	defer tx.Rollback()
+
+	insEvent, err := tx.PrepareContext(ctx, `INSERT INTO events
+		(id, provider, delivery_id, event_type, source, account_id, resource_id, org_id, connection_id, headers, payload, received_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (provider, delivery_id) DO NOTHING`)
+	if err != nil {
+		return fmt.Errorf("sqlite: insert events: %w", err)
+	}
+	defer insEvent.Close()
+	insDelivery, err := tx.PrepareContext(ctx, `INSERT INTO deliveries
+		(id, event_id, destination_id, status, source, next_attempt_at, lease_owner, lease_until, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("sqlite: insert events: %w", err)
+	}
+	defer insDelivery.Close()
+
+	for _, it := range items {
+		it.Duplicate = false
+		e := it.Event
+		headers, err := marshalHeaders(e.Headers)
+		if err != nil {
+			return err
+		}
+		res, err := insEvent.ExecContext(ctx, e.ID, e.Provider, e.DeliveryID, e.EventType, e.Source,
+			e.AccountID, e.ResourceID, e.OrgID, e.ConnectionID, headers, []byte(e.Payload), ms(e.ReceivedAt))
+		if err != nil {
+			return fmt.Errorf("sqlite: insert event: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			it.Duplicate = true
+			if err := tx.QueryRowContext(ctx, `SELECT id FROM events WHERE provider = ? AND delivery_id = ?`,
+				e.Provider, e.DeliveryID).Scan(&e.ID); err != nil {
+				return fmt.Errorf("sqlite: insert event: find duplicate: %w", err)
+			}
+			continue
+		}
+		var leaseUntil int64
+		if it.LeaseOwner != "" {
+			leaseUntil = ms(it.LeaseUntil)
+		}
+		for _, d := range it.Deliveries {
+			d.EventID = e.ID
+			if _, err := insDelivery.ExecContext(ctx, d.ID, d.EventID, d.DestinationID, d.Status, d.Source,
+				ms(d.NextAttemptAt), it.LeaseOwner, leaseUntil, ms(d.CreatedAt), ms(d.UpdatedAt)); err != nil {
+				return fmt.Errorf("sqlite: insert delivery: %w", err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: insert events: commit: %w", err)
+	}
+	return nil
+}
+
+func marshalHeaders(h map[string]string) (string, error) {
+	if len(h) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(h)
+	if err != nil {
+		return "", fmt.Errorf("sqlite: headers: %w", err)
+	}
+	return string(b), nil
+}
+
+const eventColumns = `e.id, e.provider, e.delivery_id, e.event_type, e.source, e.account_id, e.resource_id,
+	e.org_id, e.connection_id, e.headers, e.payload, e.received_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanEvent(row scanner) (*relay.Event, error) {
+	var e relay.Event
+	var headers string
+	var payload []byte
+	var received int64
+	if err := row.Scan(&e.ID, &e.Provider, &e.DeliveryID, &e.EventType, &e.Source, &e.AccountID, &e.ResourceID,
+		&e.OrgID, &e.ConnectionID, &headers, &payload, &received); err != nil {
+		return nil, err
+	}
+	if headers != "" && headers != "{}" {
+		if err := json.Unmarshal([]byte(headers), &e.Headers); err != nil {
+			return nil, fmt.Errorf("headers: %w", err)
+		}
+	}
+	e.Payload = payload
+	e.ReceivedAt = fromMS(received)
+	return &e, nil
+}
+
+// GetEvent returns the event with its deliveries and their attempt logs.
+func (s *Store) GetEvent(ctx context.Context, id, orgID string) (*relay.Event, error) {
+	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get event: %w", err)
+	}
+	defer tx.Rollback()
+	e, err := scanEvent(tx.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && orgID != "" && e.OrgID != orgID) {
+		return nil, relay.Errorf(relay.ENOTFOUND, "event %s not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: get event: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries d WHERE d.event_id = ? ORDER BY d.id`, id)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get event: %w", err)
+	}
+	e.Deliveries, err = scanDeliveries(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: get event: %w", err)
+	}
+	for _, d := range e.Deliveries {
+		if d.AttemptLog, err = attemptLog(ctx, tx, d.ID); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// ListEvents returns one page of events, newest first.
+func (s *Store) ListEvents(ctx context.Context, f relay.EventFilter) (*relay.Page[*relay.Event], error) {
+	var where []string
+	var args []any
+	if f.Provider != "" {
+		where, args = append(where, "e.provider = ?"), append(args, f.Provider)
+	}
+	if f.EventType != "" {
+		// GLOB: "*" matches any run, like relay.MatchGlob (event types hold no "/").
+		where, args = append(where, "e.event_type GLOB ?"), append(args, f.EventType)
+	}
+	if f.Status != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = ?)")
+		args = append(args, f.Status)
+	}
+	if !f.Since.IsZero() {
+		where, args = append(where, "e.received_at >= ?"), append(args, ms(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where, args = append(where, "e.received_at < ?"), append(args, ms(f.Until))
+	}
+	if f.OrgID != "" {
+		where, args = append(where, "e.org_id = ?"), append(args, f.OrgID)
+	}
+	if f.Cursor != "" {
+		where, args = append(where, "e.id < ?"), append(args, f.Cursor)
+	}
+	limit := pageLimit(f.Limit)
+	q := `SELECT ` + eventColumns + ` FROM events e`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY e.id DESC LIMIT ?"
+	args = append(args, limit+1)
+
+	rows, err := s.reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list events: %w", err)
+	}
+	defer rows.Close()
+	page := &relay.Page[*relay.Event]{Items: []*relay.Event{}}
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list events: %w", err)
+		}
+		page.Items = append(page.Items, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list events: %w", err)
+	}
+	if len(page.Items) > limit {
+		page.Items = page.Items[:limit]
+		page.Next = page.Items[limit-1].ID
+	}
+	return page, nil
+}
+
+func pageLimit(n int) int {
+	switch {
+	case n <= 0:
+		return 100
+	case n > 1000:
+		return 1000
+	}
+	return n
+}
+
+const deliveryColumns = `d.id, d.event_id, d.destination_id, d.status, d.source, d.attempts, d.step, d.next_attempt_at,
+	d.last_status, d.last_error, d.created_at, d.updated_at`
+
+func scanDelivery(row scanner) (*relay.Delivery, error) {
+	var d relay.Delivery
+	var next, created, updated int64
+	if err := row.Scan(&d.ID, &d.EventID, &d.DestinationID, &d.Status, &d.Source, &d.Attempts, &d.Step, &next,
+		&d.LastStatus, &d.LastError, &created, &updated); err != nil {
+		return nil, err
+	}
+	d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = fromMS(next), fromMS(created), fromMS(updated)
+	return &d, nil
+}
+
+func scanDeliveries(rows *sql.Rows) ([]*relay.Delivery, error) {
+	defer rows.Close()
+	var out []*relay.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func attemptLog(ctx context.Context, q querier, deliveryID string) ([]*relay.Attempt, error) {
+	rows, err := q.QueryContext(ctx, `SELECT n, started_at, status_code, latency_us, error, response_body
+		FROM attempts WHERE delivery_id = ? ORDER BY n`, deliveryID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: attempts: %w", err)
+	}
+	defer rows.Close()
+	var out []*relay.Attempt
+	for rows.Next() {
+		a := relay.Attempt{DeliveryID: deliveryID}
+		var started, latency int64
+		if err := rows.Scan(&a.N, &started, &a.StatusCode, &latency, &a.Error, &a.ResponseBody); err != nil {
+			return nil, fmt.Errorf("sqlite: attempts: %w", err)
+		}
+		a.StartedAt = fromMS(started)
+		a.Latency = relay.Duration(time.Duration(latency) * time.Microsecond)
+		out = append(out, &a)
+	}
+	return out, rows.Err()
+}
+
+// GetDelivery returns the delivery with its attempt log.
+func (s *Store) GetDelivery(ctx context.Context, id, orgID string) (*relay.Delivery, error) {
+	q := `SELECT ` + deliveryColumns + ` FROM deliveries d WHERE d.id = ?`
+	args := []any{id}
+	if orgID != "" {
+		q += ` AND EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id AND e.org_id = ?)`
+		args = append(args, orgID)
+	}
+	d, err := scanDelivery(s.reader.QueryRowContext(ctx, q, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, relay.Errorf(relay.ENOTFOUND, "delivery %s not found", id)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: get delivery: %w", err)
+	}
+	if d.AttemptLog, err = attemptLog(ctx, s.reader, d.ID); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// ListDeliveries returns one page of deliveries, newest first.
+func (s *Store) ListDeliveries(ctx context.Context, f relay.DeliveryFilter) (*relay.Page[*relay.Delivery], error) {
+	var where []string
+	var args []any
+	if f.EventID != "" {
+		where, args = append(where, "d.event_id = ?"), append(args, f.EventID)
+	}
+	if f.DestinationID != "" {
+		where, args = append(where, "d.destination_id = ?"), append(args, f.DestinationID)
+	}
+	if f.Status != "" {
+		where, args = append(where, "d.status = ?"), append(args, f.Status)
+	}
+	if !f.Since.IsZero() {
+		where, args = append(where, "d.created_at >= ?"), append(args, ms(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where, args = append(where, "d.created_at < ?"), append(args, ms(f.Until))
+	}
+	if f.OrgID != "" {
+		where = append(where, "EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id AND e.org_id = ?)")
+		args = append(args, f.OrgID)
+	}
+	if f.Cursor != "" {
+		where, args = append(where, "d.id < ?"), append(args, f.Cursor)
+	}
+	limit := pageLimit(f.Limit)
+	q := `SELECT ` + deliveryColumns + ` FROM deliveries d`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY d.id DESC LIMIT ?"
+	args = append(args, limit+1)
+	rows, err := s.reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list deliveries: %w", err)
+	}
+	items, err := scanDeliveries(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list deliveries: %w", err)
+	}
+	page := &relay.Page[*relay.Delivery]{Items: items}
+	if page.Items == nil {
+		page.Items = []*relay.Delivery{}
+	}
+	if len(page.Items) > limit {
+		page.Items = page.Items[:limit]
+		page.Next = page.Items[limit-1].ID
+	}
+	return page, nil
+}

@@ -1,0 +1,245 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/relayhq/relay"
+)
+
+// ClaimDue leases due deliveries to owner. The single writer connection
+// serialises claimers, so no two ever see the same row unleased.
+func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*relay.Claim, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim: %w", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET lease_owner = ?, lease_until = ?
+		WHERE id IN (
+			SELECT d.id FROM deliveries d JOIN destinations x ON x.id = d.destination_id
+			WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= ? AND d.lease_until <= ?
+			  AND x.disabled = 0 AND x.deleted_at IS NULL
+			ORDER BY d.next_attempt_at LIMIT ?)
+		RETURNING `+deliveryColumnsBare, owner, ms(now.Add(lease)), ms(now), ms(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim: %w", err)
+	}
+	deliveries, err := scanDeliveries(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim: %w", err)
+	}
+	if len(deliveries) == 0 {
+		return nil, tx.Commit()
+	}
+	claims, err := s.loadClaims(ctx, tx, deliveries)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqlite: claim: commit: %w", err)
+	}
+	return claims, nil
+}
+
+// deliveryColumnsBare is deliveryColumns without the table alias, for RETURNING.
+const deliveryColumnsBare = `id, event_id, destination_id, status, source, attempts, step, next_attempt_at,
+	last_status, last_error, created_at, updated_at`
+
+func (s *Store) loadClaims(ctx context.Context, tx *sql.Tx, deliveries []*relay.Delivery) ([]*relay.Claim, error) {
+	eventIDs := make([]string, 0, len(deliveries))
+	destIDs := map[string]bool{}
+	for _, d := range deliveries {
+		eventIDs = append(eventIDs, d.EventID)
+		destIDs[d.DestinationID] = true
+	}
+	events := make(map[string]*relay.Event, len(eventIDs))
+	rows, err := tx.QueryContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id IN (`+placeholders(len(eventIDs))+`)`, anys(eventIDs)...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim: events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: claim: events: %w", err)
+		}
+		events[e.ID] = e
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: claim: events: %w", err)
+	}
+	dests := make(map[string]*relay.Destination, len(destIDs))
+	for id := range destIDs {
+		d, err := getDestination(ctx, tx, id, true)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: claim: destination %s: %w", id, err)
+		}
+		dests[id] = d
+	}
+	claims := make([]*relay.Claim, 0, len(deliveries))
+	for _, d := range deliveries {
+		e := events[d.EventID]
+		if e == nil {
+			return nil, fmt.Errorf("sqlite: claim: delivery %s: event %s missing", d.ID, d.EventID)
+		}
+		claims = append(claims, &relay.Claim{Delivery: d, Event: e, Destination: dests[d.DestinationID]})
+	}
+	return claims, nil
+}
+
+// RecordOutcomes applies a batch of attempt outcomes in one transaction.
+func (s *Store) RecordOutcomes(ctx context.Context, outcomes []*relay.Outcome, now time.Time) error {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: record outcomes: %w", err)
+	}
+	defer tx.Rollback()
+	upd, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = ?, step = ?, next_attempt_at = ?,
+		attempts = attempts + 1, last_status = ?, last_error = ?, lease_owner = '', lease_until = 0, updated_at = ?
+		WHERE id = ? RETURNING attempts`)
+	if err != nil {
+		return fmt.Errorf("sqlite: record outcomes: %w", err)
+	}
+	defer upd.Close()
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO attempts (delivery_id, n, started_at, status_code, latency_us, error, response_body)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("sqlite: record outcomes: %w", err)
+	}
+	defer ins.Close()
+	for _, o := range outcomes {
+		a := &o.Attempt
+		var n int
+		err := upd.QueryRowContext(ctx, o.Status, o.Step, ms(o.NextAttemptAt), a.StatusCode, a.Error, ms(now), a.DeliveryID).Scan(&n)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // deleted meanwhile: nothing to record against
+		} else if err != nil {
+			return fmt.Errorf("sqlite: record outcome: %w", err)
+		}
+		a.N = n
+		if _, err := ins.ExecContext(ctx, a.DeliveryID, n, ms(a.StartedAt), a.StatusCode,
+			time.Duration(a.Latency).Microseconds(), a.Error, a.ResponseBody); err != nil {
+			return fmt.Errorf("sqlite: record attempt: %w", err)
+		}
+		if o.DisableDestination != "" {
+			if _, err := tx.ExecContext(ctx, `UPDATE destinations SET disabled = 1, disabled_reason = ?, updated_at = ?
+				WHERE id = (SELECT destination_id FROM deliveries WHERE id = ?)`, o.DisableDestination, ms(now), a.DeliveryID); err != nil {
+				return fmt.Errorf("sqlite: disable destination: %w", err)
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: record outcomes: commit: %w", err)
+	}
+	return nil
+}
+
+// ReleaseLeases clears owner's lease on the given deliveries.
+func (s *Store) ReleaseLeases(ctx context.Context, owner string, deliveryIDs []string) error {
+	for len(deliveryIDs) > 0 {
+		n := min(len(deliveryIDs), 500)
+		args := append([]any{owner}, anys(deliveryIDs[:n])...)
+		if _, err := s.writer.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0
+			WHERE lease_owner = ? AND id IN (`+placeholders(n)+`)`, args...); err != nil {
+			return fmt.Errorf("sqlite: release leases: %w", err)
+		}
+		deliveryIDs = deliveryIDs[n:]
+	}
+	return nil
+}
+
+const replaySet = `status = 'pending', source = 'replay', step = 0, next_attempt_at = ?,
+	lease_owner = '', lease_until = 0, updated_at = ?`
+
+// ReplayEvent makes the event's deliveries due again with source replay.
+func (s *Store) ReplayEvent(ctx context.Context, eventID, orgID string, newDestinations []string, now time.Time) ([]*relay.Delivery, error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: replay event: %w", err)
+	}
+	defer tx.Rollback()
+	var org string
+	err = tx.QueryRowContext(ctx, `SELECT org_id FROM events WHERE id = ?`, eventID).Scan(&org)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && orgID != "" && org != orgID) {
+		return nil, relay.Errorf(relay.ENOTFOUND, "event %s not found", eventID)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: replay event: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE deliveries SET `+replaySet+` WHERE event_id = ?`, ms(now), ms(now), eventID); err != nil {
+		return nil, fmt.Errorf("sqlite: replay event: %w", err)
+	}
+	for _, dst := range newDestinations {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
+			(id, event_id, destination_id, status, source, next_attempt_at, created_at, updated_at)
+			VALUES (?, ?, ?, 'pending', 'replay', ?, ?, ?) ON CONFLICT (event_id, destination_id) DO NOTHING`,
+			relay.NewID("dlv", now), eventID, dst, ms(now), ms(now), ms(now)); err != nil {
+			return nil, fmt.Errorf("sqlite: replay event: %w", err)
+		}
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+deliveryColumns+` FROM deliveries d WHERE d.event_id = ? ORDER BY d.id`, eventID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: replay event: %w", err)
+	}
+	out, err := scanDeliveries(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: replay event: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqlite: replay event: commit: %w", err)
+	}
+	return out, nil
+}
+
+// ReplayDelivery makes one delivery due again with source replay.
+func (s *Store) ReplayDelivery(ctx context.Context, deliveryID, orgID string, now time.Time) (*relay.Delivery, error) {
+	q := `UPDATE deliveries SET ` + replaySet + ` WHERE id = ?`
+	args := []any{ms(now), ms(now), deliveryID}
+	if orgID != "" {
+		q += ` AND EXISTS (SELECT 1 FROM events e WHERE e.id = deliveries.event_id AND e.org_id = ?)`
+		args = append(args, orgID)
+	}
+	d, err := scanDelivery(s.writer.QueryRowContext(ctx, q+` RETURNING `+deliveryColumnsBare, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, relay.Errorf(relay.ENOTFOUND, "delivery %s not found", deliveryID)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: replay delivery: %w", err)
+	}
+	return d, nil
+}
+
+// ReplayDead makes the destination's dead deliveries created in [since, until)
+// due again with source replay.
+func (s *Store) ReplayDead(ctx context.Context, destinationID string, since, until, now time.Time) (int, error) {
+	q := `UPDATE deliveries SET ` + replaySet + ` WHERE destination_id = ? AND status = 'dead' AND created_at >= ?`
+	args := []any{ms(now), ms(now), destinationID, ms(since)}
+	if !until.IsZero() {
+		q += ` AND created_at < ?`
+		args = append(args, ms(until))
+	}
+	res, err := s.writer.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: replay dead: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// QueueDepth counts undelivered deliveries (pending or retrying).
+func (s *Store) QueueDepth(ctx context.Context) (int, error) {
+	var n int
+	if err := s.reader.QueryRowContext(ctx, `SELECT count(*) FROM deliveries INDEXED BY deliveries_due
+		WHERE status IN ('pending', 'retrying')`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: queue depth: %w", err)
+	}
+	return n, nil
+}

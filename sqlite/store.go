@@ -1,0 +1,232 @@
+// Package sqlite implements relay.Store on an embedded SQLite database (the
+// pure-Go modernc.org/sqlite driver) in WAL mode with synchronous=FULL, so a
+// committed transaction survives a process kill or power loss.
+//
+// SQLite allows one writer at a time, so the store keeps two pools: a single
+// writer connection that every write goes through (transactions begin
+// IMMEDIATE, so they never fail half-way on a lock upgrade) and a pool of
+// readers that WAL lets run alongside it. Throughput comes from batching:
+// the ingest pipeline and the delivery engine hand over whole batches, each
+// one transaction and one fsync.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/relayhq/relay"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Store is a relay.Store on one SQLite file.
+type Store struct {
+	path   string
+	writer *sql.DB
+	reader *sql.DB
+}
+
+var _ relay.Store = (*Store)(nil)
+
+// Open opens (creating it if needed) the SQLite database at path. It does
+// not migrate; call Migrate.
+func Open(path string) (*Store, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("sqlite: create data dir: %w", err)
+		}
+	}
+	pragmas := []string{
+		"journal_mode(WAL)",
+		"synchronous(FULL)", // fsync the WAL on every commit: acknowledged means on disk
+		"busy_timeout(10000)",
+		"foreign_keys(OFF)",
+		"cache_size(-32000)", // 32 MB page cache per connection
+		"temp_store(MEMORY)",
+	}
+	q := url.Values{}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	writer, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode()+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+
+	q.Add("_pragma", "query_only(true)")
+	reader, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	reader.SetMaxOpenConns(n)
+	reader.SetMaxIdleConns(n)
+	reader.SetConnMaxIdleTime(0)
+
+	s := &Store{path: path, writer: writer, reader: reader}
+	// Open the writer first so the WAL switch happens on one connection.
+	if err := writer.Ping(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.path }
+
+// Close closes both pools.
+func (s *Store) Close() error {
+	err1 := s.reader.Close()
+	err2 := s.writer.Close()
+	return errors.Join(err1, err2)
+}
+
+// Migrate applies the embedded migrations that are not applied yet, each in
+// its own transaction.
+func (s *Store) Migrate(ctx context.Context) error {
+	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS relay_migrations (
+		version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	migrations, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	for _, m := range migrations {
+		if err := s.applyMigration(ctx, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) applyMigration(ctx context.Context, m migration) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM relay_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO relay_migrations (version, applied_at) VALUES (?, ?)`,
+		m.version, time.Now().UnixMilli()); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return tx.Commit()
+}
+
+// Ready returns nil when the database answers and every embedded migration
+// is applied.
+func (s *Store) Ready(ctx context.Context) error {
+	migrations, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	var v sql.NullInt64
+	if err := s.reader.QueryRowContext(ctx, `SELECT max(version) FROM relay_migrations`).Scan(&v); err != nil {
+		return fmt.Errorf("sqlite: ready: %w", err)
+	}
+	if want := migrations[len(migrations)-1].version; v.Int64 < int64(want) {
+		return fmt.Errorf("sqlite: ready: schema at version %d, want %d", v.Int64, want)
+	}
+	return nil
+}
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func loadMigrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	var out []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("sqlite: migration %s: name must start with a number", e.Name())
+		}
+		b, err := migrationFS.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: migrations: %w", err)
+		}
+		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
+}
+
+// ms converts a time to the stored unix milliseconds; the zero time is 0.
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// fromMS converts stored unix milliseconds to a UTC time; 0 is the zero time.
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+// isUnique reports whether err is a SQLite uniqueness violation.
+func isUnique(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		code := se.Code()
+		return code == sqlite3.SQLITE_CONSTRAINT_UNIQUE || code == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// placeholders returns "?, ?, …" with n marks.
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
+func anys(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
