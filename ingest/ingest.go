@@ -129,6 +129,9 @@ func (p *Pipeline) Submit(ctx context.Context, e *relay.Event) (relay.IngestResu
 	return relay.IngestResult{EventID: item.Event.ID, Duplicate: item.Duplicate}, nil
 }
 
+// Queued returns how many events wait for a committer.
+func (p *Pipeline) Queued() int { return len(p.reqs) }
+
 // Run runs the committers until Close is called and every queued event is
 // committed. It always returns nil.
 func (p *Pipeline) Run() {

@@ -1,0 +1,241 @@
+package ingest_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/ingest"
+	"github.com/relayhq/relay/metrics"
+	"github.com/relayhq/relay/sqlite"
+)
+
+// countingStore counts commits and can hold or fail them.
+type countingStore struct {
+	relay.Store
+	commits atomic.Int64
+	entered atomic.Int64
+	gate    chan struct{} // when set, each commit waits for a token
+	fail    atomic.Bool
+}
+
+func (s *countingStore) InsertEvents(ctx context.Context, items []*relay.IngestItem) error {
+	s.entered.Add(1)
+	if s.gate != nil {
+		<-s.gate
+	}
+	s.commits.Add(1)
+	if s.fail.Load() {
+		return errors.New("disk full")
+	}
+	return s.Store.InsertEvents(ctx, items)
+}
+
+type oneDestination struct{ dst *relay.Destination }
+
+func (r oneDestination) Route(*relay.Event) []*relay.Destination { return []*relay.Destination{r.dst} }
+
+// recorder is a Dispatcher that records what it is handed.
+type recorder struct {
+	mu       sync.Mutex
+	room     int
+	claims   []*relay.Claim
+	wakes    int
+	reserved int
+}
+
+func (r *recorder) Reserve(n int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.reserved+n > r.room {
+		return false
+	}
+	r.reserved += n
+	return true
+}
+func (r *recorder) Release(n int) { r.mu.Lock(); r.reserved -= n; r.mu.Unlock() }
+func (r *recorder) Dispatch(c []*relay.Claim) {
+	r.mu.Lock()
+	r.claims = append(r.claims, c...)
+	r.mu.Unlock()
+}
+func (r *recorder) Wake() { r.mu.Lock(); r.wakes++; r.mu.Unlock() }
+
+func setup(t *testing.T, room int) (*countingStore, *recorder, *ingest.Pipeline) {
+	t.Helper()
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "relay.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	dst := &relay.Destination{ID: "dst_1", Name: "app", URL: "http://127.0.0.1:1/", Secret: relay.NewSecret(), CreatedAt: now, UpdatedAt: now}
+	if err := dst.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateDestination(context.Background(), dst); err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingStore{Store: s}
+	rec := &recorder{room: room}
+	p := ingest.New(cs, oneDestination{dst}, rec, metrics.New(), slog.New(slog.DiscardHandler), func() time.Time { return time.Now().UTC() },
+		ingest.Config{Owner: "me", Lease: time.Minute, BatchMax: 64})
+	done := make(chan struct{})
+	go func() { p.Run(); close(done) }()
+	t.Cleanup(func() { _ = p.Close(context.Background()); <-done })
+	return cs, rec, p
+}
+
+func event(id string) *relay.Event {
+	return &relay.Event{Provider: "github", DeliveryID: id, EventType: "push", Source: relay.SourceLive,
+		Payload: json.RawMessage(`{}`), ReceivedAt: time.Now().UTC()}
+}
+
+// Concurrent submissions share commits, and each is answered after its own.
+func TestGroupCommit(t *testing.T) {
+	cs, rec, p := setup(t, 1000)
+	cs.gate = make(chan struct{})
+	const n = 50
+	var wg sync.WaitGroup
+	results := make([]relay.IngestResult, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = p.Submit(context.Background(), event(fmt.Sprintf("d-%d", i)))
+		}()
+	}
+	// Hold the first commit until every request is queued behind it.
+	deadline := time.Now().Add(10 * time.Second)
+	for queued(p) < n-1 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	close(cs.gate)
+	wg.Wait()
+	for i := range n {
+		if errs[i] != nil || results[i].Duplicate || results[i].EventID == "" {
+			t.Fatalf("submit %d: %+v %v", i, results[i], errs[i])
+		}
+	}
+	if c := cs.commits.Load(); c > 2 {
+		t.Fatalf("%d commits for %d concurrent events, want at most 2", c, n)
+	}
+	if len(rec.claims) != n {
+		t.Fatalf("dispatched %d deliveries, want %d", len(rec.claims), n)
+	}
+	for _, c := range rec.claims {
+		if c.Delivery.EventID != c.Event.ID || c.Destination.ID != "dst_1" {
+			t.Fatalf("claim %+v", c)
+		}
+	}
+}
+
+func queued(p *ingest.Pipeline) int { return p.Queued() }
+
+func TestDuplicatesInOneBatch(t *testing.T) {
+	cs, rec, p := setup(t, 1000)
+	cs.gate = make(chan struct{})
+	// A first event holds the committer, so the next four share one batch.
+	blocked := make(chan struct{})
+	go func() { _, _ = p.Submit(context.Background(), event("blocker")); close(blocked) }()
+	for cs.entered.Load() < 1 {
+		time.Sleep(time.Millisecond)
+	}
+	var wg sync.WaitGroup
+	results := make([]relay.IngestResult, 4)
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], _ = p.Submit(context.Background(), event("same"))
+		}()
+	}
+	for queued(p) < 4 {
+		time.Sleep(time.Millisecond)
+	}
+	close(cs.gate)
+	wg.Wait()
+	<-blocked
+	if c := cs.commits.Load(); c != 2 {
+		t.Fatalf("%d commits, want 2 (the blocker, then the four together)", c)
+	}
+	dups := 0
+	for _, r := range results {
+		if r.Duplicate {
+			dups++
+		}
+		if r.EventID != results[0].EventID {
+			t.Fatalf("duplicates answered with different ids: %+v", results)
+		}
+	}
+	if dups != 3 {
+		t.Fatalf("%d duplicates, want 3", dups)
+	}
+	if len(rec.claims) != 2 {
+		t.Fatalf("dispatched %d, want 2 (blocker and one of the four)", len(rec.claims))
+	}
+	if rec.reserved != len(rec.claims) {
+		t.Fatalf("room reserved %d for %d dispatched: duplicates' room not given back", rec.reserved, len(rec.claims))
+	}
+}
+
+// A failed commit answers every request in the batch with EUNAVAILABLE
+// (the handler's 503) and stores nothing.
+func TestCommitFailureIsUnavailable(t *testing.T) {
+	cs, rec, p := setup(t, 1000)
+	cs.fail.Store(true)
+	_, err := p.Submit(context.Background(), event("d-fail"))
+	if relay.ErrorCode(err) != relay.EUNAVAILABLE {
+		t.Fatalf("err %v, want EUNAVAILABLE", err)
+	}
+	if rec.reserved != 0 || len(rec.claims) != 0 {
+		t.Fatalf("room %d claims %d after a failed commit", rec.reserved, len(rec.claims))
+	}
+	cs.fail.Store(false)
+	page, err := cs.ListEvents(context.Background(), relay.EventFilter{})
+	if err != nil || len(page.Items) != 0 {
+		t.Fatalf("events stored after failure: %v %v", page, err)
+	}
+	// The same delivery id goes through once the store is back.
+	if res, err := p.Submit(context.Background(), event("d-fail")); err != nil || res.Duplicate {
+		t.Fatalf("retry: %+v %v", res, err)
+	}
+}
+
+// Without room in memory, deliveries are stored unleased and the poller is woken.
+func TestNoRoomLeavesWorkForThePoller(t *testing.T) {
+	cs, rec, p := setup(t, 0)
+	res, err := p.Submit(context.Background(), event("d-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.claims) != 0 || rec.wakes != 1 {
+		t.Fatalf("claims %d wakes %d", len(rec.claims), rec.wakes)
+	}
+	claims, err := cs.ClaimDue(context.Background(), "other", time.Now().UTC().Add(time.Second), time.Minute, 10)
+	if err != nil || len(claims) != 1 || claims[0].Event.ID != res.EventID {
+		t.Fatalf("claim by another owner: %v %v", claims, err)
+	}
+}
+
+func TestClosedPipelineRefuses(t *testing.T) {
+	_, _, p := setup(t, 10)
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Submit(context.Background(), event("late")); relay.ErrorCode(err) != relay.EUNAVAILABLE {
+		t.Fatalf("submit after close: %v", err)
+	}
+}
