@@ -1,0 +1,261 @@
+// Package config loads Relay's configuration: built-in defaults, then an
+// optional YAML file, then environment variables (RELAY_ + the upper-snake
+// path of any key), then validation.
+//
+// The environment overlay walks the yaml tags of Config with reflect, so every
+// key added to these structs can be set from the environment without further
+// code. It is the only place in Relay that reads the environment, and it does
+// so through the getenv function it is given.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/relayhq/relay"
+)
+
+// Config is Relay's whole configuration. The yaml tags are the file's keys;
+// the environment variable of a key is RELAY_ + its path in upper snake case,
+// e.g. RELAY_PROVIDERS_GITHUB_WEBHOOK_SECRET or RELAY_DESTINATIONS_0_URL.
+type Config struct {
+	Addr        string `yaml:"addr"`          // listen address, host:port
+	DataDir     string `yaml:"data_dir"`      // SQLite database and local state
+	DatabaseURL string `yaml:"database_url"`  // "" = SQLite in DataDir; postgres://… = PostgreSQL
+	AdminAPIKey string `yaml:"admin_api_key"` // when set, the admin API key (installed at start)
+	// PublicURL is the external base URL (OAuth redirects, links); "" means
+	// "http://" + Addr, see BaseURL.
+	PublicURL string `yaml:"public_url"`
+	LogLevel  string `yaml:"log_level"`  // debug | info | warn | error
+	LogFormat string `yaml:"log_format"` // json | text
+
+	Ingest    Ingest    `yaml:"ingest"`
+	Providers Providers `yaml:"providers"`
+	Sources   []Source  `yaml:"sources"`
+	// Dests are the destinations declared in the configuration; Destinations
+	// returns them as domain values. (The field cannot share the method's name.)
+	Dests    []Destination `yaml:"destinations"`
+	Delivery Delivery      `yaml:"delivery"`
+}
+
+// Ingest configures the webhook ingest path.
+type Ingest struct {
+	MaxBodyBytes int64 `yaml:"max_body_bytes"` // larger webhook bodies get 413
+	BatchMax     int   `yaml:"batch_max"`      // events per group commit at most
+}
+
+// Providers holds the secrets of the built-in provider adapters. A provider
+// whose secret is empty is not served.
+type Providers struct {
+	GitHub GitHub `yaml:"github"`
+	Linear Linear `yaml:"linear"`
+	Sentry Sentry `yaml:"sentry"`
+	Vercel Vercel `yaml:"vercel"`
+}
+
+// GitHub configures the github provider.
+type GitHub struct {
+	WebhookSecret string `yaml:"webhook_secret"`
+}
+
+// Linear configures the linear provider.
+type Linear struct {
+	WebhookSecret      string   `yaml:"webhook_secret"`
+	TimestampTolerance Duration `yaml:"timestamp_tolerance"`
+}
+
+// Sentry configures the sentry provider.
+type Sentry struct {
+	ClientSecret string `yaml:"client_secret"`
+}
+
+// Vercel configures the vercel provider.
+type Vercel struct {
+	ClientSecret string `yaml:"client_secret"`
+}
+
+// Source is a generic inbound webhook source served at /webhooks/{Name}.
+type Source struct {
+	Name   string `yaml:"name"`
+	Scheme string `yaml:"scheme"` // standard-webhooks | hmac-sha256
+	Secret string `yaml:"secret"`
+	// TimestampTolerance bounds the age of a standard-webhooks timestamp.
+	TimestampTolerance Duration `yaml:"timestamp_tolerance"`
+	// The fields below apply to hmac-sha256 only.
+	Header    string `yaml:"header"`     // request header carrying the signature
+	Prefix    string `yaml:"prefix"`     // stripped from the header value, e.g. "sha256="
+	Encoding  string `yaml:"encoding"`   // hex | base64
+	IDHeader  string `yaml:"id_header"`  // header with the delivery id, if any
+	IDField   string `yaml:"id_field"`   // JSON field with the delivery id, if any
+	TypeField string `yaml:"type_field"` // JSON field with the event type, if any
+}
+
+// Destination is a destination declared in the configuration. Zero
+// MaxConcurrency and Timeout take Delivery's values.
+type Destination struct {
+	Name           string   `yaml:"name"`
+	URL            string   `yaml:"url"`
+	Secret         string   `yaml:"secret"`      // whsec_…
+	Providers      []string `yaml:"providers"`   // empty = all
+	EventTypes     []string `yaml:"event_types"` // globs; empty = all
+	OrgID          string   `yaml:"org_id"`      // empty = all orgs
+	MaxConcurrency int      `yaml:"max_concurrency"`
+	Timeout        Duration `yaml:"timeout"`
+}
+
+// Delivery configures delivery to destinations.
+type Delivery struct {
+	Timeout        Duration   `yaml:"timeout"`         // default per-request timeout
+	RetrySchedule  []Duration `yaml:"retry_schedule"`  // RetrySchedule[k] is the wait before attempt k+1
+	Jitter         float64    `yaml:"jitter"`          // ± fraction applied to each wait
+	MaxConcurrency int        `yaml:"max_concurrency"` // default per destination
+	Lease          Duration   `yaml:"lease"`           // how long a claimed delivery is ours
+	PollInterval   Duration   `yaml:"poll_interval"`   // how often to look for due work
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() *Config {
+	return &Config{
+		Addr:      "127.0.0.1:8080",
+		DataDir:   "./relay-data",
+		LogLevel:  "info",
+		LogFormat: "json",
+		Ingest: Ingest{
+			MaxBodyBytes: 10 << 20,
+			BatchMax:     256,
+		},
+		Providers: Providers{
+			Linear: Linear{TimestampTolerance: Duration(60 * time.Second)},
+		},
+		Delivery: Delivery{
+			Timeout: Duration(relay.DefaultTimeout),
+			RetrySchedule: []Duration{0, Duration(5 * time.Second), Duration(5 * time.Minute),
+				Duration(30 * time.Minute), Duration(2 * time.Hour), Duration(5 * time.Hour),
+				Duration(10 * time.Hour), Duration(10 * time.Hour)},
+			Jitter:         0.1,
+			MaxConcurrency: relay.DefaultMaxConcurrency,
+			Lease:          Duration(60 * time.Second),
+			PollInterval:   Duration(time.Second),
+		},
+	}
+}
+
+// Source defaults, applied to sources that leave them unset.
+const (
+	DefaultSourceTolerance = 5 * time.Minute // standard-webhooks timestamp_tolerance
+	DefaultSourceEncoding  = "hex"           // hmac-sha256 encoding
+)
+
+// Load returns the configuration: the defaults, overlaid with the YAML file
+// at path (none when path is ""), overlaid with the environment as read
+// through getenv, then validated. Its errors are plain errors whose text
+// starts with "config:" and names the offending key, file line or
+// environment variable; they never contain a secret.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	c := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		if err := c.decodeYAML(path, b); err != nil {
+			return nil, err
+		}
+	}
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	if err := applyEnv(c, getenv); err != nil {
+		return nil, err
+	}
+	c.fillDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// decodeYAML overlays the YAML document b (read from file name) on c,
+// rejecting keys that Config does not have.
+func (c *Config) decodeYAML(name string, b []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	err := dec.Decode(c)
+	if errors.Is(err, io.EOF) { // an empty file: nothing to overlay
+		return nil
+	}
+	if err != nil {
+		// yaml.v3 names neither the key's full path nor, for values,
+		// the key at all; say which key it was when we can tell.
+		if better := explainYAML(b); better != nil {
+			return fmt.Errorf("config: %s %w", name, better)
+		}
+		return fmt.Errorf("config: %s: %w", name, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config: %s: want a single YAML document", name)
+	}
+	return nil
+}
+
+// fillDefaults sets the per-item defaults of list elements, which may have
+// come from the file or the environment.
+func (c *Config) fillDefaults() {
+	for i := range c.Sources {
+		s := &c.Sources[i]
+		if s.Scheme == "standard-webhooks" && s.TimestampTolerance == 0 {
+			s.TimestampTolerance = Duration(DefaultSourceTolerance)
+		}
+		if s.Scheme == "hmac-sha256" && s.Encoding == "" {
+			s.Encoding = DefaultSourceEncoding
+		}
+	}
+}
+
+// BaseURL returns the external base URL: PublicURL, or "http://" + Addr
+// when it is not set.
+func (c *Config) BaseURL() string {
+	if c.PublicURL != "" {
+		return c.PublicURL
+	}
+	return "http://" + c.Addr
+}
+
+// Destinations returns the configured destinations as domain values, with
+// MaxConcurrency and Timeout defaulting to Delivery's. IDs and times are
+// left for the caller to set; Secret is copied.
+func (c *Config) Destinations() []*relay.Destination {
+	out := make([]*relay.Destination, len(c.Dests))
+	for i := range c.Dests {
+		out[i] = c.destination(i)
+	}
+	return out
+}
+
+func (c *Config) destination(i int) *relay.Destination {
+	d := c.Dests[i]
+	out := &relay.Destination{
+		Name:           d.Name,
+		URL:            d.URL,
+		Secret:         d.Secret,
+		Providers:      append([]string(nil), d.Providers...),
+		EventTypes:     append([]string(nil), d.EventTypes...),
+		OrgID:          d.OrgID,
+		MaxConcurrency: d.MaxConcurrency,
+		Timeout:        relay.Duration(d.Timeout),
+	}
+	if out.MaxConcurrency == 0 {
+		out.MaxConcurrency = c.Delivery.MaxConcurrency
+	}
+	if out.Timeout == 0 {
+		out.Timeout = relay.Duration(c.Delivery.Timeout)
+	}
+	return out
+}

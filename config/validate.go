@@ -1,0 +1,176 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/relayhq/relay"
+)
+
+// BuiltinProviders are the names of the code-defined providers; a generic
+// source may not take one, since both would be served at /webhooks/{name}.
+var BuiltinProviders = []string{"github", "linear", "sentry", "vercel", "bridge", "persona"}
+
+var sourceName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// Limits checked by Validate.
+const (
+	minBodyBytes    = 1 << 10
+	maxBodyBytes    = 1 << 30
+	maxBatch        = 10000
+	maxRetryWait    = 24 * time.Hour
+	minTimeout      = 100 * time.Millisecond
+	maxTimeout      = 5 * time.Minute
+	maxConcurrency  = 1000
+	minPollInterval = 10 * time.Millisecond
+)
+
+// Validate checks the whole configuration. It reports every problem it
+// finds, joined, one per line; each is a plain error whose text starts with
+// "config: " and the key's path, e.g. "config: destinations[0].url: must be
+// an absolute http:// or https:// URL". No message contains a secret.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("config: %s: %s", path, fmt.Sprintf(format, args...)))
+	}
+
+	if host, port, err := net.SplitHostPort(c.Addr); err != nil || strings.ContainsAny(host, " /") || !validPort(port) {
+		bad("addr", "must be host:port, e.g. 127.0.0.1:8080 or :8080")
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "required")
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
+		bad("database_url", "must be empty (SQLite in data_dir) or a postgres:// or postgresql:// URL")
+	}
+	if c.PublicURL != "" && !absoluteHTTP(c.PublicURL) {
+		bad("public_url", "must be an absolute http:// or https:// URL")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "must be debug, info, warn or error")
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		bad("log_format", "must be json or text")
+	}
+
+	if n := c.Ingest.MaxBodyBytes; n < minBodyBytes || n > maxBodyBytes {
+		bad("ingest.max_body_bytes", "must be between %d (1 KiB) and %d (1 GiB)", minBodyBytes, maxBodyBytes)
+	}
+	if n := c.Ingest.BatchMax; n < 1 || n > maxBatch {
+		bad("ingest.batch_max", "must be between 1 and %d", maxBatch)
+	}
+
+	if c.Providers.Linear.TimestampTolerance <= 0 {
+		bad("providers.linear.timestamp_tolerance", "must be positive")
+	}
+
+	seen := map[string]int{}
+	for i, s := range c.Sources {
+		p := fmt.Sprintf("sources[%d]", i)
+		switch {
+		case s.Name == "":
+			bad(p+".name", "required")
+		case !sourceName.MatchString(s.Name):
+			bad(p+".name", "must be 1 to 63 lowercase letters, digits, '-' or '_', starting with a letter or digit")
+		case slices.Contains(BuiltinProviders, s.Name):
+			bad(p+".name", "%q is a built-in provider; choose another name", s.Name)
+		default:
+			if j, dup := seen[s.Name]; dup {
+				bad(p+".name", "%q is already the name of sources[%d]", s.Name, j)
+			}
+			seen[s.Name] = i
+		}
+		if s.Secret == "" {
+			bad(p+".secret", "required")
+		}
+		switch s.Scheme {
+		case "standard-webhooks":
+			if s.Secret != "" {
+				if err := relay.ValidateSecret(s.Secret); err != nil {
+					bad(p+".secret", "%s", relay.ErrorMessage(err))
+				}
+			}
+			if s.TimestampTolerance <= 0 {
+				bad(p+".timestamp_tolerance", "must be positive")
+			}
+		case "hmac-sha256":
+			if s.Header == "" {
+				bad(p+".header", "required for scheme hmac-sha256")
+			}
+			if s.Encoding != "hex" && s.Encoding != "base64" {
+				bad(p+".encoding", "must be hex or base64")
+			}
+		case "":
+			bad(p+".scheme", "required: standard-webhooks or hmac-sha256")
+		default:
+			bad(p+".scheme", "must be standard-webhooks or hmac-sha256")
+		}
+	}
+
+	d := c.Delivery
+	if t := time.Duration(d.Timeout); t < minTimeout || t > maxTimeout {
+		bad("delivery.timeout", "must be between %s and %s", minTimeout, maxTimeout)
+	}
+	if len(d.RetrySchedule) == 0 {
+		bad("delivery.retry_schedule", "must list at least one wait (e.g. [0s, 5s, 5m])")
+	}
+	for i, w := range d.RetrySchedule {
+		if w < 0 || time.Duration(w) > maxRetryWait {
+			bad(fmt.Sprintf("delivery.retry_schedule[%d]", i), "must be between 0s and %s", maxRetryWait)
+		}
+	}
+	if d.Jitter < 0 || d.Jitter > 1 {
+		bad("delivery.jitter", "must be between 0 and 1")
+	}
+	if d.MaxConcurrency < 1 || d.MaxConcurrency > maxConcurrency {
+		bad("delivery.max_concurrency", "must be between 1 and %d", maxConcurrency)
+	}
+	if d.Lease <= d.Timeout {
+		bad("delivery.lease", "must be longer than delivery.timeout (%s)", d.Timeout)
+	}
+	if time.Duration(d.PollInterval) < minPollInterval {
+		bad("delivery.poll_interval", "must be at least %s", minPollInterval)
+	}
+
+	names := map[string]int{}
+	for i := range c.Dests {
+		p := fmt.Sprintf("destinations[%d]", i)
+		dst := c.destination(i)
+		if err := dst.Validate(); err != nil {
+			// relay's messages start with the field: "url: must be …".
+			errs = append(errs, fmt.Errorf("config: %s.%s", p, relay.ErrorMessage(err)))
+			continue
+		}
+		if j, dup := names[dst.Name]; dup {
+			bad(p+".name", "%q is already the name of destinations[%d]", dst.Name, j)
+		}
+		names[dst.Name] = i
+		if time.Duration(dst.Timeout) >= time.Duration(d.Lease) {
+			bad(p+".timeout", "must be shorter than delivery.lease (%s)", d.Lease)
+		}
+	}
+
+	return errors.Join(errs...)
+}
+
+func validPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 0 && n <= 65535
+}
+
+func absoluteHTTP(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
