@@ -1,0 +1,273 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Options selects what a benchmark run does.
+type Options struct {
+	RelayBin    string        // the relay binary to run (its own path for `relay bench`)
+	Modes       []string      // throughput, rate, backlog, kill
+	DatabaseURL string        // postgres://… to bench PostgreSQL (modes run on it instead of SQLite)
+	Replicas    int           // relay processes behind the load generator, round-robin
+	Concurrency int           // closed-loop workers
+	Duration    time.Duration // closed-loop run length
+	Rate        int           // open-loop requests per second
+	RateFor     time.Duration // open-loop run length
+	Backlog     int           // events queued while the destination is down
+	KeepDir     bool          // keep the temp data dir
+}
+
+const benchSecret = "bench-github-secret"
+const benchDestSecret = "whsec_YmVuY2gtZGVzdGluYXRpb24tc2VjcmV0LWJlbmNoLTEyMzQ="
+
+// Run runs the selected modes and prints a report to out.
+func Run(ctx context.Context, o Options, out io.Writer) error {
+	if o.Replicas <= 0 {
+		o.Replicas = 1
+	}
+	fmt.Fprintf(out, "# relay bench — %s, %d CPUs (GOMAXPROCS %d), %s\n", time.Now().UTC().Format(time.RFC3339),
+		runtime.NumCPU(), runtime.GOMAXPROCS(0), memTotal())
+	backend := "sqlite"
+	if o.DatabaseURL != "" {
+		backend = "postgres"
+	}
+	fmt.Fprintf(out, "# backend %s, replicas %d, concurrency %d\n\n", backend, o.Replicas, o.Concurrency)
+	payloads := Payloads(benchSecret, 64)
+	fmt.Fprintf(out, "payload: GitHub issues.opened, %d bytes, unique delivery id per request\n\n", len(payloads[0].body))
+
+	for _, mode := range o.Modes {
+		var err error
+		switch mode {
+		case "throughput":
+			err = runThroughput(ctx, o, payloads, out)
+		case "rate":
+			err = runRate(ctx, o, payloads, out)
+		case "backlog":
+			err = runBacklog(ctx, o, payloads, out)
+		case "kill":
+			err = runKill(ctx, o, payloads, out)
+		default:
+			err = fmt.Errorf("unknown mode %q (throughput, rate, backlog, kill)", mode)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", mode, err)
+		}
+	}
+	return nil
+}
+
+// cluster is the relay processes of one mode, with their sink.
+type cluster struct {
+	procs []*Process
+	sink  *Sink
+	dir   string
+	keep  bool
+}
+
+func startCluster(o Options, extraEnv ...string) (*cluster, error) {
+	sink, err := NewSink()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "relay-bench-")
+	if err != nil {
+		return nil, err
+	}
+	c := &cluster{sink: sink, dir: dir, keep: o.KeepDir}
+	env := append([]string{
+		"RELAY_PROVIDERS_GITHUB_WEBHOOK_SECRET=" + benchSecret,
+		"RELAY_DESTINATIONS_0_NAME=sink",
+		"RELAY_DESTINATIONS_0_URL=" + sink.URL(),
+		"RELAY_DESTINATIONS_0_SECRET=" + benchDestSecret,
+		"RELAY_DESTINATIONS_0_MAX_CONCURRENCY=64",
+		"RELAY_ADMIN_API_KEY=rk_bench_admin",
+		"RELAY_LOG_LEVEL=warn",
+	}, extraEnv...)
+	for i := range o.Replicas {
+		dataDir := filepath.Join(dir, fmt.Sprintf("replica-%d", i))
+		args := []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}
+		if o.DatabaseURL != "" {
+			args = append(args, "--database-url", o.DatabaseURL)
+		}
+		p, err := Start(o.RelayBin, args, env, dataDir)
+		if err != nil {
+			c.close()
+			return nil, err
+		}
+		c.procs = append(c.procs, p)
+	}
+	return c, nil
+}
+
+func (c *cluster) targets() []string {
+	var t []string
+	for _, p := range c.procs {
+		t = append(t, p.URL+"/webhooks/github")
+	}
+	return t
+}
+
+func (c *cluster) close() {
+	for _, p := range c.procs {
+		_ = p.Stop()
+	}
+	c.sink.Close()
+	if !c.keep {
+		os.RemoveAll(c.dir)
+	}
+}
+
+// waitDelivered waits until every acked id reached the sink, or timeout.
+func (c *cluster) waitDelivered(acked []string, timeout time.Duration) (lost, dups int, last time.Time) {
+	deadline := time.Now().Add(timeout)
+	for {
+		lost, dups, last = c.sink.Tally(acked)
+		if lost == 0 || time.Now().After(deadline) {
+			return lost, dups, last
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func mb(b int64) string { return fmt.Sprintf("%.1f MB", float64(b)/1e6) }
+
+func memTotal() string {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return "memory unknown"
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return strings.Join(strings.Fields(line), " ")
+}
+
+// measureReference loads the reference server like Relay and returns its rate.
+func measureReference(ctx context.Context, o Options, payloads []webhook, out io.Writer) (float64, error) {
+	p, err := Start(o.RelayBin, []string{"bench", "reference", "--addr", "127.0.0.1:0"}, nil, "")
+	if err != nil {
+		return 0, err
+	}
+	defer p.Kill()
+	l := NewLoader([]string{p.URL + "/webhooks/github"}, payloads, "ref-", o.Concurrency)
+	l.ClosedLoop(ctx, o.Concurrency, 0, time.Second) // warm up connections
+	r := l.ClosedLoop(ctx, o.Concurrency, 0, o.Duration)
+	fmt.Fprintf(out, "reference ceiling (net/http + HMAC only): %s\n", r)
+	return r.Rate(), nil
+}
+
+func runThroughput(ctx context.Context, o Options, payloads []webhook, out io.Writer) error {
+	fmt.Fprintf(out, "## throughput: closed loop, %d concurrent senders, %s\n", o.Concurrency, o.Duration)
+	ceiling, err := measureReference(ctx, o, payloads, out)
+	if err != nil {
+		return err
+	}
+	c, err := startCluster(o)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	l := NewLoader(c.targets(), payloads, fmt.Sprintf("tp-%d-", time.Now().UnixNano()), o.Concurrency)
+	r := l.ClosedLoop(ctx, o.Concurrency, 0, o.Duration)
+	fmt.Fprintf(out, "relay:                                    %s\n", r)
+	fmt.Fprintf(out, "ratio to reference:                       %.2f\n", r.Rate()/ceiling)
+	lost, dups, last := c.waitDelivered(r.Acked, 5*time.Minute)
+	e2e := last.Sub(r.FirstSend)
+	fmt.Fprintf(out, "delivered: %d of %d acknowledged, lost %d, duplicates %d; first send → last delivery %s (%.0f delivered/s)\n",
+		int64(len(r.Acked))-int64(lost), len(r.Acked), lost, dups, e2e.Round(time.Millisecond), float64(len(r.Acked)-lost)/e2e.Seconds())
+	for i, p := range c.procs {
+		fmt.Fprintf(out, "replica %d peak RSS %s\n", i, mb(p.PeakRSS()))
+	}
+	if o.DatabaseURL == "" {
+		fmt.Fprintf(out, "database size %s\n", mb(DirSize(c.dir)))
+	}
+	fmt.Fprintln(out)
+	return nil
+}
+
+func runRate(ctx context.Context, o Options, payloads []webhook, out io.Writer) error {
+	fmt.Fprintf(out, "## rate: open loop, %d/s for %s\n", o.Rate, o.RateFor)
+	c, err := startCluster(o)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	l := NewLoader(c.targets(), payloads, fmt.Sprintf("rate-%d-", time.Now().UnixNano()), 256)
+	r := l.OpenLoop(ctx, o.Rate, o.RateFor, 256)
+	fmt.Fprintf(out, "relay: %s\n", r)
+	lost, dups, _ := c.waitDelivered(r.Acked, 2*time.Minute)
+	fmt.Fprintf(out, "lost %d, duplicates %d\n\n", lost, dups)
+	return nil
+}
+
+func runBacklog(ctx context.Context, o Options, payloads []webhook, out io.Writer) error {
+	fmt.Fprintf(out, "## backlog: destination down while %d events arrive, then up\n", o.Backlog)
+	// A long first retry keeps the backlog parked until the destination is back;
+	// replay-dead style recovery is measured by making everything due at once.
+	c, err := startCluster(o, "RELAY_DELIVERY_RETRY_SCHEDULE=0s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s")
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	c.sink.SetDown(true)
+	l := NewLoader(c.targets(), payloads, fmt.Sprintf("bl-%d-", time.Now().UnixNano()), o.Concurrency)
+	r := l.ClosedLoop(ctx, o.Concurrency, int64(o.Backlog), 0)
+	fmt.Fprintf(out, "filled: %s\n", r)
+	rssBefore := c.procs[0].RSS()
+	c.sink.Reset()
+	c.sink.SetDown(false)
+	up := time.Now()
+	var peak int64
+	stop := make(chan struct{})
+	go func() {
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				peak = max(peak, c.procs[0].RSS())
+			}
+		}
+	}()
+	lost, dups, last := c.waitDelivered(r.Acked, 30*time.Minute)
+	close(stop)
+	drain := last.Sub(up)
+	fmt.Fprintf(out, "drained %d in %s (%.0f/s), lost %d, duplicates %d; RSS before drain %s, peak during drain %s\n\n",
+		len(r.Acked)-lost, drain.Round(time.Millisecond), float64(len(r.Acked)-lost)/drain.Seconds(), lost, dups, mb(rssBefore), mb(peak))
+	return nil
+}
+
+func runKill(ctx context.Context, o Options, payloads []webhook, out io.Writer) error {
+	if o.Replicas < 2 {
+		return fmt.Errorf("needs --replicas 2 (and --database-url for a shared PostgreSQL)")
+	}
+	fmt.Fprintf(out, "## kill: %d replicas, SIGKILL replica 1 mid-run\n", o.Replicas)
+	c, err := startCluster(o, "RELAY_DELIVERY_LEASE=5s", "RELAY_DELIVERY_TIMEOUT=2s")
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	l := NewLoader(c.targets(), payloads, fmt.Sprintf("kill-%d-", time.Now().UnixNano()), o.Concurrency)
+	go func() {
+		time.Sleep(o.Duration / 2)
+		c.procs[1].Kill()
+		fmt.Fprintf(out, "replica 1 killed at %s\n", (o.Duration / 2))
+	}()
+	r := l.ClosedLoop(ctx, o.Concurrency, 0, o.Duration)
+	fmt.Fprintf(out, "combined: %s (requests to the killed replica fail and are not acknowledged)\n", r)
+	lost, dups, _ := c.waitDelivered(r.Acked, 3*time.Minute)
+	fmt.Fprintf(out, "acknowledged %d, lost %d, duplicates %d (at-least-once: same webhook-id)\n\n", len(r.Acked), lost, dups)
+	c.procs = c.procs[:1]
+	if lost > 0 {
+		return fmt.Errorf("%d acknowledged events lost", lost)
+	}
+	return nil
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/relayhq/relay/simulator"
+	"github.com/relayhq/relay/storetest"
+)
+
+// buildRelay compiles the relay binary once per test run.
+var buildRelay = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "relay-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "relay")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// proc is a relay binary running as a child process.
+type proc struct {
+	cmd *exec.Cmd
+	url string
+}
+
+func startProcess(t *testing.T, bin string, args []string, env []string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := listenRE.FindStringSubmatch(sc.Text()); m != nil {
+				urls <- m[1]
+			}
+		}
+	}()
+	p := &proc{cmd: cmd}
+	select {
+	case p.url = <-urls:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("relay did not start; stderr:\n%s", stderr)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	return p
+}
+
+func (p *proc) kill(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.cmd.Wait()
+}
+
+// Acceptance 5: SIGKILL right after webhooks were acknowledged loses none of
+// them: after a restart every acknowledged event is delivered.
+func TestKillAfterAckLosesNothing(t *testing.T) { testKillAfterAck(t, "") }
+
+// The same on PostgreSQL.
+func TestKillAfterAckLosesNothingPostgres(t *testing.T) {
+	testKillAfterAck(t, storetest.PostgresSchemaURL(t))
+}
+
+func testKillAfterAck(t *testing.T, databaseURL string) {
+	if testing.Short() {
+		t.Skip("builds and runs the relay binary; skipped with -short")
+	}
+	bin, err := buildRelay()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := newCollector(t)
+	sink.mu.Lock()
+	sink.code = 503 // the app is down while the webhooks arrive
+	sink.mu.Unlock()
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "relay.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`
+admin_api_key: %q
+log_level: warn
+providers:
+  github: {webhook_secret: %q}
+destinations:
+  - {name: app, url: %q, secret: %q}
+delivery:
+  timeout: 1s
+  lease: 2s
+  poll_interval: 100ms
+  retry_schedule: [0s, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms, 200ms]
+`, testAdminKey, testGitHub, sink.URL, testDestination)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"), "--config", cfg}
+	env := []string{}
+	if databaseURL != "" {
+		args = append(args, "--database-url", databaseURL)
+	}
+	p := startProcess(t, bin, args, env)
+
+	// Send webhooks from several clients at once; remember every one acknowledged.
+	const n = 300
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 8 {
+				id := fmt.Sprintf("kill-%d", i)
+				body := simulator.GitHubIssuesPayload(4242, int64(i), "opened")
+				code, _ := post(t, p.url+"/webhooks/github", simulator.GitHubWebhook(testGitHub, "issues", id, body), body)
+				if code == http.StatusAccepted {
+					mu.Lock()
+					acked[id] = true
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	p.kill(t) // no graceful shutdown: whatever is only in memory is gone
+	if len(acked) != n {
+		t.Fatalf("only %d of %d webhooks acknowledged before the kill", len(acked), n)
+	}
+
+	// The app is back; a new process on the same data delivers everything.
+	sink.mu.Lock()
+	sink.code = 200
+	sink.mu.Unlock()
+	startProcess(t, bin, args, env)
+	delivered := func() map[string]bool {
+		got := map[string]bool{}
+		for _, d := range sink.all() {
+			if s, ok := d.env["delivery_id"].(string); ok && strings.HasPrefix(s, "kill-") && d.code == http.StatusOK {
+				got[s] = true
+			}
+		}
+		return got
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got := delivered()
+		missing := 0
+		for id := range acked {
+			if !got[id] {
+				missing++
+			}
+		}
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d acknowledged events never delivered after the restart", missing, len(acked))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

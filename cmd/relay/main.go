@@ -1,0 +1,111 @@
+// Command relay is the Relay integration gateway: `relay serve` runs it,
+// the other sub-commands manage it and talk to its API.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/relayhq/relay"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "relay:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+const usage = `Relay is a self-hostable integration gateway: verified webhook ingest,
+durable delivery with retries and replay.
+
+Usage:
+  relay <command> [flags]
+
+Server:
+  serve         run Relay (HTTP ingest, API, delivery)
+  migrate       apply database migrations and exit
+  keygen        print a new random secret (webhook signing secret or encryption key)
+  version       print the version
+  bench         benchmark this binary: throughput, latency, backlog drain, replica kill
+  sink          run a local destination that verifies and prints deliveries (for trying Relay)
+
+API (talks to a running Relay; --url and --api-key, or RELAY_URL and RELAY_API_KEY):
+  events        list, show and replay events
+  deliveries    list, show and replay deliveries
+  destinations  list, add, remove, enable, disable destinations; replay dead deliveries
+
+Run 'relay <command> --help' for a command's flags.
+`
+
+// run is the whole program, with its environment passed in so tests can
+// call it like main.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) < 2 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[1], args[2:]
+	switch cmd {
+	case "serve":
+		return cmdServe(ctx, rest, getenv, stdout, stderr)
+	case "migrate":
+		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
+	case "keygen":
+		return cmdKeygen(rest, stdout, stderr)
+	case "bench":
+		return cmdBench(ctx, rest, getenv, stdout, stderr)
+	case "sink":
+		return cmdSink(ctx, rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintf(stdout, "relay %s (%s, %s/%s)\n", relay.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return nil
+	case "events":
+		return cmdEvents(ctx, rest, getenv, stdout, stderr)
+	case "deliveries":
+		return cmdDeliveries(ctx, rest, getenv, stdout, stderr)
+	case "destinations":
+		return cmdDestinations(ctx, rest, getenv, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+// cmdKeygen prints a new secret.
+func cmdKeygen(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("relay keygen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	kind := fs.String("kind", "webhook-secret", "what to generate: webhook-secret (whsec_…, for destinations and standard-webhooks sources) or encryption-key (64 hex characters)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: relay keygen [--kind webhook-secret|encryption-key]\n\nPrints a new random secret on standard output.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch strings.ToLower(*kind) {
+	case "webhook-secret", "whsec":
+		fmt.Fprintln(stdout, relay.NewSecret())
+	case "encryption-key", "hex":
+		fmt.Fprintln(stdout, strings.TrimPrefix(relay.NewAPIKeySecret(), "rk_"))
+	default:
+		return fmt.Errorf("keygen: --kind must be webhook-secret or encryption-key, not %q", *kind)
+	}
+	return nil
+}

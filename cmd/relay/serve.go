@@ -1,0 +1,307 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/config"
+	"github.com/relayhq/relay/delivery"
+	"github.com/relayhq/relay/generic"
+	"github.com/relayhq/relay/github"
+	relayhttp "github.com/relayhq/relay/http"
+	"github.com/relayhq/relay/ingest"
+	"github.com/relayhq/relay/linear"
+	"github.com/relayhq/relay/metrics"
+	"github.com/relayhq/relay/postgres"
+	"github.com/relayhq/relay/sentry"
+	"github.com/relayhq/relay/sqlite"
+	"github.com/relayhq/relay/vercel"
+)
+
+// serverFlags are the flags serve and migrate share; each overrides the
+// config file and the environment.
+type serverFlags struct {
+	fs          *flag.FlagSet
+	addr        string
+	dataDir     string
+	databaseURL string
+	configPath  string
+}
+
+func newServerFlags(name, help string, getenv func(string) string, stderr io.Writer) *serverFlags {
+	f := &serverFlags{fs: flag.NewFlagSet("relay "+name, flag.ContinueOnError)}
+	f.fs.SetOutput(stderr)
+	f.fs.StringVar(&f.addr, "addr", "", "listen address (env RELAY_ADDR; default 127.0.0.1:8080)")
+	f.fs.StringVar(&f.dataDir, "data-dir", "", "directory for the SQLite database and local state (env RELAY_DATA_DIR; default ./relay-data)")
+	f.fs.StringVar(&f.databaseURL, "database-url", "", "postgres:// URL to use PostgreSQL; empty = SQLite in the data dir (env RELAY_DATABASE_URL)")
+	f.fs.StringVar(&f.configPath, "config", getenv("RELAY_CONFIG"), "YAML config file (env RELAY_CONFIG)")
+	f.fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: relay %s [flags]\n\n%s\n\nEvery config key can also be set in the environment as RELAY_ + its upper-snake path,\ne.g. RELAY_PROVIDERS_GITHUB_WEBHOOK_SECRET. Flags win over the environment, which wins over the file.\n\nFlags:\n", name, help)
+		f.fs.PrintDefaults()
+	}
+	return f
+}
+
+// load parses the flags and loads the configuration they point at.
+func (f *serverFlags) load(args []string, getenv func(string) string) (*config.Config, error) {
+	if err := f.fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if f.fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", f.fs.Arg(0))
+	}
+	cfg, err := config.Load(f.configPath, getenv)
+	if err != nil {
+		return nil, err
+	}
+	if f.addr != "" {
+		cfg.Addr = f.addr
+	}
+	if f.dataDir != "" {
+		cfg.DataDir = f.dataDir
+	}
+	if f.databaseURL != "" {
+		cfg.DatabaseURL = f.databaseURL
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// openStore opens the configured database: PostgreSQL for a postgres:// URL,
+// else SQLite in the data dir.
+func openStore(ctx context.Context, cfg *config.Config) (relay.Store, string, error) {
+	if strings.HasPrefix(cfg.DatabaseURL, "postgres://") || strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
+		s, err := postgres.Open(ctx, cfg.DatabaseURL)
+		return s, "postgres", err
+	}
+	s, err := sqlite.Open(filepath.Join(cfg.DataDir, "relay.db"))
+	return s, "sqlite", err
+}
+
+func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	f := newServerFlags("migrate", "Applies the database migrations that are not applied yet, then exits.", getenv, stderr)
+	cfg, err := f.load(args, getenv)
+	if err != nil {
+		return err
+	}
+	store, kind, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s database migrated\n", kind)
+	return nil
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// providers builds the webhook adapters that are configured: a provider
+// without a secret is not served (its webhooks get 404), since it could
+// verify nothing.
+func providers(cfg *config.Config) ([]relay.Provider, error) {
+	var out []relay.Provider
+	p := cfg.Providers
+	if p.GitHub.WebhookSecret != "" {
+		out = append(out, github.New(github.Config{WebhookSecret: p.GitHub.WebhookSecret}))
+	}
+	if p.Linear.WebhookSecret != "" {
+		out = append(out, linear.New(linear.Config{WebhookSecret: p.Linear.WebhookSecret, Tolerance: time.Duration(p.Linear.TimestampTolerance)}))
+	}
+	if p.Sentry.ClientSecret != "" {
+		out = append(out, sentry.New(sentry.Config{ClientSecret: p.Sentry.ClientSecret}))
+	}
+	if p.Vercel.ClientSecret != "" {
+		out = append(out, vercel.New(vercel.Config{ClientSecret: p.Vercel.ClientSecret}))
+	}
+	for i, s := range cfg.Sources {
+		var src relay.Provider
+		var err error
+		switch s.Scheme {
+		case "standard-webhooks":
+			src, err = generic.NewStandardWebhooks(s.Name, s.Secret, time.Duration(s.TimestampTolerance))
+		case "hmac-sha256":
+			src, err = generic.NewHMAC(s.Name, generic.HMACConfig{
+				Header: s.Header, Secret: s.Secret, Prefix: s.Prefix, Encoding: s.Encoding,
+				IDHeader: s.IDHeader, IDField: s.IDField, TypeField: s.TypeField,
+			})
+		default:
+			err = fmt.Errorf("unknown scheme %q", s.Scheme)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("config: sources[%d]: %s", i, relay.ErrorMessage(err))
+		}
+		out = append(out, src)
+	}
+	return out, nil
+}
+
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	f := newServerFlags("serve", "Runs Relay: webhook ingest at /webhooks/{provider}, the API under /api/v1,\n/healthz, /readyz and /metrics, and delivery to destinations.", getenv, stderr)
+	cfg, err := f.load(args, getenv)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, stderr)
+	srcs, err := providers(cfg)
+	if err != nil {
+		return err
+	}
+
+	store, kind, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	if err := ensureAdminKey(ctx, store, cfg, stdout); err != nil {
+		return err
+	}
+	for _, d := range cfg.Destinations() {
+		d.ID, d.CreatedAt, d.UpdatedAt = relay.NewID("dst", time.Now()), time.Now(), time.Now()
+		if err := store.UpsertDestination(ctx, d); err != nil {
+			return fmt.Errorf("config destination %q: %w", d.Name, err)
+		}
+	}
+
+	owner := replicaID()
+	now := func() time.Time { return time.Now().UTC() }
+	m := metrics.New()
+	engine := delivery.New(store, nil, m, logger.With("component", "delivery"), now, delivery.Config{
+		Owner: owner, Schedule: durations(cfg.Delivery.RetrySchedule), Jitter: cfg.Delivery.Jitter,
+		Lease: time.Duration(cfg.Delivery.Lease), PollInterval: time.Duration(cfg.Delivery.PollInterval),
+	})
+	committers := 1 // SQLite has one writer; more committers would only queue on it
+	if kind == "postgres" {
+		committers = 4
+	}
+	pipeline := ingest.New(store, engine, engine, m, logger.With("component", "ingest"), now, ingest.Config{
+		Owner: owner, Lease: time.Duration(cfg.Delivery.Lease), BatchMax: cfg.Ingest.BatchMax, Committers: committers,
+	})
+	server := relayhttp.NewServer(store, srcs, pipeline, engine, m, logger.With("component", "http"), now,
+		relayhttp.Config{MaxBodyBytes: cfg.Ingest.MaxBodyBytes})
+
+	if err := engine.Start(ctx); err != nil {
+		return err
+	}
+	pipelineDone := make(chan struct{})
+	go func() { pipeline.Run(); close(pipelineDone) }()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	httpServer := &http.Server{
+		Handler:           server,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpServer.Serve(ln) }()
+
+	names := make([]string, len(srcs))
+	for i, s := range srcs {
+		names[i] = s.Name()
+	}
+	logger.Info("relay started", "addr", ln.Addr().String(), "database", kind, "replica", owner,
+		"version", relay.Version, "webhooks", names)
+	fmt.Fprintf(stdout, "Relay %s listening on http://%s (database: %s)\n", relay.Version, ln.Addr(), kind)
+	if len(names) == 0 {
+		fmt.Fprintln(stdout, "No provider or source is configured yet: set e.g. RELAY_PROVIDERS_GITHUB_WEBHOOK_SECRET (see README).")
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("http server failed", "err", err)
+		}
+	}
+
+	// Graceful shutdown: stop accepting and let in-flight webhooks finish
+	// (they are waiting on their commit), flush the ingest queue, then let
+	// deliveries in flight finish and give back the leases of queued ones.
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	if err := httpServer.Shutdown(sctx); err != nil {
+		logger.Warn("http shutdown", "err", err)
+	}
+	if err := pipeline.Close(sctx); err != nil {
+		logger.Error("ingest shutdown", "err", err)
+	}
+	<-pipelineDone
+	if err := engine.Stop(sctx); err != nil {
+		logger.Warn("delivery shutdown cut short; unfinished deliveries will be retried", "err", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// ensureAdminKey installs the configured admin key, or on a database with no
+// key at all creates one and prints it, once.
+func ensureAdminKey(ctx context.Context, store relay.Store, cfg *config.Config, stdout io.Writer) error {
+	now := time.Now().UTC()
+	if cfg.AdminAPIKey != "" {
+		return store.SetAdminAPIKey(ctx, &relay.APIKey{ID: relay.NewID("key", now), Name: "admin (config)",
+			Hash: relay.HashAPIKey(cfg.AdminAPIKey), CreatedAt: now})
+	}
+	n, err := store.CountAPIKeys(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	key := relay.NewAPIKeySecret()
+	if err := store.CreateAPIKey(ctx, &relay.APIKey{ID: relay.NewID("key", now), Name: "admin",
+		Hash: relay.HashAPIKey(key), CreatedAt: now}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nCreated the admin API key. It is shown only this once; store it now:\n\n    %s\n\n", key)
+	return nil
+}
+
+// replicaID names this process as a lease owner: host, pid and a random
+// suffix, so a restarted process never mistakes an old lease for its own.
+func replicaID() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+func durations[T ~int64](in []T) []time.Duration {
+	out := make([]time.Duration, len(in))
+	for i, d := range in {
+		out[i] = time.Duration(d)
+	}
+	return out
+}
