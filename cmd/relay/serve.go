@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -39,6 +40,7 @@ type serverFlags struct {
 	dataDir     string
 	databaseURL string
 	configPath  string
+	cpuProfile  string
 }
 
 func newServerFlags(name, help string, getenv func(string) string, stderr io.Writer) *serverFlags {
@@ -48,6 +50,7 @@ func newServerFlags(name, help string, getenv func(string) string, stderr io.Wri
 	f.fs.StringVar(&f.dataDir, "data-dir", "", "directory for the SQLite database and local state (env RELAY_DATA_DIR; default ./relay-data)")
 	f.fs.StringVar(&f.databaseURL, "database-url", "", "postgres:// URL to use PostgreSQL; empty = SQLite in the data dir (env RELAY_DATABASE_URL)")
 	f.fs.StringVar(&f.configPath, "config", getenv("RELAY_CONFIG"), "YAML config file (env RELAY_CONFIG)")
+	f.fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile (pprof) to this file until exit")
 	f.fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: relay %s [flags]\n\n%s\n\nEvery config key can also be set in the environment as RELAY_ + its upper-snake path,\ne.g. RELAY_PROVIDERS_GITHUB_WEBHOOK_SECRET. Flags win over the environment, which wins over the file.\n\nFlags:\n", name, help)
 		f.fs.PrintDefaults()
@@ -168,6 +171,16 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	logger := newLogger(cfg, stderr)
+	if f.cpuProfile != "" {
+		pf, err := os.Create(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+	}
 	srcs, err := providers(cfg)
 	if err != nil {
 		return err

@@ -1,0 +1,138 @@
+// Package github is Relay's adapter for GitHub webhooks (GitHub Apps and
+// repository or organization hooks): it verifies X-Hub-Signature-256 and
+// extracts the delivery id, event type, installation and repository.
+//
+// GitHub sends no timestamp, so there is no replay window: de-duplication on
+// the X-GitHub-Delivery GUID (unchanged on redelivery) is the defence.
+package github
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"hash"
+	"strings"
+	"sync"
+
+	"github.com/relayhq/relay"
+)
+
+// Header names GitHub sends.
+const (
+	HeaderSignature256 = "X-Hub-Signature-256"
+	HeaderEvent        = "X-GitHub-Event"
+	HeaderDelivery     = "X-GitHub-Delivery"
+)
+
+const signaturePrefix = "sha256="
+
+// Config configures the GitHub adapter.
+type Config struct {
+	// WebhookSecret is the App's (or hook's) webhook secret.
+	WebhookSecret string
+}
+
+// Provider verifies and parses GitHub webhooks. It implements relay.Provider
+// and is safe for concurrent use.
+type Provider struct {
+	macs sync.Pool // of hash.Hash: HMAC-SHA256 keyed with the secret
+}
+
+var _ relay.Provider = (*Provider)(nil)
+
+// New returns a GitHub adapter that verifies with cfg.WebhookSecret.
+func New(cfg Config) *Provider {
+	key := []byte(cfg.WebhookSecret)
+	p := &Provider{}
+	p.macs.New = func() any { return hmac.New(sha256.New, key) }
+	return p
+}
+
+// Name returns "github".
+func (p *Provider) Name() string { return "github" }
+
+// Headers lists the GitHub request headers kept with a stored event.
+func (p *Provider) Headers() []string {
+	return []string{
+		"X-Github-Event", "X-Github-Delivery", "X-Github-Hook-Id",
+		"X-Github-Hook-Installation-Target-Type", "X-Github-Hook-Installation-Target-Id",
+		"User-Agent", "Content-Type",
+	}
+}
+
+// Verify checks X-Hub-Signature-256 ("sha256=" + hex HMAC-SHA256 of the raw
+// body). The legacy SHA-1 X-Hub-Signature is not accepted. It returns an
+// *relay.Error with code EUNAUTHORIZED when the header is missing, malformed
+// or wrong.
+func (p *Provider) Verify(req *relay.WebhookRequest) error {
+	v := req.Header.Get(HeaderSignature256)
+	if v == "" {
+		return relay.Errorf(relay.EUNAUTHORIZED, "missing %s header", HeaderSignature256)
+	}
+	hexSig, ok := strings.CutPrefix(v, signaturePrefix)
+	if !ok || len(hexSig) != 2*sha256.Size {
+		return relay.Errorf(relay.EUNAUTHORIZED, "malformed %s header", HeaderSignature256)
+	}
+	var got [sha256.Size]byte
+	if _, err := hex.Decode(got[:], []byte(hexSig)); err != nil {
+		return relay.Errorf(relay.EUNAUTHORIZED, "malformed %s header", HeaderSignature256)
+	}
+	mac := p.macs.Get().(hash.Hash)
+	mac.Reset()
+	mac.Write(req.Body)
+	var want [sha256.Size]byte
+	mac.Sum(want[:0])
+	p.macs.Put(mac)
+	if !hmac.Equal(got[:], want[:]) {
+		return relay.Errorf(relay.EUNAUTHORIZED, "signature mismatch")
+	}
+	return nil
+}
+
+// payload holds the few fields Parse needs; the rest of the body is skipped.
+type payload struct {
+	Action       str `json:"action"`
+	Installation struct {
+		ID id `json:"id"`
+	} `json:"installation"`
+	Repository struct {
+		ID id `json:"id"`
+	} `json:"repository"`
+	Organization struct {
+		ID id `json:"id"`
+	} `json:"organization"`
+}
+
+// Parse extracts the delivery id (X-GitHub-Delivery), the event type
+// (X-GitHub-Event, plus "." and the payload's action when it has one), the
+// installation id and the repository id (else the organization id). It
+// returns an *relay.Error with code EINVALID when a header is missing or the
+// body is not a JSON object.
+func (p *Provider) Parse(req *relay.WebhookRequest) (relay.Inbound, error) {
+	delivery := req.Header.Get(HeaderDelivery)
+	if delivery == "" {
+		return relay.Inbound{}, relay.Errorf(relay.EINVALID, "missing %s header", HeaderDelivery)
+	}
+	event := req.Header.Get(HeaderEvent)
+	if event == "" {
+		return relay.Inbound{}, relay.Errorf(relay.EINVALID, "missing %s header", HeaderEvent)
+	}
+	var pl payload
+	if err := json.Unmarshal(req.Body, &pl); err != nil {
+		return relay.Inbound{}, relay.Errorf(relay.EINVALID, "body is not valid JSON")
+	}
+	in := relay.Inbound{
+		DeliveryID: delivery,
+		EventType:  event,
+		AccountID:  string(pl.Installation.ID),
+		ResourceID: string(pl.Repository.ID),
+	}
+	if pl.Action != "" {
+		in.EventType = event + "." + string(pl.Action)
+	}
+	if in.ResourceID == "" {
+		in.ResourceID = string(pl.Organization.ID)
+	}
+	return in, nil
+}
