@@ -106,29 +106,30 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []*relay.Outcome, n
 	defer tx.Rollback()
 	upd, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = ?, step = ?, next_attempt_at = ?,
 		attempts = attempts + 1, last_status = ?, last_error = ?, lease_owner = '', lease_until = 0, updated_at = ?
-		WHERE id = ? RETURNING attempts`)
+		WHERE id = ?`)
 	if err != nil {
 		return fmt.Errorf("sqlite: record outcomes: %w", err)
 	}
 	defer upd.Close()
+	// The attempt is numbered from the row just updated, so two replicas that
+	// both attempted a delivery (a lease taken over) never share a number.
 	ins, err := tx.PrepareContext(ctx, `INSERT INTO attempts (delivery_id, n, started_at, status_code, latency_us, error, response_body)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		SELECT id, attempts, ?, ?, ?, ?, ? FROM deliveries WHERE id = ?`)
 	if err != nil {
 		return fmt.Errorf("sqlite: record outcomes: %w", err)
 	}
 	defer ins.Close()
 	for _, o := range outcomes {
 		a := &o.Attempt
-		var n int
-		err := upd.QueryRowContext(ctx, o.Status, o.Step, ms(o.NextAttemptAt), a.StatusCode, a.Error, ms(now), a.DeliveryID).Scan(&n)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue // deleted meanwhile: nothing to record against
-		} else if err != nil {
+		res, err := upd.ExecContext(ctx, o.Status, o.Step, ms(o.NextAttemptAt), a.StatusCode, a.Error, ms(now), a.DeliveryID)
+		if err != nil {
 			return fmt.Errorf("sqlite: record outcome: %w", err)
 		}
-		a.N = n
-		if _, err := ins.ExecContext(ctx, a.DeliveryID, n, ms(a.StartedAt), a.StatusCode,
-			time.Duration(a.Latency).Microseconds(), a.Error, a.ResponseBody); err != nil {
+		if n, _ := res.RowsAffected(); n == 0 {
+			continue // deleted meanwhile: nothing to record against
+		}
+		if _, err := ins.ExecContext(ctx, ms(a.StartedAt), a.StatusCode,
+			time.Duration(a.Latency).Microseconds(), a.Error, a.ResponseBody, a.DeliveryID); err != nil {
 			return fmt.Errorf("sqlite: record attempt: %w", err)
 		}
 		if o.DisableDestination != "" {

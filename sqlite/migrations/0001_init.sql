@@ -54,7 +54,10 @@ CREATE TABLE deliveries (
 CREATE UNIQUE INDEX deliveries_event_destination ON deliveries (event_id, destination_id);
 -- The queue: only undelivered rows are in this index, so it stays small.
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status IN ('pending', 'retrying');
-CREATE INDEX deliveries_destination_status ON deliveries (destination_id, status, created_at);
+-- Replaying a destination's dead deliveries is the one query by destination
+-- that must be fast; indexing only dead rows keeps the hot path (insert
+-- pending, update to succeeded) off this index entirely.
+CREATE INDEX deliveries_dead ON deliveries (destination_id, created_at) WHERE status = 'dead';
 
 CREATE TABLE attempts (
     delivery_id   TEXT NOT NULL,
