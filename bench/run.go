@@ -185,7 +185,7 @@ func runThroughput(ctx context.Context, o Options, payloads []webhook, out io.Wr
 		fmt.Fprintf(out, "replica %d peak RSS %s\n", i, mb(p.PeakRSS()))
 	}
 	if o.DatabaseURL == "" {
-		fmt.Fprintf(out, "database size %s\n", mb(DirSize(c.dir)))
+		fmt.Fprintf(out, "database size %s (of which WAL %s)\n", mb(DirSize(c.dir)), mb(walSize(c.dir)))
 	}
 	fmt.Fprintln(out)
 	return nil
@@ -202,7 +202,11 @@ func runRate(ctx context.Context, o Options, payloads []webhook, out io.Writer) 
 	r := l.OpenLoop(ctx, o.Rate, o.RateFor, 256)
 	fmt.Fprintf(out, "relay: %s\n", r)
 	lost, dups, _ := c.waitDelivered(r.Acked, 2*time.Minute)
-	fmt.Fprintf(out, "lost %d, duplicates %d\n\n", lost, dups)
+	fmt.Fprintf(out, "lost %d, duplicates %d; peak RSS %s", lost, dups, mb(c.procs[0].PeakRSS()))
+	if o.DatabaseURL == "" {
+		fmt.Fprintf(out, "; database %s (of which WAL %s)", mb(DirSize(c.dir)), mb(walSize(c.dir)))
+	}
+	fmt.Fprint(out, "\n\n")
 	return nil
 }
 
@@ -270,4 +274,16 @@ func runKill(ctx context.Context, o Options, payloads []webhook, out io.Writer) 
 		return fmt.Errorf("%d acknowledged events lost", lost)
 	}
 	return nil
+}
+
+// walSize sums the SQLite WAL files under dir.
+func walSize(dir string) int64 {
+	matches, _ := filepath.Glob(filepath.Join(dir, "*", "*-wal"))
+	var n int64
+	for _, m := range matches {
+		if fi, err := os.Stat(m); err == nil {
+			n += fi.Size()
+		}
+	}
+	return n
 }

@@ -50,13 +50,17 @@ func batch(n, off int, dst string) []*relay.IngestItem {
 // BenchmarkInsertEvents stores batches of 64 events with one delivery each
 // (the group commit of the hot path); ns/op is per event.
 func BenchmarkInsertEvents(b *testing.B) {
-	s, d := benchStore(b)
-	b.ResetTimer()
-	for i := 0; i < b.N; i += 64 {
-		items := batch(64, i, d.ID)
-		if err := s.InsertEvents(context.Background(), items); err != nil {
-			b.Fatal(err)
-		}
+	for _, size := range []int{1, 16, 64, 256} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			s, d := benchStore(b)
+			b.ResetTimer()
+			for i := 0; i < b.N; i += size {
+				items := batch(size, i, d.ID)
+				if err := s.InsertEvents(context.Background(), items); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -39,6 +39,13 @@ type Store struct {
 	path   string
 	writer *sql.DB
 	reader *sql.DB
+
+	// The writer never checkpoints (wal_autocheckpoint 0): a checkpoint in a
+	// commit would stall every webhook waiting on it. This connection does
+	// it in the background instead, PASSIVE, alongside the writer.
+	checkpointer *sql.DB
+	stop         chan struct{}
+	done         chan struct{}
 }
 
 var _ relay.Store = (*Store)(nil)
@@ -58,12 +65,18 @@ func Open(path string) (*Store, error) {
 		"foreign_keys(OFF)",
 		"cache_size(-32000)", // 32 MB page cache per connection
 		"temp_store(MEMORY)",
+		"journal_size_limit(67108864)", // shrink the WAL file back to 64 MB after a reset
 	}
 	q := url.Values{}
 	for _, p := range pragmas {
 		q.Add("_pragma", p)
 	}
-	writer, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode()+"&_txlock=immediate")
+	wq := url.Values{}
+	for k, v := range q {
+		wq[k] = append([]string(nil), v...)
+	}
+	wq.Add("_pragma", "wal_autocheckpoint(0)")
+	writer, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode()+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
@@ -71,6 +84,13 @@ func Open(path string) (*Store, error) {
 	writer.SetMaxIdleConns(1)
 	writer.SetConnMaxLifetime(0)
 	writer.SetConnMaxIdleTime(0)
+
+	checkpointer, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite: open: %w", err)
+	}
+	checkpointer.SetMaxOpenConns(1)
 
 	q.Add("_pragma", "query_only(true)")
 	reader, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
@@ -83,13 +103,47 @@ func Open(path string) (*Store, error) {
 	reader.SetMaxIdleConns(n)
 	reader.SetConnMaxIdleTime(0)
 
-	s := &Store{path: path, writer: writer, reader: reader}
+	s := &Store{path: path, writer: writer, reader: reader, checkpointer: checkpointer,
+		stop: make(chan struct{}), done: make(chan struct{})}
 	// Open the writer first so the WAL switch happens on one connection.
 	if err := writer.Ping(); err != nil {
+		close(s.done)
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	go s.checkpointLoop()
 	return s, nil
+}
+
+// walRestartSize is the WAL size past which checkpoints also wrap the log.
+const walRestartSize = 64 << 20
+
+// checkpointLoop copies committed WAL frames into the database file every
+// 200 ms. PASSIVE never waits for the writer or readers, so ingest does not
+// stall on it; SQLite restarts the WAL from its start once it is fully
+// checkpointed, which keeps the file bounded.
+func (s *Store) checkpointLoop() {
+	defer close(s.done)
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		mode := "PASSIVE"
+		if fi, err := os.Stat(s.path + "-wal"); err == nil && fi.Size() > walRestartSize {
+			// Under steady load a passive checkpoint never finds a moment
+			// when the log can wrap; RESTART waits (briefly, through the
+			// busy handler) for readers to move on so the next commit
+			// writes from the start of the file again.
+			mode = "RESTART"
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, _ = s.checkpointer.ExecContext(ctx, `PRAGMA wal_checkpoint(`+mode+`)`)
+		cancel()
+	}
 }
 
 // Path returns the database file's path.
@@ -97,9 +151,17 @@ func (s *Store) Path() string { return s.path }
 
 // Close closes both pools.
 func (s *Store) Close() error {
+	select {
+	case <-s.stop:
+		return nil // closed already
+	default:
+		close(s.stop)
+	}
+	<-s.done
 	err1 := s.reader.Close()
+	err3 := s.checkpointer.Close()
 	err2 := s.writer.Close()
-	return errors.Join(err1, err2)
+	return errors.Join(err1, err2, err3)
 }
 
 // Migrate applies the embedded migrations that are not applied yet, each in
