@@ -9,19 +9,22 @@ import (
 
 // Destination is an endpoint of the team's app that receives events.
 type Destination struct {
-	ID             string    `json:"id"`   // "dst_…"
-	Name           string    `json:"name"` // unique
-	URL            string    `json:"url"`
-	Secret         string    `json:"secret,omitempty"`      // whsec_…; only shown on create
-	Providers      []string  `json:"providers,omitempty"`   // empty = all
-	EventTypes     []string  `json:"event_types,omitempty"` // globs; empty = all
-	OrgID          string    `json:"org_id,omitempty"`      // empty = all orgs
-	MaxConcurrency int       `json:"max_concurrency"`       // in-flight requests at once
-	Timeout        Duration  `json:"timeout"`               // per request
-	Disabled       bool      `json:"disabled"`
-	DisabledReason string    `json:"disabled_reason,omitempty"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	ID             string   `json:"id"`   // "dst_…"
+	Name           string   `json:"name"` // unique
+	URL            string   `json:"url"`
+	Secret         string   `json:"secret,omitempty"`      // whsec_…; only shown on create
+	Providers      []string `json:"providers,omitempty"`   // empty = all
+	EventTypes     []string `json:"event_types,omitempty"` // globs; empty = all
+	OrgID          string   `json:"org_id,omitempty"`      // empty = all orgs
+	MaxConcurrency int      `json:"max_concurrency"`       // in-flight requests at once
+	Timeout        Duration `json:"timeout"`               // per request
+	Disabled       bool     `json:"disabled"`
+	DisabledReason string   `json:"disabled_reason,omitempty"`
+	// PausedUntil is set while the destination keeps failing: until then no
+	// replica sends to it (its deliveries wait without using retries).
+	PausedUntil time.Time `json:"paused_until,omitzero"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // Destination defaults.

@@ -63,8 +63,9 @@ type Store interface {
 	ListDeliveries(ctx context.Context, f DeliveryFilter) (*Page[*Delivery], error)
 
 	// ClaimDue leases up to limit deliveries that are pending or retrying,
-	// due (NextAttemptAt <= now), not leased (or whose lease ended before
-	// now), and whose destination is neither disabled nor deleted, to owner
+	// due (NextAttemptAt <= now), not leased (or whose lease ended at or
+	// before now), and whose destination is neither disabled, deleted, nor
+	// paused (PausedUntil after now), to owner
 	// until now+lease, oldest NextAttemptAt first. Concurrent claimers (other
 	// replicas) never receive the same delivery while its lease runs.
 	ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*Claim, error)
@@ -104,6 +105,13 @@ type Store interface {
 	GetDestination(ctx context.Context, id string) (*Destination, error)
 	// ListDestinations returns all live destinations, secrets included, by name.
 	ListDestinations(ctx context.Context) ([]*Destination, error)
+	// PauseDestination stops claims for the destination until the given
+	// time. ENOTFOUND for a missing id.
+	PauseDestination(ctx context.Context, id string, until time.Time) error
+	// ResumeDestination ends a pause and makes the destination's retrying
+	// deliveries due now: their failures were the outage's, and it is over.
+	// It returns how many deliveries it made due.
+	ResumeDestination(ctx context.Context, id string, now time.Time) (int, error)
 	// SetDestinationDisabled enables or disables a destination; reason is
 	// kept while disabled.
 	SetDestinationDisabled(ctx context.Context, id string, disabled bool, reason string) error

@@ -99,6 +99,31 @@ type destQueue struct {
 	queue    []*relay.Claim
 	disabled bool // a 410 arrived: stop sending, release the rest
 	signer   *signer
+
+	// The circuit breaker. After breakerThreshold consecutive failures the
+	// destination is paused: nothing is sent to it until pausedUntil, so
+	// its deliveries keep their retries for when it is back. The first
+	// claim after a pause is a probe, sent alone (probing); its success
+	// closes the breaker, its failure pauses again, for longer.
+	failures    int
+	pausedUntil time.Time
+	pauseStep   int
+	probing     bool
+}
+
+// breakerThreshold is how many failures in a row pause a destination.
+const breakerThreshold = 5
+
+// pauseSchedule is how long successive pauses of a failing destination last.
+var pauseSchedule = []time.Duration{5 * time.Second, 15 * time.Second, 30 * time.Second,
+	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute}
+
+// limit is how many requests may be in flight: one while probing.
+func (q *destQueue) limit() int {
+	if q.probing {
+		return 1
+	}
+	return max(q.max, 1)
 }
 
 type result struct {
@@ -248,29 +273,48 @@ func (e *Engine) Refresh(ctx context.Context) error {
 		if q := e.queues[d.ID]; q != nil {
 			q.max = d.MaxConcurrency
 			q.disabled = d.Disabled
+			if d.PausedUntil.After(q.pausedUntil) {
+				q.pausedUntil = d.PausedUntil // paused by another replica
+			}
 		}
 	}
 	e.mu.Unlock()
 	return nil
 }
 
+// Paused reports whether the destination is paused by its circuit breaker,
+// so the ingest path need not lease deliveries that would only be handed back.
+func (e *Engine) Paused(destinationID string) bool {
+	now := e.now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	q := e.queues[destinationID]
+	return q != nil && now.Before(q.pausedUntil)
+}
+
 // Dispatch queues leased deliveries whose room was reserved and starts
 // workers up to each destination's concurrency limit.
 func (e *Engine) Dispatch(claims []*relay.Claim) {
 	var drop []*relay.Claim
+	now := e.now()
 	e.mu.Lock()
 	for _, c := range claims {
 		q := e.queues[c.Destination.ID]
 		if q == nil {
-			q = &destQueue{id: c.Destination.ID, max: c.Destination.MaxConcurrency, disabled: c.Destination.Disabled}
+			q = &destQueue{id: c.Destination.ID, max: c.Destination.MaxConcurrency, disabled: c.Destination.Disabled,
+				pausedUntil: c.Destination.PausedUntil}
 			e.queues[c.Destination.ID] = q
 		}
-		if e.stopping || q.disabled || c.Destination.Disabled {
+		if e.stopping || q.disabled || c.Destination.Disabled || now.Before(q.pausedUntil) {
 			drop = append(drop, c)
 			continue
 		}
+		if !q.pausedUntil.IsZero() {
+			// The pause is over: probe with one request before opening up.
+			q.pausedUntil, q.probing = time.Time{}, true
+		}
 		q.queue = append(q.queue, c)
-		for q.active < max(q.max, 1) && q.active < len(q.queue) {
+		for q.active < q.limit() && q.active < len(q.queue) {
 			q.active++
 			e.workers.Add(1)
 			go e.work(q)
@@ -293,12 +337,17 @@ func (e *Engine) work(q *destQueue) {
 			e.mu.Unlock()
 			return
 		}
-		if q.disabled {
+		if q.disabled || e.now().Before(q.pausedUntil) {
 			rest := q.queue
 			q.queue = nil
 			q.active--
 			e.mu.Unlock()
 			e.releaseClaims(rest)
+			return
+		}
+		if q.active > q.limit() {
+			q.active-- // probing: the extra workers step aside
+			e.mu.Unlock()
 			return
 		}
 		c := q.queue[0]
@@ -321,7 +370,68 @@ func (e *Engine) work(q *destQueue) {
 			q.disabled = true
 			e.mu.Unlock()
 		}
+		if r.outcome != nil {
+			e.trackHealth(q, r.outcome)
+		}
 		e.outcomes <- r
+	}
+}
+
+// trackHealth feeds an attempt's result to q's circuit breaker, pausing the
+// destination (for every replica, through the store) when it keeps failing
+// and resuming it when a probe succeeds.
+func (e *Engine) trackHealth(q *destQueue, o *relay.Outcome) {
+	ok := o.Status == relay.DeliverySucceeded
+	// Only failures that say the endpoint is unwell count: no answer, 5xx,
+	// 429 and 408. A 4xx is about the delivery, not the endpoint.
+	code := o.Attempt.StatusCode
+	unhealthy := !ok && (code == 0 || code >= 500 || code == 429 || code == 408)
+	now := e.now()
+	var pauseUntil time.Time
+	var resumed bool
+	e.mu.Lock()
+	switch {
+	case ok:
+		q.failures = 0
+		if q.probing || q.pauseStep > 0 {
+			q.probing, q.pauseStep, resumed = false, 0, true
+			for q.active < q.limit() && q.active < len(q.queue) {
+				q.active++
+				e.workers.Add(1)
+				go e.work(q)
+			}
+		}
+	case unhealthy:
+		q.failures++
+		if q.probing || (q.failures >= breakerThreshold && q.pausedUntil.IsZero()) {
+			step := q.pauseStep
+			if q.probing {
+				step = min(step+1, len(pauseSchedule)-1)
+			}
+			q.pauseStep, q.probing = step, false
+			q.pausedUntil = now.Add(pauseSchedule[step])
+			pauseUntil = q.pausedUntil
+		}
+	}
+	e.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	switch {
+	case !pauseUntil.IsZero():
+		e.metrics.DestinationPauses.Inc()
+		e.logger.Warn("destination failing: paused", "destination_id", q.id, "until", pauseUntil,
+			"last_status", code, "last_error", o.Attempt.Error)
+		if err := e.store.PauseDestination(ctx, q.id, pauseUntil); err != nil {
+			e.logger.Warn("recording the pause failed", "destination_id", q.id, "err", err)
+		}
+	case resumed:
+		n, err := e.store.ResumeDestination(ctx, q.id, now)
+		if err != nil {
+			e.logger.Warn("recording the resume failed", "destination_id", q.id, "err", err)
+		}
+		e.logger.Info("destination recovered: resumed", "destination_id", q.id, "retries_made_due", n)
+		e.Wake() // its waiting deliveries are due now
 	}
 }
 

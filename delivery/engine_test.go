@@ -3,11 +3,13 @@ package delivery_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -347,13 +349,99 @@ func TestTransportErrorIsRecorded(t *testing.T) {
 	}
 }
 
-func waitFor(t *testing.T, ok func() bool) {
+func waitFor(t *testing.T, ok func() bool, explain ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !ok() {
 		if time.Now().After(deadline) {
-			t.Fatal("condition not reached in 10s")
+			msg := ""
+			for _, e := range explain {
+				msg += e()
+			}
+			t.Fatal("condition not reached in 10s", msg)
 		}
 		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// A destination that keeps failing is paused: its other deliveries wait
+// without using their retries; a probe after the pause tests it, and once it
+// answers, everything waiting goes out.
+func TestCircuitBreaker(t *testing.T) {
+	s := newSink(t, 503)
+	f := newFixture(t, s.URL)
+	ctx := context.Background()
+	f.dst.MaxConcurrency = 1 // deterministic order
+	if err := f.store.UpdateDestination(ctx, f.dst); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.engine.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for range 12 {
+		_, d := f.addEvent(t)
+		ids = append(ids, d.ID)
+	}
+	if _, err := f.engine.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Five failures in a row pause it; nothing more is sent.
+	var dst *relay.Destination
+	waitFor(t, func() bool {
+		dst, _ = f.store.GetDestination(ctx, f.dst.ID)
+		return dst != nil && !dst.PausedUntil.IsZero()
+	})
+	if want := f.clock.Now().Add(5 * time.Second); !dst.PausedUntil.Equal(want) {
+		t.Fatalf("paused until %s, want %s", dst.PausedUntil, want)
+	}
+	waitFor(t, func() bool { // the queued rest is handed back untried
+		d, _ := f.store.GetDelivery(ctx, ids[len(ids)-1], "")
+		return d != nil && d.Attempts == 0
+	})
+	if hits := s.hits.Load(); hits != 5 {
+		t.Fatalf("%d requests before the pause, want 5", hits)
+	}
+	f.clock.Advance(4 * time.Second) // still paused
+	if n, _ := f.engine.Poll(ctx); n != 0 {
+		t.Fatalf("claimed %d while paused", n)
+	}
+
+	// After the pause one probe goes out; it fails, so the pause is longer.
+	f.clock.Advance(2 * time.Second)
+	if _, err := f.engine.Poll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		dst, _ = f.store.GetDestination(ctx, f.dst.ID)
+		return s.hits.Load() == 6 && dst.PausedUntil.After(f.clock.Now())
+	})
+	if want := f.clock.Now().Add(15 * time.Second); !dst.PausedUntil.Equal(want) {
+		t.Fatalf("second pause until %s, want %s", dst.PausedUntil, want)
+	}
+
+	// The destination is back: the next probe succeeds and everything waiting is delivered.
+	s.setAnswers(200)
+	f.clock.Advance(16 * time.Second)
+	waitFor(t, func() bool {
+		_, _ = f.engine.Poll(ctx)
+		page, _ := f.store.ListDeliveries(ctx, relay.DeliveryFilter{Status: relay.DeliverySucceeded})
+		return page != nil && len(page.Items) == len(ids)
+	}, func() string {
+		var out []string
+		for _, id := range ids {
+			d, _ := f.store.GetDelivery(ctx, id, "")
+			out = append(out, fmt.Sprintf("%s/%d/%s", d.Status, d.Attempts, d.NextAttemptAt.Sub(f.clock.Now())))
+		}
+		return strings.Join(out, " ")
+	})
+	dst, _ = f.store.GetDestination(ctx, f.dst.ID)
+	if !dst.PausedUntil.IsZero() {
+		t.Fatalf("still paused until %s after recovering", dst.PausedUntil)
+	}
+	// The deliveries that waited out the pause used none of their retries.
+	d, _ := f.store.GetDelivery(ctx, ids[len(ids)-1], "")
+	if d.Status != relay.DeliverySucceeded || d.Attempts != 1 {
+		t.Fatalf("a delivery that waited: %s after %d attempts, want succeeded after 1", d.Status, d.Attempts)
 	}
 }

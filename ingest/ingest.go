@@ -37,6 +37,9 @@ type Dispatcher interface {
 	Dispatch(claims []*relay.Claim)
 	// Wake tells the poller that unleased deliveries are due now.
 	Wake()
+	// Paused reports whether a destination is paused (failing): its
+	// deliveries are stored unleased, to wait for it.
+	Paused(destinationID string) bool
 }
 
 // Config tunes the pipeline.
@@ -188,6 +191,17 @@ func (p *Pipeline) commitLoop() {
 	}
 }
 
+func (p *Pipeline) anyPaused(batch []*request) bool {
+	for _, r := range batch {
+		for _, d := range r.dsts {
+			if p.disp.Paused(d.ID) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // commit stores one batch and answers every request in it.
 func (p *Pipeline) commit(batch []*request) {
 	now := p.now()
@@ -199,7 +213,7 @@ func (p *Pipeline) commit(batch []*request) {
 	}
 	// Room for the whole batch or none of it: simple, and the poller picks
 	// up whatever was not leased here.
-	leased := n > 0 && p.disp.Reserve(n)
+	leased := n > 0 && !p.anyPaused(batch) && p.disp.Reserve(n)
 	if leased {
 		for _, it := range items {
 			it.LeaseOwner, it.LeaseUntil = p.cfg.Owner, now.Add(p.cfg.Lease)

@@ -23,6 +23,7 @@ type countingStore struct {
 	relay.Store
 	commits atomic.Int64
 	entered atomic.Int64
+	held    atomic.Int64 // events in the commit waiting at the gate
 	gate    chan struct{} // when set, each commit waits for a token
 	fail    atomic.Bool
 }
@@ -30,6 +31,7 @@ type countingStore struct {
 func (s *countingStore) InsertEvents(ctx context.Context, items []*relay.IngestItem) error {
 	s.entered.Add(1)
 	if s.gate != nil {
+		s.held.Store(int64(len(items)))
 		<-s.gate
 	}
 	s.commits.Add(1)
@@ -67,7 +69,8 @@ func (r *recorder) Dispatch(c []*relay.Claim) {
 	r.claims = append(r.claims, c...)
 	r.mu.Unlock()
 }
-func (r *recorder) Wake() { r.mu.Lock(); r.wakes++; r.mu.Unlock() }
+func (r *recorder) Wake()              { r.mu.Lock(); r.wakes++; r.mu.Unlock() }
+func (r *recorder) Paused(string) bool { return false }
 
 func setup(t *testing.T, room int) (*countingStore, *recorder, *ingest.Pipeline) {
 	t.Helper()
@@ -117,9 +120,8 @@ func TestGroupCommit(t *testing.T) {
 			results[i], errs[i] = p.Submit(context.Background(), event(fmt.Sprintf("d-%d", i)))
 		}()
 	}
-	// Hold the first commit until every request is queued behind it.
-	deadline := time.Now().Add(10 * time.Second)
-	for queued(p) < n-1 && time.Now().Before(deadline) {
+	// Hold the first commit until every other request is queued behind it.
+	for cs.held.Load()+int64(queued(p)) < n {
 		time.Sleep(time.Millisecond)
 	}
 	close(cs.gate)

@@ -33,17 +33,18 @@ const (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	IngestRequests   *prometheus.CounterVec // provider, outcome
-	VerifyFailures   *prometheus.CounterVec // provider
-	Duplicates       *prometheus.CounterVec // provider
-	CommitBatchSize  prometheus.Histogram   // events per group commit
-	CommitDuration   prometheus.Histogram   // seconds per group commit
-	DeliveryAttempts *prometheus.CounterVec // outcome
-	DeliveryLatency  prometheus.Histogram   // seconds per attempt
-	DeliveryEndToEnd prometheus.Histogram   // seconds from receipt to successful delivery
-	DeliveriesDead   prometheus.Counter     // deliveries that exhausted their schedule
-	QueueDepth       prometheus.Gauge       // pending + retrying deliveries
-	InFlight         prometheus.Gauge       // deliveries held in memory by this replica
+	IngestRequests    *prometheus.CounterVec // provider, outcome
+	VerifyFailures    *prometheus.CounterVec // provider
+	Duplicates        *prometheus.CounterVec // provider
+	CommitBatchSize   prometheus.Histogram   // events per group commit
+	CommitDuration    prometheus.Histogram   // seconds per group commit
+	DeliveryAttempts  *prometheus.CounterVec // outcome
+	DeliveryLatency   prometheus.Histogram   // seconds per attempt
+	DeliveryEndToEnd  prometheus.Histogram   // seconds from receipt to successful delivery
+	DeliveriesDead    prometheus.Counter     // deliveries that exhausted their schedule
+	DestinationPauses prometheus.Counter     // circuit breaker openings
+	QueueDepth        prometheus.Gauge       // pending + retrying deliveries
+	InFlight          prometheus.Gauge       // deliveries held in memory by this replica
 }
 
 // New returns a fresh set of collectors registered on their own registry,
@@ -82,6 +83,9 @@ func New() *Metrics {
 		DeliveriesDead: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "relay_deliveries_dead_total", Help: "Deliveries that ended dead (schedule exhausted or destination gone).",
 		}),
+		DestinationPauses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "relay_destination_pauses_total", Help: "Times a failing destination was paused by its circuit breaker.",
+		}),
 		QueueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "relay_delivery_queue_depth", Help: "Deliveries pending or retrying (all replicas; sampled).",
 		}),
@@ -92,7 +96,7 @@ func New() *Metrics {
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.IngestRequests, m.VerifyFailures, m.Duplicates, m.CommitBatchSize, m.CommitDuration,
-		m.DeliveryAttempts, m.DeliveryLatency, m.DeliveryEndToEnd, m.DeliveriesDead, m.QueueDepth, m.InFlight,
+		m.DeliveryAttempts, m.DeliveryLatency, m.DeliveryEndToEnd, m.DeliveriesDead, m.DestinationPauses, m.QueueDepth, m.InFlight,
 	)
 	return m
 }

@@ -12,14 +12,14 @@ import (
 )
 
 const destinationColumns = `id, name, url, secret, providers, event_types, org_id, max_concurrency, timeout_ms,
-	disabled, disabled_reason, created_at, updated_at`
+	disabled, disabled_reason, paused_until, created_at, updated_at`
 
 func scanDestination(row scanner) (*relay.Destination, error) {
 	var d relay.Destination
 	var providers, eventTypes string
-	var timeoutMS, created, updated int64
+	var timeoutMS, paused, created, updated int64
 	if err := row.Scan(&d.ID, &d.Name, &d.URL, &d.Secret, &providers, &eventTypes, &d.OrgID, &d.MaxConcurrency,
-		&timeoutMS, &d.Disabled, &d.DisabledReason, &created, &updated); err != nil {
+		&timeoutMS, &d.Disabled, &d.DisabledReason, &paused, &created, &updated); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(providers), &d.Providers); err != nil {
@@ -29,7 +29,7 @@ func scanDestination(row scanner) (*relay.Destination, error) {
 		return nil, fmt.Errorf("event_types: %w", err)
 	}
 	d.Timeout = relay.Duration(time.Duration(timeoutMS) * time.Millisecond)
-	d.CreatedAt, d.UpdatedAt = fromMS(created), fromMS(updated)
+	d.PausedUntil, d.CreatedAt, d.UpdatedAt = fromMS(paused), fromMS(created), fromMS(updated)
 	return &d, nil
 }
 
@@ -58,9 +58,9 @@ func getDestination(ctx context.Context, q querier, id string, withDeleted bool)
 // CreateDestination stores a new destination.
 func (s *Store) CreateDestination(ctx context.Context, d *relay.Destination) error {
 	_, err := s.writer.ExecContext(ctx, `INSERT INTO destinations (`+destinationColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.ID, d.Name, d.URL, d.Secret, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
-		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.CreatedAt), ms(d.UpdatedAt))
+		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.PausedUntil), ms(d.CreatedAt), ms(d.UpdatedAt))
 	if isUnique(err) {
 		return relay.Errorf(relay.ECONFLICT, "a destination named %q exists", d.Name)
 	} else if err != nil {
@@ -105,9 +105,9 @@ func (s *Store) UpsertDestination(ctx context.Context, d *relay.Destination) err
 			d.CreatedAt = d.UpdatedAt
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO destinations (`+destinationColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.ID, d.Name, d.URL, d.Secret, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
-			time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.CreatedAt), ms(d.UpdatedAt))
+			time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.PausedUntil), ms(d.CreatedAt), ms(d.UpdatedAt))
 	case err == nil:
 		d.ID, d.CreatedAt = id, fromMS(created)
 		_, err = tx.ExecContext(ctx, `UPDATE destinations SET url = ?, secret = ?, providers = ?, event_types = ?,
@@ -172,6 +172,41 @@ func (s *Store) SetDestinationDisabled(ctx context.Context, id string, disabled 
 		return relay.Errorf(relay.ENOTFOUND, "destination %s not found", id)
 	}
 	return nil
+}
+
+// PauseDestination stops claims for the destination until the given time.
+func (s *Store) PauseDestination(ctx context.Context, id string, until time.Time) error {
+	res, err := s.writer.ExecContext(ctx, `UPDATE destinations SET paused_until = ? WHERE id = ? AND deleted_at IS NULL`, ms(until), id)
+	if err != nil {
+		return fmt.Errorf("sqlite: pause destination: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return relay.Errorf(relay.ENOTFOUND, "destination %s not found", id)
+	}
+	return nil
+}
+
+// ResumeDestination ends a pause and makes its retrying deliveries due now.
+func (s *Store) ResumeDestination(ctx context.Context, id string, now time.Time) (int, error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: resume destination: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE destinations SET paused_until = 0 WHERE id = ? AND deleted_at IS NULL`, id)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: resume destination: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return 0, relay.Errorf(relay.ENOTFOUND, "destination %s not found", id)
+	}
+	res, err = tx.ExecContext(ctx, `UPDATE deliveries SET next_attempt_at = ?, updated_at = ?
+		WHERE destination_id = ? AND status = 'retrying' AND next_attempt_at > ?`, ms(now), ms(now), id, ms(now))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: resume destination: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), tx.Commit()
 }
 
 // CreateAPIKey stores a key.

@@ -25,9 +25,9 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 		WHERE id IN (
 			SELECT d.id FROM deliveries d JOIN destinations x ON x.id = d.destination_id
 			WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= ? AND d.lease_until <= ?
-			  AND x.disabled = 0 AND x.deleted_at IS NULL
+			  AND x.disabled = 0 AND x.deleted_at IS NULL AND x.paused_until <= ?
 			ORDER BY d.next_attempt_at LIMIT ?)
-		RETURNING `+deliveryColumnsBare, owner, ms(now.Add(lease)), ms(now), ms(now), limit)
+		RETURNING `+deliveryColumnsBare, owner, ms(now.Add(lease)), ms(now), ms(now), ms(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim: %w", err)
 	}

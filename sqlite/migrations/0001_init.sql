@@ -29,6 +29,7 @@ CREATE TABLE destinations (
     timeout_ms      INTEGER NOT NULL,
     disabled        INTEGER NOT NULL DEFAULT 0,
     disabled_reason TEXT NOT NULL DEFAULT '',
+    paused_until    INTEGER NOT NULL DEFAULT 0,
     deleted_at      INTEGER,
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL
