@@ -23,7 +23,7 @@ type countingStore struct {
 	relay.Store
 	commits atomic.Int64
 	entered atomic.Int64
-	held    atomic.Int64 // events in the commit waiting at the gate
+	held    atomic.Int64  // events in the commit waiting at the gate
 	gate    chan struct{} // when set, each commit waits for a token
 	fail    atomic.Bool
 }
