@@ -1,0 +1,229 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/relayhq/relay"
+)
+
+const deliveryColumnsBare = `id, event_id, destination_id, status, source, attempts, step, next_attempt_at,
+	last_status, last_error, created_at, updated_at`
+
+// ClaimDue leases due deliveries to owner. SKIP LOCKED lets replicas claim
+// side by side: each skips the rows another is claiming at that moment.
+func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*relay.Claim, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	var claims []*relay.Claim
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `UPDATE deliveries SET lease_owner = $1, lease_until = $2
+			WHERE id IN (
+				SELECT d.id FROM deliveries d JOIN destinations x ON x.id = d.destination_id
+				WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $3 AND d.lease_until <= $3
+				  AND NOT x.disabled AND x.deleted_at IS NULL AND x.paused_until <= $3
+				ORDER BY d.next_attempt_at LIMIT $4
+				FOR UPDATE OF d SKIP LOCKED)
+			RETURNING `+deliveryColumnsBare, owner, now.Add(lease).UTC(), now.UTC(), limit)
+		if err != nil {
+			return err
+		}
+		deliveries, err := scanDeliveries(rows)
+		if err != nil || len(deliveries) == 0 {
+			return err
+		}
+		claims, err = loadClaims(ctx, tx, deliveries)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: claim: %w", err)
+	}
+	return claims, nil
+}
+
+func loadClaims(ctx context.Context, tx pgx.Tx, deliveries []*relay.Delivery) ([]*relay.Claim, error) {
+	eventIDs := make([]string, 0, len(deliveries))
+	destSet := map[string]bool{}
+	var destIDs []string
+	for _, d := range deliveries {
+		eventIDs = append(eventIDs, d.EventID)
+		if !destSet[d.DestinationID] {
+			destSet[d.DestinationID] = true
+			destIDs = append(destIDs, d.DestinationID)
+		}
+	}
+	events := make(map[string]*relay.Event, len(eventIDs))
+	rows, err := tx.Query(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = ANY($1)`, eventIDs)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		e, err := scanEvent(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		events[e.ID] = e
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	dests := make(map[string]*relay.Destination, len(destIDs))
+	rows, err = tx.Query(ctx, `SELECT `+destinationColumns+` FROM destinations WHERE id = ANY($1)`, destIDs)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		d, err := scanDestination(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		dests[d.ID] = d
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	claims := make([]*relay.Claim, 0, len(deliveries))
+	for _, d := range deliveries {
+		e, dst := events[d.EventID], dests[d.DestinationID]
+		if e == nil || dst == nil {
+			return nil, fmt.Errorf("delivery %s: event or destination missing", d.ID)
+		}
+		claims = append(claims, &relay.Claim{Delivery: d, Event: e, Destination: dst})
+	}
+	return claims, nil
+}
+
+// RecordOutcomes applies a batch of outcomes in one transaction and one round trip.
+func (s *Store) RecordOutcomes(ctx context.Context, outcomes []*relay.Outcome, now time.Time) error {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for _, o := range outcomes {
+		a := &o.Attempt
+		// The attempt is numbered from the row just updated, so two replicas
+		// that both attempted a delivery never share a number.
+		b.Queue(`WITH upd AS (
+				UPDATE deliveries SET status = $1, step = $2, next_attempt_at = $3, attempts = attempts + 1,
+					last_status = $4, last_error = $5, lease_owner = '', lease_until = 'epoch', updated_at = $6
+				WHERE id = $7 RETURNING id, attempts)
+			INSERT INTO attempts (delivery_id, n, started_at, status_code, latency_us, error, response_body)
+			SELECT id, attempts, $8, $4, $9, $5, $10 FROM upd`,
+			o.Status, o.Step, ts(o.NextAttemptAt), a.StatusCode, a.Error, now.UTC(), a.DeliveryID,
+			a.StartedAt.UTC(), time.Duration(a.Latency).Microseconds(), a.ResponseBody)
+		if o.DisableDestination != "" {
+			b.Queue(`UPDATE destinations SET disabled = true, disabled_reason = $1, updated_at = $2
+				WHERE id = (SELECT destination_id FROM deliveries WHERE id = $3)`, o.DisableDestination, now.UTC(), a.DeliveryID)
+		}
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: record outcomes: %w", err)
+	}
+	return nil
+}
+
+// ReleaseLeases clears owner's lease on the given deliveries.
+func (s *Store) ReleaseLeases(ctx context.Context, owner string, deliveryIDs []string) error {
+	if len(deliveryIDs) == 0 {
+		return nil
+	}
+	if _, err := s.pool.Exec(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 'epoch'
+		WHERE lease_owner = $1 AND id = ANY($2)`, owner, deliveryIDs); err != nil {
+		return fmt.Errorf("postgres: release leases: %w", err)
+	}
+	return nil
+}
+
+const replaySet = `status = 'pending', source = 'replay', step = 0, next_attempt_at = $1,
+	lease_owner = '', lease_until = 'epoch', updated_at = $1`
+
+// ReplayEvent makes the event's deliveries due again with source replay.
+func (s *Store) ReplayEvent(ctx context.Context, eventID, orgID string, newDestinations []string, now time.Time) ([]*relay.Delivery, error) {
+	var out []*relay.Delivery
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var org string
+		err := tx.QueryRow(ctx, `SELECT org_id FROM events WHERE id = $1`, eventID).Scan(&org)
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && orgID != "" && org != orgID) {
+			return relay.Errorf(relay.ENOTFOUND, "event %s not found", eventID)
+		} else if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE deliveries SET `+replaySet+` WHERE event_id = $2`, now.UTC(), eventID); err != nil {
+			return err
+		}
+		for _, dst := range newDestinations {
+			if _, err := tx.Exec(ctx, `INSERT INTO deliveries
+				(id, event_id, destination_id, status, source, next_attempt_at, created_at, updated_at)
+				VALUES ($1, $2, $3, 'pending', 'replay', $4, $4, $4) ON CONFLICT (event_id, destination_id) DO NOTHING`,
+				relay.NewID("dlv", now), eventID, dst, now.UTC()); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, `SELECT `+deliveryColumns+` FROM deliveries d WHERE d.event_id = $1 ORDER BY d.id`, eventID)
+		if err != nil {
+			return err
+		}
+		out, err = scanDeliveries(rows)
+		return err
+	})
+	if err != nil {
+		if relay.ErrorCode(err) == relay.ENOTFOUND {
+			return nil, err
+		}
+		return nil, fmt.Errorf("postgres: replay event: %w", err)
+	}
+	return out, nil
+}
+
+// ReplayDelivery makes one delivery due again with source replay.
+func (s *Store) ReplayDelivery(ctx context.Context, deliveryID, orgID string, now time.Time) (*relay.Delivery, error) {
+	q := `UPDATE deliveries SET ` + replaySet + ` WHERE id = $2`
+	args := []any{now.UTC(), deliveryID}
+	if orgID != "" {
+		q += ` AND EXISTS (SELECT 1 FROM events e WHERE e.id = deliveries.event_id AND e.org_id = $3)`
+		args = append(args, orgID)
+	}
+	d, err := scanDelivery(s.pool.QueryRow(ctx, q+` RETURNING `+deliveryColumnsBare, args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, relay.Errorf(relay.ENOTFOUND, "delivery %s not found", deliveryID)
+	} else if err != nil {
+		return nil, fmt.Errorf("postgres: replay delivery: %w", err)
+	}
+	return d, nil
+}
+
+// ReplayDead makes the destination's dead deliveries created in [since,
+// until) due again with source replay; a zero until means no upper bound.
+func (s *Store) ReplayDead(ctx context.Context, destinationID string, since, until, now time.Time) (int, error) {
+	q := `UPDATE deliveries SET ` + replaySet + ` WHERE destination_id = $2 AND status = 'dead' AND created_at >= $3`
+	args := []any{now.UTC(), destinationID, ts(since)}
+	if !until.IsZero() {
+		q += ` AND created_at < $4`
+		args = append(args, until.UTC())
+	}
+	tag, err := s.pool.Exec(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: replay dead: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// QueueDepth counts undelivered deliveries.
+func (s *Store) QueueDepth(ctx context.Context) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM deliveries WHERE status IN ('pending', 'retrying')`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: queue depth: %w", err)
+	}
+	return n, nil
+}

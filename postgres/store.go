@@ -1,0 +1,171 @@
+// Package postgres implements relay.Store on PostgreSQL with pgx, for
+// running several identical Relay replicas on one database. Deliveries are
+// claimed with leases taken under FOR UPDATE SKIP LOCKED, so replicas never
+// block each other or send the same delivery while a lease runs.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/relayhq/relay"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Store is a relay.Store on a PostgreSQL database.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ relay.Store = (*Store)(nil)
+
+// Open connects to the database at url (a postgres:// URL; a search_path
+// parameter selects the schema). It does not migrate; call Migrate.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: bad database URL: %w", err)
+	}
+	if cfg.MaxConns < 16 {
+		cfg.MaxConns = 16
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func loadMigrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFS, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("postgres: migrations: %w", err)
+	}
+	var out []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("postgres: migration %s: name must start with a number", e.Name())
+		}
+		b, err := migrationFS.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, fmt.Errorf("postgres: migrations: %w", err)
+		}
+		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
+}
+
+// migrationLock is the advisory lock key that serialises replicas migrating
+// the same database at once.
+const migrationLock = 0x72656c6179 // "relay"
+
+// Migrate applies the embedded migrations not applied yet, each in its own
+// transaction under an advisory lock.
+func (s *Store) Migrate(ctx context.Context) error {
+	migrations, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	for _, m := range migrations {
+		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS relay_migrations (
+				version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+				return err
+			}
+			var done bool
+			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM relay_migrations WHERE version = $1)`, m.version).Scan(&done); err != nil {
+				return err
+			}
+			if done {
+				return nil
+			}
+			if _, err := tx.Exec(ctx, m.sql); err != nil {
+				return fmt.Errorf("%s: %w", m.name, err)
+			}
+			_, err := tx.Exec(ctx, `INSERT INTO relay_migrations (version) VALUES ($1)`, m.version)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("postgres: migrate: %w", err)
+		}
+	}
+	return nil
+}
+
+// Ready returns nil when the database answers and every migration is applied.
+func (s *Store) Ready(ctx context.Context) error {
+	migrations, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	var v *int
+	if err := s.pool.QueryRow(ctx, `SELECT max(version) FROM relay_migrations`).Scan(&v); err != nil {
+		return fmt.Errorf("postgres: ready: %w", err)
+	}
+	if want := migrations[len(migrations)-1].version; v == nil || *v < want {
+		return fmt.Errorf("postgres: ready: schema not migrated to version %d", want)
+	}
+	return nil
+}
+
+// isUnique reports whether err is a unique violation.
+func isUnique(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// epoch stands for "no time" in NOT NULL columns (no lease, no pause), so
+// that comparisons with now need no NULL handling.
+var epoch = time.Unix(0, 0).UTC()
+
+// ts converts a time for storage: the zero time is stored as the epoch.
+func ts(t time.Time) time.Time {
+	if t.IsZero() {
+		return epoch
+	}
+	return t.UTC()
+}
+
+// fromTS converts a stored time back: the epoch is the zero time.
+func fromTS(t time.Time) time.Time {
+	if t.Equal(epoch) || t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC()
+}
