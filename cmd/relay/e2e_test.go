@@ -50,9 +50,10 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // collector is a destination that records what it receives.
 type collector struct {
 	*httptest.Server
-	mu   sync.Mutex
-	got  []delivered
-	code int
+	mu    sync.Mutex
+	got   []delivered
+	code  int
+	delay time.Duration // answer this late (the client may give up first)
 }
 
 type delivered struct {
@@ -68,6 +69,16 @@ func newCollector(t *testing.T) *collector {
 		body, _ := io.ReadAll(r.Body)
 		var env map[string]any
 		_ = json.Unmarshal(body, &env)
+		c.mu.Lock()
+		delay := c.delay
+		c.mu.Unlock()
+		if delay > 0 {
+			select {
+			case <-time.After(delay):
+			case <-r.Context().Done():
+				return // the sender gave up: nothing was delivered
+			}
+		}
 		c.mu.Lock()
 		code := c.code
 		c.got = append(c.got, delivered{code: code, header: r.Header.Clone(), body: body, env: env})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/relayhq/relay/simulator"
 	"github.com/relayhq/relay/storetest"
 )
@@ -187,4 +189,114 @@ delivery:
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// Two replicas on one PostgreSQL database share the load; one is killed
+// while it holds leased deliveries. The survivor takes its work over when
+// the leases end: every acknowledged event is delivered (at least once).
+func TestTwoReplicasKillOneLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the relay binary; skipped with -short")
+	}
+	dbURL := storetest.PostgresSchemaURL(t)
+	bin, err := buildRelay()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := newCollector(t)
+	sink.mu.Lock()
+	sink.delay = time.Minute // the app hangs: each replica holds leased work, in flight and queued
+	sink.mu.Unlock()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "relay.yaml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`
+admin_api_key: %q
+log_level: warn
+providers:
+  github: {webhook_secret: %q}
+destinations:
+  - {name: app, url: %q, secret: %q, max_concurrency: 4}
+delivery:
+  timeout: 1s
+  lease: 2s
+  poll_interval: 100ms
+  retry_schedule: [0s, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms]
+`, testAdminKey, testGitHub, sink.URL, testDestination)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := func(i int) *proc {
+		return startProcess(t, bin, []string{"serve", "--addr", "127.0.0.1:0", "--config", cfg,
+			"--data-dir", filepath.Join(dir, fmt.Sprint("data", i)), "--database-url", dbURL}, nil)
+	}
+	a, b := start(0), start(1)
+
+	const n = 200
+	acked := map[string]bool{}
+	for i := range n {
+		target := a
+		if i%2 == 1 {
+			target = b
+		}
+		id := fmt.Sprintf("rr-%d", i)
+		body := simulator.GitHubIssuesPayload(4242, int64(i), "opened")
+		if code, _ := post(t, target.url+"/webhooks/github", simulator.GitHubWebhook(testGitHub, "issues", id, body), body); code == http.StatusAccepted {
+			acked[id] = true
+		}
+	}
+	if len(acked) != n {
+		t.Fatalf("%d of %d acknowledged", len(acked), n)
+	}
+	// Both replicas hold live leases (in flight or queued) when one dies.
+	waitUntil(t, "both replicas holding leases", func() bool {
+		return leaseHolders(t, dbURL) >= 2
+	})
+	b.kill(t) // mid-flight: its leased deliveries are now only in the database
+
+	sink.mu.Lock()
+	sink.delay = 0
+	sink.mu.Unlock()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got := map[string]int{}
+		for _, d := range sink.all() {
+			if s, ok := d.env["delivery_id"].(string); ok && d.code == http.StatusOK {
+				got[s]++
+			}
+		}
+		missing := 0
+		for id := range acked {
+			if got[id] == 0 {
+				missing++
+			}
+		}
+		if missing == 0 {
+			dups := 0
+			for _, c := range got {
+				dups += c - 1
+			}
+			t.Logf("all %d acknowledged events delivered by the survivor; %d duplicate deliveries (at-least-once)", n, dups)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d acknowledged events never delivered after killing a replica", missing, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// leaseHolders counts the replicas holding a live lease on undelivered work.
+func leaseHolders(t *testing.T, dbURL string) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(DISTINCT lease_owner) FROM deliveries
+		WHERE lease_until > now() AND status IN ('pending', 'retrying')`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
