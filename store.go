@@ -65,9 +65,10 @@ type Store interface {
 	// ClaimDue leases up to limit deliveries that are pending or retrying,
 	// due (NextAttemptAt <= now), not leased (or whose lease ended at or
 	// before now), and whose destination is neither disabled, deleted, nor
-	// paused (PausedUntil after now), to owner
-	// until now+lease, oldest NextAttemptAt first. Concurrent claimers (other
-	// replicas) never receive the same delivery while its lease runs.
+	// paused (PausedUntil after now), to owner until now+lease. The limit is
+	// shared across destinations as relay.ClaimFairly does; within one
+	// destination the oldest NextAttemptAt comes first. Concurrent claimers
+	// (other replicas) never receive the same delivery while its lease runs.
 	ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*Claim, error)
 	// RecordOutcomes applies, in one transaction, each outcome: appends the
 	// attempt to the delivery's log, sets its Status, Step, NextAttemptAt,

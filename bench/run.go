@@ -212,9 +212,7 @@ func runRate(ctx context.Context, o Options, payloads []webhook, out io.Writer) 
 
 func runBacklog(ctx context.Context, o Options, payloads []webhook, out io.Writer) error {
 	fmt.Fprintf(out, "## backlog: destination down while %d events arrive, then up\n", o.Backlog)
-	// A long first retry keeps the backlog parked until the destination is back;
-	// replay-dead style recovery is measured by making everything due at once.
-	c, err := startCluster(o, "RELAY_DELIVERY_RETRY_SCHEDULE=0s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s")
+	c, err := startCluster(o)
 	if err != nil {
 		return err
 	}
@@ -243,9 +241,14 @@ func runBacklog(ctx context.Context, o Options, payloads []webhook, out io.Write
 	}()
 	lost, dups, last := c.waitDelivered(r.Acked, 30*time.Minute)
 	close(stop)
-	drain := last.Sub(up)
-	fmt.Fprintf(out, "drained %d in %s (%.0f/s), lost %d, duplicates %d; RSS before drain %s, peak during drain %s\n\n",
-		len(r.Acked)-lost, drain.Round(time.Millisecond), float64(len(r.Acked)-lost)/drain.Seconds(), lost, dups, mb(rssBefore), mb(peak))
+	first := c.sink.First()
+	drain := last.Sub(first)
+	// The destination is found healthy again by the circuit breaker's next
+	// probe, so the wait before the first delivery is bounded by the pause
+	// then in force; the drain rate is measured from that first delivery.
+	fmt.Fprintf(out, "destination up → first delivery %s (circuit breaker probe); drained %d in %s (%.0f/s); lost %d, duplicates %d\n",
+		first.Sub(up).Round(time.Millisecond), len(r.Acked)-lost, drain.Round(time.Millisecond), float64(len(r.Acked)-lost)/drain.Seconds(), lost, dups)
+	fmt.Fprintf(out, "RSS before drain %s, peak during drain %s; database %s\n\n", mb(rssBefore), mb(peak), mb(DirSize(c.dir)))
 	return nil
 }
 

@@ -79,6 +79,13 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// First returns when the first successful delivery since the last Reset arrived.
+func (s *Sink) First() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.first
+}
+
 // Count returns the successful deliveries so far.
 func (s *Sink) Count() int64 { return s.delivered.Load() }
 

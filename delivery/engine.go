@@ -57,7 +57,7 @@ func (c *Config) defaults() {
 		c.RefreshInterval = 5 * time.Second
 	}
 	if c.Capacity <= 0 {
-		c.Capacity = 8192
+		c.Capacity = 4096
 	}
 	if c.ClaimBatch <= 0 {
 		c.ClaimBatch = 512

@@ -21,18 +21,32 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	}
 	var claims []*relay.Claim
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `UPDATE deliveries SET lease_owner = $1, lease_until = $2
-			WHERE id IN (
-				SELECT d.id FROM deliveries d JOIN destinations x ON x.id = d.destination_id
-				WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $3 AND d.lease_until <= $3
-				  AND NOT x.disabled AND x.deleted_at IS NULL AND x.paused_until <= $3
-				ORDER BY d.next_attempt_at LIMIT $4
-				FOR UPDATE OF d SKIP LOCKED)
-			RETURNING `+deliveryColumnsBare, owner, now.Add(lease).UTC(), now.UTC(), limit)
+		rows, err := tx.Query(ctx, `SELECT id FROM destinations
+			WHERE NOT disabled AND deleted_at IS NULL AND paused_until <= $1 ORDER BY id`, now.UTC())
 		if err != nil {
 			return err
 		}
-		deliveries, err := scanDeliveries(rows)
+		dests, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		var deliveries []*relay.Delivery
+		_, err = relay.ClaimFairly(dests, limit, func(dst string, n int) (int, error) {
+			rows, err := tx.Query(ctx, `UPDATE deliveries SET lease_owner = $1, lease_until = $2
+				WHERE id IN (
+					SELECT id FROM deliveries
+					WHERE destination_id = $3 AND status IN ('pending', 'retrying')
+					  AND next_attempt_at <= $4 AND lease_until <= $4
+					ORDER BY next_attempt_at LIMIT $5
+					FOR UPDATE SKIP LOCKED)
+				RETURNING `+deliveryColumnsBare, owner, now.Add(lease).UTC(), dst, now.UTC(), n)
+			if err != nil {
+				return 0, err
+			}
+			ds, err := scanDeliveries(rows)
+			deliveries = append(deliveries, ds...)
+			return len(ds), err
+		})
 		if err != nil || len(deliveries) == 0 {
 			return err
 		}

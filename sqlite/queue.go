@@ -21,19 +21,35 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 		return nil, fmt.Errorf("sqlite: claim: %w", err)
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `UPDATE deliveries SET lease_owner = ?, lease_until = ?
+	dests, err := claimableDestinations(ctx, tx, now)
+	if err != nil {
+		return nil, err
+	}
+	claim, err := tx.PrepareContext(ctx, `UPDATE deliveries SET lease_owner = ?, lease_until = ?
 		WHERE id IN (
-			SELECT d.id FROM deliveries d JOIN destinations x ON x.id = d.destination_id
-			WHERE d.status IN ('pending', 'retrying') AND d.next_attempt_at <= ? AND d.lease_until <= ?
-			  AND x.disabled = 0 AND x.deleted_at IS NULL AND x.paused_until <= ?
-			ORDER BY d.next_attempt_at LIMIT ?)
-		RETURNING `+deliveryColumnsBare, owner, ms(now.Add(lease)), ms(now), ms(now), ms(now), limit)
+			SELECT id FROM deliveries INDEXED BY deliveries_due
+			WHERE destination_id = ? AND status IN ('pending', 'retrying') AND next_attempt_at <= ? AND lease_until <= ?
+			ORDER BY next_attempt_at LIMIT ?)
+		RETURNING `+deliveryColumnsBare)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim: %w", err)
 	}
-	deliveries, err := scanDeliveries(rows)
+	defer claim.Close()
+	var deliveries []*relay.Delivery
+	_, err = relay.ClaimFairly(dests, limit, func(dst string, n int) (int, error) {
+		rows, err := claim.QueryContext(ctx, owner, ms(now.Add(lease)), dst, ms(now), ms(now), n)
+		if err != nil {
+			return 0, fmt.Errorf("sqlite: claim: %w", err)
+		}
+		ds, err := scanDeliveries(rows)
+		if err != nil {
+			return 0, fmt.Errorf("sqlite: claim: %w", err)
+		}
+		deliveries = append(deliveries, ds...)
+		return len(ds), nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: claim: %w", err)
+		return nil, err
 	}
 	if len(deliveries) == 0 {
 		return nil, tx.Commit()
@@ -46,6 +62,25 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 		return nil, fmt.Errorf("sqlite: claim: commit: %w", err)
 	}
 	return claims, nil
+}
+
+// claimableDestinations lists the destinations that may be sent to now.
+func claimableDestinations(ctx context.Context, tx *sql.Tx, now time.Time) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM destinations
+		WHERE disabled = 0 AND deleted_at IS NULL AND paused_until <= ? ORDER BY id`, ms(now))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim: destinations: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("sqlite: claim: destinations: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // deliveryColumnsBare is deliveryColumns without the table alias, for RETURNING.

@@ -63,7 +63,6 @@ func Open(path string) (*Store, error) {
 		"synchronous(FULL)", // fsync the WAL on every commit: acknowledged means on disk
 		"busy_timeout(10000)",
 		"foreign_keys(OFF)",
-		"cache_size(-32000)", // 32 MB page cache per connection
 		"temp_store(MEMORY)",
 		"journal_size_limit(67108864)", // shrink the WAL file back to 64 MB after a reset
 	}
@@ -76,6 +75,7 @@ func Open(path string) (*Store, error) {
 		wq[k] = append([]string(nil), v...)
 	}
 	wq.Add("_pragma", "wal_autocheckpoint(0)")
+	wq.Add("_pragma", "cache_size(-32000)") // 32 MB: the writer's working set (indexes being appended to)
 	writer, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode()+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
@@ -85,7 +85,12 @@ func Open(path string) (*Store, error) {
 	writer.SetConnMaxLifetime(0)
 	writer.SetConnMaxIdleTime(0)
 
-	checkpointer, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	cq := url.Values{}
+	for k, v := range q {
+		cq[k] = append([]string(nil), v...)
+	}
+	cq.Add("_pragma", "cache_size(-1000)") // it copies pages; caching them buys nothing
+	checkpointer, err := sql.Open("sqlite", "file:"+path+"?"+cq.Encode())
 	if err != nil {
 		writer.Close()
 		return nil, fmt.Errorf("sqlite: open: %w", err)
@@ -93,6 +98,7 @@ func Open(path string) (*Store, error) {
 	checkpointer.SetMaxOpenConns(1)
 
 	q.Add("_pragma", "query_only(true)")
+	q.Add("_pragma", "cache_size(-8000)") // 8 MB per reader: API reads and probes
 	reader, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		writer.Close()

@@ -52,7 +52,9 @@ CREATE TABLE deliveries (
 );
 CREATE UNIQUE INDEX deliveries_event_destination ON deliveries (event_id, destination_id);
 -- The queue: only undelivered rows are in this index.
-CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status IN ('pending', 'retrying');
+-- Claims read it one destination at a time, so a paused or disabled
+-- destination's backlog is never scanned.
+CREATE INDEX deliveries_due ON deliveries (destination_id, next_attempt_at) WHERE status IN ('pending', 'retrying');
 CREATE INDEX deliveries_dead ON deliveries (destination_id, created_at) WHERE status = 'dead';
 
 CREATE TABLE attempts (

@@ -54,7 +54,9 @@ CREATE TABLE deliveries (
 );
 CREATE UNIQUE INDEX deliveries_event_destination ON deliveries (event_id, destination_id);
 -- The queue: only undelivered rows are in this index, so it stays small.
-CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status IN ('pending', 'retrying');
+-- Claims read it one destination at a time, so a paused or disabled
+-- destination's backlog is never scanned.
+CREATE INDEX deliveries_due ON deliveries (destination_id, next_attempt_at) WHERE status IN ('pending', 'retrying');
 -- Replaying a destination's dead deliveries is the one query by destination
 -- that must be fast; indexing only dead rows keeps the hot path (insert
 -- pending, update to succeeded) off this index entirely.
