@@ -63,12 +63,14 @@ type Store interface {
 	ListDeliveries(ctx context.Context, f DeliveryFilter) (*Page[*Delivery], error)
 
 	// ClaimDue leases up to limit deliveries that are pending or retrying,
-	// due (NextAttemptAt <= now), not leased (or whose lease ended at or
-	// before now), and whose destination is neither disabled, deleted, nor
+	// due (NextAttemptAt <= now), and whose destination is neither disabled, deleted, nor
 	// paused (PausedUntil after now), to owner until now+lease. The limit is
 	// shared across destinations as relay.ClaimFairly does; within one
 	// destination the oldest NextAttemptAt comes first. Concurrent claimers
-	// (other replicas) never receive the same delivery while its lease runs.
+	// (other replicas) never receive the same delivery while its lease runs:
+	// a claim (like a lease written by InsertEvents) also moves NextAttemptAt
+	// to the lease's end, so a delivery whose replica died comes due again
+	// by itself, and claimed rows are never rescanned.
 	ClaimDue(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*Claim, error)
 	// RecordOutcomes applies, in one transaction, each outcome: appends the
 	// attempt to the delivery's log, sets its Status, Step, NextAttemptAt,
@@ -76,7 +78,7 @@ type Store interface {
 	// disables the destination when DisableDestination is set.
 	RecordOutcomes(ctx context.Context, outcomes []*Outcome, now time.Time) error
 	// ReleaseLeases clears owner's lease on the given deliveries (those not
-	// yet attempted at shutdown) so any replica can claim them at once.
+	// yet attempted at shutdown) and makes them due at once, first in line.
 	ReleaseLeases(ctx context.Context, owner string, deliveryIDs []string) error
 
 	// ReplayEvent makes every delivery of the event due again now with source

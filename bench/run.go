@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Options selects what a benchmark run does.
@@ -38,6 +41,14 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	backend := "sqlite"
 	if o.DatabaseURL != "" {
 		backend = "postgres"
+		url, drop, err := freshSchema(ctx, o.DatabaseURL)
+		if err != nil {
+			return err
+		}
+		if !o.KeepDir {
+			defer drop()
+		}
+		o.DatabaseURL = url
 	}
 	fmt.Fprintf(out, "# backend %s, replicas %d, concurrency %d\n\n", backend, o.Replicas, o.Concurrency)
 	payloads := Payloads(benchSecret, 64)
@@ -289,4 +300,42 @@ func walSize(dir string) int64 {
 		}
 	}
 	return n
+}
+
+// freshSchema creates an empty schema for one run, so runs neither see nor
+// leave each other's rows, and returns a URL selecting it and its cleanup.
+func freshSchema(ctx context.Context, base string) (string, func(), error) {
+	conn, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return "", nil, fmt.Errorf("connect to %s: %w", redact(base), err)
+	}
+	defer conn.Close(ctx)
+	schema := fmt.Sprintf("relay_bench_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return "", nil, err
+	}
+	u, err := neturl.Parse(base)
+	if err != nil {
+		return "", nil, err
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	drop := func() {
+		c, err := pgx.Connect(context.Background(), base)
+		if err == nil {
+			_, _ = c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(context.Background())
+		}
+	}
+	return u.String(), drop, nil
+}
+
+// redact hides a URL's password.
+func redact(s string) string {
+	u, err := neturl.Parse(s)
+	if err != nil {
+		return "database URL"
+	}
+	return u.Redacted()
 }

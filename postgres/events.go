@@ -79,6 +79,9 @@ func (s *Store) InsertEvents(ctx context.Context, items []*relay.IngestItem) err
 			}
 			for _, d := range it.Deliveries {
 				d.EventID = it.Event.ID
+				if it.LeaseOwner != "" {
+					d.NextAttemptAt = it.LeaseUntil // leased: due again only if its lease runs out
+				}
 				b.Queue(`INSERT INTO deliveries (id, event_id, destination_id, status, source, next_attempt_at,
 						lease_owner, lease_until, created_at, updated_at)
 					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,

@@ -32,11 +32,13 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 		}
 		var deliveries []*relay.Delivery
 		_, err = relay.ClaimFairly(dests, limit, func(dst string, n int) (int, error) {
-			rows, err := tx.Query(ctx, `UPDATE deliveries SET lease_owner = $1, lease_until = $2
+			// A claim moves next_attempt_at to the lease's end (a visibility
+			// timeout): see the sqlite store.
+			rows, err := tx.Query(ctx, `UPDATE deliveries SET lease_owner = $1, lease_until = $2, next_attempt_at = $2
 				WHERE id IN (
 					SELECT id FROM deliveries
 					WHERE destination_id = $3 AND status IN ('pending', 'retrying')
-					  AND next_attempt_at <= $4 AND lease_until <= $4
+					  AND next_attempt_at <= $4
 					ORDER BY next_attempt_at LIMIT $5
 					FOR UPDATE SKIP LOCKED)
 				RETURNING `+deliveryColumnsBare, owner, now.Add(lease).UTC(), dst, now.UTC(), n)
@@ -152,7 +154,8 @@ func (s *Store) ReleaseLeases(ctx context.Context, owner string, deliveryIDs []s
 	if len(deliveryIDs) == 0 {
 		return nil
 	}
-	if _, err := s.pool.Exec(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 'epoch'
+	// Due again at once, at the front of the queue: it was due when claimed.
+	if _, err := s.pool.Exec(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 'epoch', next_attempt_at = 'epoch'
 		WHERE lease_owner = $1 AND id = ANY($2)`, owner, deliveryIDs); err != nil {
 		return fmt.Errorf("postgres: release leases: %w", err)
 	}

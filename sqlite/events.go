@@ -12,17 +12,8 @@ import (
 	"github.com/relayhq/relay"
 )
 
-// InsertEvents stores the batch in one transaction: one commit, one fsync.
-func (s *Store) InsertEvents(ctx context.Context, items []*relay.IngestItem) error {
-	if len(items) == 0 {
-		return nil
-	}
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: insert events: %w", err)
-	}
-	defer tx.Rollback()
-
+// insertEventsTx writes a batch of events and their deliveries in tx.
+func insertEventsTx(ctx context.Context, tx *sql.Tx, items []*relay.IngestItem) error {
 	insEvent, err := tx.PrepareContext(ctx, `INSERT INTO events
 		(id, provider, delivery_id, event_type, source, account_id, resource_id, org_id, connection_id, headers, payload, received_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -65,14 +56,14 @@ func (s *Store) InsertEvents(ctx context.Context, items []*relay.IngestItem) err
 		}
 		for _, d := range it.Deliveries {
 			d.EventID = e.ID
+			if it.LeaseOwner != "" {
+				d.NextAttemptAt = it.LeaseUntil // leased: due again only if its lease runs out
+			}
 			if _, err := insDelivery.ExecContext(ctx, d.ID, d.EventID, d.DestinationID, d.Status, d.Source,
 				ms(d.NextAttemptAt), it.LeaseOwner, leaseUntil, ms(d.CreatedAt), ms(d.UpdatedAt)); err != nil {
 				return fmt.Errorf("sqlite: insert delivery: %w", err)
 			}
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: insert events: commit: %w", err)
 	}
 	return nil
 }

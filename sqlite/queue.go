@@ -25,10 +25,14 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	if err != nil {
 		return nil, err
 	}
-	claim, err := tx.PrepareContext(ctx, `UPDATE deliveries SET lease_owner = ?, lease_until = ?
+	// A claim moves next_attempt_at to the lease's end (a visibility
+	// timeout): claimed rows leave the front of the due index, so the next
+	// claim does not wade through them, and if this replica dies they come
+	// due again by themselves when the lease ends.
+	claim, err := tx.PrepareContext(ctx, `UPDATE deliveries SET lease_owner = ?, lease_until = ?, next_attempt_at = ?
 		WHERE id IN (
 			SELECT id FROM deliveries INDEXED BY deliveries_due
-			WHERE destination_id = ? AND status IN ('pending', 'retrying') AND next_attempt_at <= ? AND lease_until <= ?
+			WHERE destination_id = ? AND status IN ('pending', 'retrying') AND next_attempt_at <= ?
 			ORDER BY next_attempt_at LIMIT ?)
 		RETURNING `+deliveryColumnsBare)
 	if err != nil {
@@ -37,7 +41,8 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	defer claim.Close()
 	var deliveries []*relay.Delivery
 	_, err = relay.ClaimFairly(dests, limit, func(dst string, n int) (int, error) {
-		rows, err := claim.QueryContext(ctx, owner, ms(now.Add(lease)), dst, ms(now), ms(now), n)
+		until := ms(now.Add(lease))
+		rows, err := claim.QueryContext(ctx, owner, until, until, dst, ms(now), n)
 		if err != nil {
 			return 0, fmt.Errorf("sqlite: claim: %w", err)
 		}
@@ -129,16 +134,8 @@ func (s *Store) loadClaims(ctx context.Context, tx *sql.Tx, deliveries []*relay.
 	return claims, nil
 }
 
-// RecordOutcomes applies a batch of attempt outcomes in one transaction.
-func (s *Store) RecordOutcomes(ctx context.Context, outcomes []*relay.Outcome, now time.Time) error {
-	if len(outcomes) == 0 {
-		return nil
-	}
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: record outcomes: %w", err)
-	}
-	defer tx.Rollback()
+// recordOutcomesTx applies a batch of attempt outcomes in tx.
+func recordOutcomesTx(ctx context.Context, tx *sql.Tx, outcomes []*relay.Outcome, now time.Time) error {
 	upd, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = ?, step = ?, next_attempt_at = ?,
 		attempts = attempts + 1, last_status = ?, last_error = ?, lease_owner = '', lease_until = 0, updated_at = ?
 		WHERE id = ?`)
@@ -174,9 +171,6 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []*relay.Outcome, n
 			}
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: record outcomes: commit: %w", err)
-	}
 	return nil
 }
 
@@ -185,7 +179,8 @@ func (s *Store) ReleaseLeases(ctx context.Context, owner string, deliveryIDs []s
 	for len(deliveryIDs) > 0 {
 		n := min(len(deliveryIDs), 500)
 		args := append([]any{owner}, anys(deliveryIDs[:n])...)
-		if _, err := s.writer.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0
+		// Due again at once, at the front of the queue: it was due when claimed.
+		if _, err := s.writer.ExecContext(ctx, `UPDATE deliveries SET lease_owner = '', lease_until = 0, next_attempt_at = 0
 			WHERE lease_owner = ? AND id IN (`+placeholders(n)+`)`, args...); err != nil {
 			return fmt.Errorf("sqlite: release leases: %w", err)
 		}
