@@ -7,13 +7,10 @@
 package github
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"hash"
-	"strings"
-	"sync"
+
+	"github.com/relayhq/relay/internal/hexmac"
 
 	"github.com/relayhq/relay"
 )
@@ -36,17 +33,14 @@ type Config struct {
 // Provider verifies and parses GitHub webhooks. It implements relay.Provider
 // and is safe for concurrent use.
 type Provider struct {
-	macs sync.Pool // of hash.Hash: HMAC-SHA256 keyed with the secret
+	sig *hexmac.Verifier
 }
 
 var _ relay.Provider = (*Provider)(nil)
 
 // New returns a GitHub adapter that verifies with cfg.WebhookSecret.
 func New(cfg Config) *Provider {
-	key := []byte(cfg.WebhookSecret)
-	p := &Provider{}
-	p.macs.New = func() any { return hmac.New(sha256.New, key) }
-	return p
+	return &Provider{sig: hexmac.New(sha256.New, cfg.WebhookSecret, HeaderSignature256, signaturePrefix)}
 }
 
 // Name returns "github".
@@ -66,28 +60,7 @@ func (p *Provider) Headers() []string {
 // *relay.Error with code EUNAUTHORIZED when the header is missing, malformed
 // or wrong.
 func (p *Provider) Verify(req *relay.WebhookRequest) error {
-	v := req.Header.Get(HeaderSignature256)
-	if v == "" {
-		return relay.Errorf(relay.EUNAUTHORIZED, "missing %s header", HeaderSignature256)
-	}
-	hexSig, ok := strings.CutPrefix(v, signaturePrefix)
-	if !ok || len(hexSig) != 2*sha256.Size {
-		return relay.Errorf(relay.EUNAUTHORIZED, "malformed %s header", HeaderSignature256)
-	}
-	var got [sha256.Size]byte
-	if _, err := hex.Decode(got[:], []byte(hexSig)); err != nil {
-		return relay.Errorf(relay.EUNAUTHORIZED, "malformed %s header", HeaderSignature256)
-	}
-	mac := p.macs.Get().(hash.Hash)
-	mac.Reset()
-	mac.Write(req.Body)
-	var want [sha256.Size]byte
-	mac.Sum(want[:0])
-	p.macs.Put(mac)
-	if !hmac.Equal(got[:], want[:]) {
-		return relay.Errorf(relay.EUNAUTHORIZED, "signature mismatch")
-	}
-	return nil
+	return p.sig.Verify(req.Header.Get(HeaderSignature256), req.Body)
 }
 
 // payload holds the few fields Parse needs; the rest of the body is skipped.

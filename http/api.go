@@ -45,27 +45,39 @@ func queryStatus(r *http.Request) (string, error) {
 	return v, nil
 }
 
+// listQuery is what both list endpoints read from the query string.
+type listQuery struct {
+	status       string
+	since, until time.Time
+	limit        int
+}
+
+func parseListQuery(r *http.Request) (listQuery, error) {
+	var q listQuery
+	var err error
+	if q.status, err = queryStatus(r); err != nil {
+		return q, err
+	}
+	if q.since, err = queryTime(r, "since"); err != nil {
+		return q, err
+	}
+	if q.until, err = queryTime(r, "until"); err != nil {
+		return q, err
+	}
+	q.limit, err = queryLimit(r)
+	return q, err
+}
+
 func (s *Server) handleListEvents() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		f := relay.EventFilter{Provider: q.Get("provider"), EventType: q.Get("event_type"), Cursor: q.Get("cursor"), OrgID: callerOrg(r)}
-		var err error
-		if f.Status, err = queryStatus(r); err != nil {
+		lq, err := parseListQuery(r)
+		if err != nil {
 			writeError(w, r, s.logger, err)
 			return
 		}
-		if f.Since, err = queryTime(r, "since"); err != nil {
-			writeError(w, r, s.logger, err)
-			return
-		}
-		if f.Until, err = queryTime(r, "until"); err != nil {
-			writeError(w, r, s.logger, err)
-			return
-		}
-		if f.Limit, err = queryLimit(r); err != nil {
-			writeError(w, r, s.logger, err)
-			return
-		}
+		f := relay.EventFilter{Provider: q.Get("provider"), EventType: q.Get("event_type"), Cursor: q.Get("cursor"),
+			OrgID: callerOrg(r), Status: lq.status, Since: lq.since, Until: lq.until, Limit: lq.limit}
 		page, err := s.store.ListEvents(r.Context(), f)
 		if err != nil {
 			writeError(w, r, s.logger, err)
@@ -116,25 +128,13 @@ func (s *Server) handleReplayEvent() http.Handler {
 func (s *Server) handleListDeliveries() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		f := relay.DeliveryFilter{EventID: q.Get("event_id"), DestinationID: q.Get("destination_id"),
-			Cursor: q.Get("cursor"), OrgID: callerOrg(r)}
-		var err error
-		if f.Status, err = queryStatus(r); err != nil {
+		lq, err := parseListQuery(r)
+		if err != nil {
 			writeError(w, r, s.logger, err)
 			return
 		}
-		if f.Since, err = queryTime(r, "since"); err != nil {
-			writeError(w, r, s.logger, err)
-			return
-		}
-		if f.Until, err = queryTime(r, "until"); err != nil {
-			writeError(w, r, s.logger, err)
-			return
-		}
-		if f.Limit, err = queryLimit(r); err != nil {
-			writeError(w, r, s.logger, err)
-			return
-		}
+		f := relay.DeliveryFilter{EventID: q.Get("event_id"), DestinationID: q.Get("destination_id"), Cursor: q.Get("cursor"),
+			OrgID: callerOrg(r), Status: lq.status, Since: lq.since, Until: lq.until, Limit: lq.limit}
 		page, err := s.store.ListDeliveries(r.Context(), f)
 		if err != nil {
 			writeError(w, r, s.logger, err)

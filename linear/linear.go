@@ -4,15 +4,13 @@
 package linear
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"hash"
 	"strconv"
-	"strings"
-	"sync"
 	"time"
+
+	"github.com/relayhq/relay/internal/hexmac"
 
 	"github.com/relayhq/relay"
 )
@@ -43,19 +41,17 @@ type Config struct {
 // and is safe for concurrent use.
 type Provider struct {
 	tolerance time.Duration
-	macs      sync.Pool // of hash.Hash: HMAC-SHA256 keyed with the secret
+	sig       *hexmac.Verifier
 }
 
 var _ relay.Provider = (*Provider)(nil)
 
 // New returns a Linear adapter for cfg.
 func New(cfg Config) *Provider {
-	key := []byte(cfg.WebhookSecret)
-	p := &Provider{tolerance: cfg.Tolerance}
+	p := &Provider{tolerance: cfg.Tolerance, sig: hexmac.New(sha256.New, cfg.WebhookSecret, HeaderSignature, "")}
 	if p.tolerance <= 0 {
 		p.tolerance = DefaultTolerance
 	}
-	p.macs.New = func() any { return hmac.New(sha256.New, key) }
 	return p
 }
 
@@ -73,26 +69,8 @@ func (p *Provider) Headers() []string {
 // missing, malformed or wrong signature and for a missing or stale timestamp,
 // and EINVALID when a correctly signed body is not JSON.
 func (p *Provider) Verify(req *relay.WebhookRequest) error {
-	v := req.Header.Get(HeaderSignature)
-	if v == "" {
-		return relay.Errorf(relay.EUNAUTHORIZED, "missing %s header", HeaderSignature)
-	}
-	v = strings.TrimSpace(v)
-	var got [sha256.Size]byte
-	if len(v) != 2*sha256.Size {
-		return relay.Errorf(relay.EUNAUTHORIZED, "malformed %s header", HeaderSignature)
-	}
-	if _, err := hex.Decode(got[:], []byte(v)); err != nil {
-		return relay.Errorf(relay.EUNAUTHORIZED, "malformed %s header", HeaderSignature)
-	}
-	mac := p.macs.Get().(hash.Hash)
-	mac.Reset()
-	mac.Write(req.Body)
-	var want [sha256.Size]byte
-	mac.Sum(want[:0])
-	p.macs.Put(mac)
-	if !hmac.Equal(got[:], want[:]) {
-		return relay.Errorf(relay.EUNAUTHORIZED, "signature mismatch")
+	if err := p.sig.Verify(req.Header.Get(HeaderSignature), req.Body); err != nil {
+		return err
 	}
 
 	var ts struct {

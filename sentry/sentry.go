@@ -9,14 +9,12 @@ package sentry
 
 import (
 	"bytes"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"hash"
 	"io"
-	"strings"
-	"sync"
+
+	"github.com/relayhq/relay/internal/hexmac"
 
 	"github.com/relayhq/relay"
 )
@@ -36,17 +34,14 @@ type Config struct {
 // Provider verifies and parses Sentry webhooks. It implements relay.Provider
 // and is safe for concurrent use.
 type Provider struct {
-	macs sync.Pool // of hash.Hash: HMAC-SHA256 keyed with the secret
+	sig *hexmac.Verifier
 }
 
 var _ relay.Provider = (*Provider)(nil)
 
 // New returns a Sentry adapter that verifies with cfg.ClientSecret.
 func New(cfg Config) *Provider {
-	key := []byte(cfg.ClientSecret)
-	p := &Provider{}
-	p.macs.New = func() any { return hmac.New(sha256.New, key) }
-	return p
+	return &Provider{sig: hexmac.New(sha256.New, cfg.ClientSecret, HeaderSignature, "")}
 }
 
 // Name returns "sentry".
@@ -61,27 +56,7 @@ func (p *Provider) Headers() []string {
 // returns an *relay.Error with code EUNAUTHORIZED when the header is missing,
 // malformed or wrong.
 func (p *Provider) Verify(req *relay.WebhookRequest) error {
-	v := strings.TrimSpace(req.Header.Get(HeaderSignature))
-	if v == "" {
-		return relay.Errorf(relay.EUNAUTHORIZED, "missing %s header", HeaderSignature)
-	}
-	var got [sha256.Size]byte
-	if len(v) != 2*sha256.Size {
-		return relay.Errorf(relay.EUNAUTHORIZED, "malformed %s header", HeaderSignature)
-	}
-	if _, err := hex.Decode(got[:], []byte(v)); err != nil {
-		return relay.Errorf(relay.EUNAUTHORIZED, "malformed %s header", HeaderSignature)
-	}
-	mac := p.macs.Get().(hash.Hash)
-	mac.Reset()
-	mac.Write(req.Body)
-	var want [sha256.Size]byte
-	mac.Sum(want[:0])
-	p.macs.Put(mac)
-	if !hmac.Equal(got[:], want[:]) {
-		return relay.Errorf(relay.EUNAUTHORIZED, "signature mismatch")
-	}
-	return nil
+	return p.sig.Verify(req.Header.Get(HeaderSignature), req.Body)
 }
 
 // payload holds the few fields Parse needs; the rest of the body is skipped.

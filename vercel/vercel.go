@@ -7,13 +7,10 @@
 package vercel
 
 import (
-	"crypto/hmac"
 	"crypto/sha1"
-	"encoding/hex"
 	"encoding/json"
-	"hash"
-	"strings"
-	"sync"
+
+	"github.com/relayhq/relay/internal/hexmac"
 
 	"github.com/relayhq/relay"
 )
@@ -31,17 +28,14 @@ type Config struct {
 // Provider verifies and parses Vercel webhooks. It implements relay.Provider
 // and is safe for concurrent use.
 type Provider struct {
-	macs sync.Pool // of hash.Hash: HMAC-SHA1 keyed with the secret
+	sig *hexmac.Verifier
 }
 
 var _ relay.Provider = (*Provider)(nil)
 
 // New returns a Vercel adapter that verifies with cfg.ClientSecret.
 func New(cfg Config) *Provider {
-	key := []byte(cfg.ClientSecret)
-	p := &Provider{}
-	p.macs.New = func() any { return hmac.New(sha1.New, key) }
-	return p
+	return &Provider{sig: hexmac.New(sha1.New, cfg.ClientSecret, HeaderSignature, "")}
 }
 
 // Name returns "vercel".
@@ -54,27 +48,7 @@ func (p *Provider) Headers() []string { return []string{"User-Agent", "Content-T
 // what Vercel signs). It returns an *relay.Error with code EUNAUTHORIZED when
 // the header is missing, malformed or wrong.
 func (p *Provider) Verify(req *relay.WebhookRequest) error {
-	v := strings.TrimSpace(req.Header.Get(HeaderSignature))
-	if v == "" {
-		return relay.Errorf(relay.EUNAUTHORIZED, "missing %s header", HeaderSignature)
-	}
-	var got [sha1.Size]byte
-	if len(v) != 2*sha1.Size {
-		return relay.Errorf(relay.EUNAUTHORIZED, "malformed %s header", HeaderSignature)
-	}
-	if _, err := hex.Decode(got[:], []byte(v)); err != nil {
-		return relay.Errorf(relay.EUNAUTHORIZED, "malformed %s header", HeaderSignature)
-	}
-	mac := p.macs.Get().(hash.Hash)
-	mac.Reset()
-	mac.Write(req.Body)
-	var want [sha1.Size]byte
-	mac.Sum(want[:0])
-	p.macs.Put(mac)
-	if !hmac.Equal(got[:], want[:]) {
-		return relay.Errorf(relay.EUNAUTHORIZED, "signature mismatch")
-	}
-	return nil
+	return p.sig.Verify(req.Header.Get(HeaderSignature), req.Body)
 }
 
 // ref is an object of which only the id is read; null decodes to "".
