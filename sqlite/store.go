@@ -46,9 +46,6 @@ type Store struct {
 	checkpointer *sql.DB
 	stop         chan struct{}
 	done         chan struct{} // the checkpointer stopped
-
-	writes     chan *writeReq // see writer.go
-	writerDone chan struct{}
 }
 
 var _ relay.Store = (*Store)(nil)
@@ -113,17 +110,14 @@ func Open(path string) (*Store, error) {
 	reader.SetConnMaxIdleTime(0)
 
 	s := &Store{path: path, writer: writer, reader: reader, checkpointer: checkpointer,
-		stop: make(chan struct{}), done: make(chan struct{}),
-		writes: make(chan *writeReq, maxMerged), writerDone: make(chan struct{})}
+		stop: make(chan struct{}), done: make(chan struct{})}
 	// Open the writer first so the WAL switch happens on one connection.
 	if err := writer.Ping(); err != nil {
 		close(s.done)
-		close(s.writerDone)
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	go s.checkpointLoop()
-	go s.writeLoop()
 	return s, nil
 }
 
@@ -170,7 +164,6 @@ func (s *Store) Close() error {
 		close(s.stop)
 	}
 	<-s.done
-	<-s.writerDone
 	err1 := s.reader.Close()
 	err3 := s.checkpointer.Close()
 	err2 := s.writer.Close()
