@@ -132,7 +132,12 @@ func (p *Provider) Parse(req *relay.WebhookRequest) (relay.Inbound, error) {
 		AccountID:  string(pl.OrganizationID),
 		ResourceID: string(pl.Data.TeamID),
 	}
-	if pl.Action != "" {
+	// Join only the parts present, so a body without a type does not yield
+	// ".create".
+	switch {
+	case pl.Type == "":
+		in.EventType = string(pl.Action)
+	case pl.Action != "":
 		in.EventType += "." + string(pl.Action)
 	}
 	if in.ResourceID == "" {

@@ -84,6 +84,8 @@ func TestParse(t *testing.T) {
 			relay.Inbound{DeliveryID: "d-2", EventType: "Comment.update", AccountID: "o", ResourceID: "t2"}, ""},
 		{"no team", []byte(`{"action":"remove","type":"Project","organizationId":"o","data":{"id":"p"}}`), "d-3",
 			relay.Inbound{DeliveryID: "d-3", EventType: "Project.remove", AccountID: "o"}, ""},
+		{"no type", []byte(`{"action":"remove","organizationId":"o","data":{"id":"p"}}`), "d-5",
+			relay.Inbound{DeliveryID: "d-5", EventType: "remove", AccountID: "o"}, ""},
 		{"not JSON", []byte(`{"type":`), "d-4", relay.Inbound{}, relay.EINVALID},
 	}
 	for _, tt := range tests {

@@ -32,13 +32,17 @@ type Store struct {
 var _ relay.Store = (*Store)(nil)
 
 // Open connects to the database at url (a postgres:// URL; a search_path
-// parameter selects the schema). It does not migrate; call Migrate.
+// parameter, or options=-c search_path=…, selects the schema) and pings it.
+// It does not migrate; call Migrate.
 func Open(ctx context.Context, url string) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: bad database URL: %w", err)
 	}
-	if cfg.MaxConns < 16 {
+	if !strings.Contains(url, "pool_max_conns") {
+		// Claims, outcome batches and ingest batches each hold a connection
+		// for one short transaction; 16 is ample and leaves the server room
+		// for other replicas. A pool_max_conns parameter overrides it.
 		cfg.MaxConns = 16
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)

@@ -10,16 +10,25 @@ import (
 	"github.com/relayhq/relay/storetest"
 )
 
-func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) relay.Store {
-		s, err := sqlite.Open(filepath.Join(t.TempDir(), "relay.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		if err := s.Migrate(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	})
+func openStore(tb testing.TB) *sqlite.Store {
+	tb.Helper()
+	s, err := sqlite.Open(filepath.Join(tb.TempDir(), "relay.db"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	if err := s.Migrate(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) relay.Store { return openStore(t) })
+}
+
+// BenchmarkStoreInsertEvents: one op is a batch of 100 events with one delivery each.
+func BenchmarkStoreInsertEvents(b *testing.B) { storetest.BenchInsertEvents(b, openStore(b)) }
+
+// BenchmarkStoreClaimRecord: one op claims 100 deliveries and records 100 outcomes.
+func BenchmarkStoreClaimRecord(b *testing.B) { storetest.BenchClaimRecord(b, openStore(b)) }

@@ -28,7 +28,7 @@ func PostgresSchemaURL(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv("RELAY_TEST_DATABASE_URL")
 	if base == "" {
-		t.Skip("RELAY_TEST_DATABASE_URL not set: skipping PostgreSQL tests (set it to a postgres:// URL, as .ci/run does)")
+		t.Skip("RELAY_TEST_DATABASE_URL not set: skipping PostgreSQL tests (set it to a postgres:// URL)")
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
@@ -74,7 +74,9 @@ func Run(t *testing.T, open func(t *testing.T) relay.Store) {
 		{"Duplicates", testDuplicates},
 		{"LeasedOnInsert", testLeasedOnInsert},
 		{"ClaimRules", testClaimRules},
+		{"ClaimFairness", testClaimFairness},
 		{"ConcurrentClaims", testConcurrentClaims},
+		{"InsertIsAtomic", testInsertAtomic},
 		{"RecordOutcomes", testRecordOutcomes},
 		{"DisableAndPause", testDisableAndPause},
 		{"ReleaseLeases", testReleaseLeases},
@@ -237,6 +239,14 @@ func testClaimRules(t *testing.T, s relay.Store) {
 	if string(c[0].Event.Payload) != string(early.Event.Payload) || c[0].Destination.Secret != d.Secret {
 		t.Fatal("claim lacks the event payload or the destination secret")
 	}
+	// A claim moves NextAttemptAt to the lease's end.
+	if got, err := s.GetDelivery(ctx, early.Deliveries[0].ID, ""); err != nil || !got.NextAttemptAt.Equal(t0.Add(5*time.Second+time.Minute)) {
+		t.Fatalf("claimed delivery next attempt %v (%v), want the lease end", got, err)
+	}
+	// A deleted destination's deliveries are never claimed.
+	gone := destination(t, s, "gone")
+	insert(t, s, item("github", "c-gone", "push", "", t0, gone))
+	must(t, s.DeleteDestination(ctx, gone.ID))
 	c, err = s.ClaimDue(ctx, "me", t0.Add(5*time.Second), time.Minute, 10)
 	must(t, err)
 	if len(c) != 1 || c[0].Delivery.ID != later.Deliveries[0].ID {
@@ -259,6 +269,53 @@ func claimed(c []*relay.Claim) map[string]bool {
 		m[x.Delivery.ID] = true
 	}
 	return m
+}
+
+func testClaimFairness(t *testing.T, s relay.Store) {
+	busy, light, paused := destination(t, s, "busy"), destination(t, s, "light"), destination(t, s, "paused")
+	var items []*relay.IngestItem
+	for i := range 20 {
+		items = append(items, item("github", fmt.Sprintf("fb-%d", i), "push", "", t0, busy))
+		items = append(items, item("github", fmt.Sprintf("fp-%d", i), "push", "", t0, paused))
+	}
+	for i := range 3 {
+		items = append(items, item("github", fmt.Sprintf("fl-%d", i), "push", "", t0, light))
+	}
+	insert(t, s, items...)
+	must(t, s.PauseDestination(ctx, paused.ID, t0.Add(time.Hour)))
+	per := func(c []*relay.Claim) map[string]int {
+		m := map[string]int{}
+		for _, x := range c {
+			m[x.Delivery.DestinationID]++
+		}
+		return m
+	}
+	c, err := s.ClaimDue(ctx, "me", t0, time.Minute, 10)
+	must(t, err)
+	if m := per(c); len(c) != 10 || m[light.ID] != 3 || m[busy.ID] != 7 {
+		t.Fatalf("claim of 10: %v, want light 3 and busy the other 7 (paused none)", m)
+	}
+	c, err = s.ClaimDue(ctx, "me", t0, time.Minute, 100)
+	must(t, err)
+	if m := per(c); len(c) != 13 || m[busy.ID] != 13 {
+		t.Fatalf("second claim: %v, want busy's 13 left (paused none)", m)
+	}
+}
+
+func testInsertAtomic(t *testing.T, s relay.Store) {
+	d := destination(t, s, "app")
+	a, b := item("github", "at-1", "push", "", t0, d), item("github", "at-2", "push", "", t0, d)
+	b.Deliveries[0].ID = a.Deliveries[0].ID // a uniqueness violation in the middle of the batch
+	if err := s.InsertEvents(ctx, []*relay.IngestItem{a, b}); err == nil {
+		t.Fatal("a batch with a repeated delivery id was stored")
+	}
+	p, err := s.ListEvents(ctx, relay.EventFilter{})
+	must(t, err)
+	dp, err := s.ListDeliveries(ctx, relay.DeliveryFilter{})
+	must(t, err)
+	if len(p.Items) != 0 || len(dp.Items) != 0 {
+		t.Fatalf("a failed batch left %d events and %d deliveries", len(p.Items), len(dp.Items))
+	}
 }
 
 func testConcurrentClaims(t *testing.T, s relay.Store) {
@@ -344,6 +401,11 @@ func testRecordOutcomes(t *testing.T, s relay.Store) {
 	if n, _ := s.QueueDepth(ctx); n != 0 {
 		t.Fatalf("queue depth %d after success", n)
 	}
+	e, err := s.GetEvent(ctx, it.Event.ID, "")
+	must(t, err)
+	if len(e.Deliveries) != 1 || len(e.Deliveries[0].AttemptLog) != 2 || e.Deliveries[0].AttemptLog[1].N != 2 {
+		t.Fatalf("GetEvent deliveries %+v: want one with its two attempts", e.Deliveries)
+	}
 }
 
 func testDisableAndPause(t *testing.T, s relay.Store) {
@@ -406,9 +468,13 @@ func testReleaseLeases(t *testing.T, s relay.Store) {
 	if c, _ := s.ClaimDue(ctx, "other", t0, time.Hour, 10); len(c) != 0 {
 		t.Fatal("another owner's release freed my lease")
 	}
+	// An older delivery arrives meanwhile; the released one still goes first.
+	insert(t, s, item("github", "rl-2", "push", "", t0.Add(-time.Hour), d))
 	must(t, s.ReleaseLeases(ctx, "me", []string{a.Deliveries[0].ID}))
-	if c, _ := s.ClaimDue(ctx, "other", t0, time.Hour, 10); len(c) != 1 {
-		t.Fatal("released delivery not claimable")
+	c, err := s.ClaimDue(ctx, "other", t0, time.Hour, 1)
+	must(t, err)
+	if len(c) != 1 || c[0].Delivery.ID != a.Deliveries[0].ID {
+		t.Fatalf("released delivery not first in line: %v", claimed(c))
 	}
 }
 
@@ -461,6 +527,16 @@ func testReplays(t *testing.T, s relay.Store) {
 	must(t, err)
 	if n != 1 {
 		t.Fatalf("replay dead of the other destination: %d, want 1", n)
+	}
+	c, err := s.ClaimDue(ctx, "me", now, time.Minute, 100)
+	must(t, err)
+	if len(c) != 5 {
+		t.Fatalf("%d replayed deliveries due now, want 5", len(c))
+	}
+	for _, x := range c {
+		if x.Delivery.Source != relay.SourceReplay {
+			t.Fatalf("claimed replay with source %q", x.Delivery.Source)
+		}
 	}
 }
 
@@ -630,8 +706,8 @@ func testDestinations(t *testing.T, s relay.Store) {
 	up := &relay.Destination{ID: relay.NewID("dst", t0), Name: "app", URL: "http://127.0.0.1:9/up", Secret: relay.NewSecret(), UpdatedAt: t0}
 	must(t, up.Validate())
 	must(t, s.UpsertDestination(ctx, up))
-	if up.ID != d.ID {
-		t.Fatalf("upsert by name changed the id: %s, want %s", up.ID, d.ID)
+	if up.ID != d.ID || !up.CreatedAt.Equal(t0) {
+		t.Fatalf("upsert by name: id %s created %v, want %s and %v", up.ID, up.CreatedAt, d.ID, t0)
 	}
 	fresh := &relay.Destination{ID: relay.NewID("dst", t0), Name: "zeta", URL: "http://127.0.0.1:9/z", Secret: relay.NewSecret(), UpdatedAt: t0}
 	must(t, fresh.Validate())
@@ -667,6 +743,8 @@ func testAPIKeys(t *testing.T, s relay.Store) {
 	_, err = s.FindAPIKey(ctx, relay.HashAPIKey("nope"))
 	code(t, err, relay.ENOTFOUND)
 
+	// An org-scoped key of the same name is not an admin key: it stays.
+	must(t, s.CreateAPIKey(ctx, &relay.APIKey{ID: "key_o", OrgID: "org-b", Name: "admin (config)", Hash: relay.HashAPIKey("o"), CreatedAt: t0}))
 	must(t, s.SetAdminAPIKey(ctx, &relay.APIKey{ID: "key_a1", Name: "admin (config)", Hash: relay.HashAPIKey("a1"), CreatedAt: t0}))
 	must(t, s.SetAdminAPIKey(ctx, &relay.APIKey{ID: "key_a1b", Name: "admin (config)", Hash: relay.HashAPIKey("a1"), CreatedAt: t0}))
 	must(t, s.SetAdminAPIKey(ctx, &relay.APIKey{ID: "key_a2", Name: "admin (config)", Hash: relay.HashAPIKey("a2"), CreatedAt: t0}))
@@ -677,7 +755,10 @@ func testAPIKeys(t *testing.T, s relay.Store) {
 	if !admin.IsAdmin() {
 		t.Fatal("config admin key is org-scoped")
 	}
-	if n, err := s.CountAPIKeys(ctx); err != nil || n != 2 {
+	if _, err := s.FindAPIKey(ctx, relay.HashAPIKey("o")); err != nil {
+		t.Fatalf("org-scoped key of the same name: %v", err)
+	}
+	if n, err := s.CountAPIKeys(ctx); err != nil || n != 3 {
 		t.Fatalf("count %d, %v", n, err)
 	}
 }
