@@ -28,6 +28,7 @@ type Sink struct {
 	first     time.Time
 	last      time.Time
 	delivered atomic.Int64
+	unique    atomic.Int64 // distinct ids delivered
 	refused   atomic.Int64
 }
 
@@ -70,6 +71,9 @@ func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := time.Now()
 	s.mu.Lock()
 	s.seen[id]++
+	if s.seen[id] == 1 {
+		s.unique.Add(1)
+	}
 	if s.first.IsZero() {
 		s.first = now
 	}
@@ -85,6 +89,9 @@ func (s *Sink) First() time.Time {
 	defer s.mu.Unlock()
 	return s.first
 }
+
+// Unique returns how many distinct ids were delivered so far.
+func (s *Sink) Unique() int64 { return s.unique.Load() }
 
 // Count returns the successful deliveries so far.
 func (s *Sink) Count() int64 { return s.delivered.Load() }
@@ -115,6 +122,7 @@ func (s *Sink) Reset() {
 	s.first, s.last = time.Time{}, time.Time{}
 	s.mu.Unlock()
 	s.delivered.Store(0)
+	s.unique.Store(0)
 	s.refused.Store(0)
 }
 

@@ -82,6 +82,7 @@ type Engine struct {
 	stopping bool
 
 	wake     chan struct{}
+	starved  atomic.Bool // the poller stopped for want of room; wake it when room frees
 	outcomes chan *result
 	workers  sync.WaitGroup
 	loops    sync.WaitGroup
@@ -244,10 +245,15 @@ func (e *Engine) Reserve(n int) bool {
 	}
 }
 
-// Release gives back room for n deliveries.
+// Release gives back room for n deliveries. If the poller stopped for want
+// of room and a claim batch now fits, it is woken: a backlog drains at the
+// speed deliveries complete, not one memory-full per poll interval.
 func (e *Engine) Release(n int) {
 	v := e.reserved.Add(-int64(n))
 	e.metrics.InFlight.Set(float64(v))
+	if e.starved.Load() && int(v) <= e.cfg.Capacity-min(e.cfg.ClaimBatch, e.cfg.Capacity/4) && e.starved.CompareAndSwap(true, false) {
+		e.Wake()
+	}
 }
 
 // Route returns the destinations an event goes to, from the cached list.
@@ -479,6 +485,7 @@ func (e *Engine) Poll(ctx context.Context) (int, error) {
 		free := e.cfg.Capacity - int(e.reserved.Load())
 		limit := min(free, e.cfg.ClaimBatch)
 		if limit <= 0 || !e.Reserve(limit) {
+			e.starved.Store(true)
 			return total, nil
 		}
 		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)

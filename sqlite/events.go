@@ -13,23 +13,9 @@ import (
 )
 
 // insertEventsTx writes a batch of events and their deliveries in tx.
-func insertEventsTx(ctx context.Context, tx *sql.Tx, items []*relay.IngestItem) error {
-	insEvent, err := tx.PrepareContext(ctx, `INSERT INTO events
-		(id, provider, delivery_id, event_type, source, account_id, resource_id, org_id, connection_id, headers, payload, received_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (provider, delivery_id) DO NOTHING`)
-	if err != nil {
-		return fmt.Errorf("sqlite: insert events: %w", err)
-	}
-	defer insEvent.Close()
-	insDelivery, err := tx.PrepareContext(ctx, `INSERT INTO deliveries
-		(id, event_id, destination_id, status, source, next_attempt_at, lease_owner, lease_until, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return fmt.Errorf("sqlite: insert events: %w", err)
-	}
-	defer insDelivery.Close()
-
+func insertEventsTx(ctx context.Context, tx *sql.Tx, st *writerStmts, items []*relay.IngestItem) error {
+	insEvent := tx.StmtContext(ctx, st.insEvent)
+	insDelivery := tx.StmtContext(ctx, st.insDelivery)
 	for _, it := range items {
 		it.Duplicate = false
 		e := it.Event
@@ -44,8 +30,7 @@ func insertEventsTx(ctx context.Context, tx *sql.Tx, items []*relay.IngestItem) 
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			it.Duplicate = true
-			if err := tx.QueryRowContext(ctx, `SELECT id FROM events WHERE provider = ? AND delivery_id = ?`,
-				e.Provider, e.DeliveryID).Scan(&e.ID); err != nil {
+			if err := tx.StmtContext(ctx, st.findEvent).QueryRowContext(ctx, e.Provider, e.DeliveryID).Scan(&e.ID); err != nil {
 				return fmt.Errorf("sqlite: insert event: find duplicate: %w", err)
 			}
 			continue

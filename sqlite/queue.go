@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -16,29 +17,20 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	if limit <= 0 {
 		return nil, nil
 	}
+	st, err := s.stmts(ctx)
+	if err != nil {
+		return nil, err
+	}
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim: %w", err)
 	}
 	defer tx.Rollback()
-	dests, err := claimableDestinations(ctx, tx, now)
+	dests, err := claimableDestinations(ctx, tx.StmtContext(ctx, st.claimDests), now)
 	if err != nil {
 		return nil, err
 	}
-	// A claim moves next_attempt_at to the lease's end (a visibility
-	// timeout): claimed rows leave the front of the due index, so the next
-	// claim does not wade through them, and if this replica dies they come
-	// due again by themselves when the lease ends.
-	claim, err := tx.PrepareContext(ctx, `UPDATE deliveries SET lease_owner = ?, lease_until = ?, next_attempt_at = ?
-		WHERE id IN (
-			SELECT id FROM deliveries INDEXED BY deliveries_due
-			WHERE destination_id = ? AND status IN ('pending', 'retrying') AND next_attempt_at <= ?
-			ORDER BY next_attempt_at LIMIT ?)
-		RETURNING `+deliveryColumnsBare)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: claim: %w", err)
-	}
-	defer claim.Close()
+	claim := tx.StmtContext(ctx, st.claim)
 	var deliveries []*relay.Delivery
 	_, err = relay.ClaimFairly(dests, limit, func(dst string, n int) (int, error) {
 		until := ms(now.Add(lease))
@@ -59,7 +51,7 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	if len(deliveries) == 0 {
 		return nil, tx.Commit()
 	}
-	claims, err := s.loadClaims(ctx, tx, deliveries)
+	claims, err := s.loadClaims(ctx, tx, tx.StmtContext(ctx, st.claimEvents), deliveries)
 	if err != nil {
 		return nil, err
 	}
@@ -70,9 +62,8 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 }
 
 // claimableDestinations lists the destinations that may be sent to now.
-func claimableDestinations(ctx context.Context, tx *sql.Tx, now time.Time) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM destinations
-		WHERE disabled = 0 AND deleted_at IS NULL AND paused_until <= ? ORDER BY id`, ms(now))
+func claimableDestinations(ctx context.Context, q *sql.Stmt, now time.Time) ([]string, error) {
+	rows, err := q.QueryContext(ctx, ms(now))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim: destinations: %w", err)
 	}
@@ -92,7 +83,7 @@ func claimableDestinations(ctx context.Context, tx *sql.Tx, now time.Time) ([]st
 const deliveryColumnsBare = `id, event_id, destination_id, status, source, attempts, step, next_attempt_at,
 	last_status, last_error, created_at, updated_at`
 
-func (s *Store) loadClaims(ctx context.Context, tx *sql.Tx, deliveries []*relay.Delivery) ([]*relay.Claim, error) {
+func (s *Store) loadClaims(ctx context.Context, tx *sql.Tx, q *sql.Stmt, deliveries []*relay.Delivery) ([]*relay.Claim, error) {
 	eventIDs := make([]string, 0, len(deliveries))
 	destIDs := map[string]bool{}
 	for _, d := range deliveries {
@@ -100,7 +91,11 @@ func (s *Store) loadClaims(ctx context.Context, tx *sql.Tx, deliveries []*relay.
 		destIDs[d.DestinationID] = true
 	}
 	events := make(map[string]*relay.Event, len(eventIDs))
-	rows, err := tx.QueryContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id IN (`+placeholders(len(eventIDs))+`)`, anys(eventIDs)...)
+	ids, err := json.Marshal(eventIDs)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: claim: events: %w", err)
+	}
+	rows, err := q.QueryContext(ctx, string(ids))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: claim: events: %w", err)
 	}
@@ -135,22 +130,9 @@ func (s *Store) loadClaims(ctx context.Context, tx *sql.Tx, deliveries []*relay.
 }
 
 // recordOutcomesTx applies a batch of attempt outcomes in tx.
-func recordOutcomesTx(ctx context.Context, tx *sql.Tx, outcomes []*relay.Outcome, now time.Time) error {
-	upd, err := tx.PrepareContext(ctx, `UPDATE deliveries SET status = ?, step = ?, next_attempt_at = ?,
-		attempts = attempts + 1, last_status = ?, last_error = ?, lease_owner = '', lease_until = 0, updated_at = ?
-		WHERE id = ?`)
-	if err != nil {
-		return fmt.Errorf("sqlite: record outcomes: %w", err)
-	}
-	defer upd.Close()
-	// The attempt is numbered from the row just updated, so two replicas that
-	// both attempted a delivery (a lease taken over) never share a number.
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO attempts (delivery_id, n, started_at, status_code, latency_us, error, response_body)
-		SELECT id, attempts, ?, ?, ?, ?, ? FROM deliveries WHERE id = ?`)
-	if err != nil {
-		return fmt.Errorf("sqlite: record outcomes: %w", err)
-	}
-	defer ins.Close()
+func recordOutcomesTx(ctx context.Context, tx *sql.Tx, st *writerStmts, outcomes []*relay.Outcome, now time.Time) error {
+	upd := tx.StmtContext(ctx, st.updOutcome)
+	ins := tx.StmtContext(ctx, st.insAttempt)
 	for _, o := range outcomes {
 		a := &o.Attempt
 		res, err := upd.ExecContext(ctx, o.Status, o.Step, ms(o.NextAttemptAt), a.StatusCode, a.Error, ms(now), a.DeliveryID)

@@ -24,6 +24,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/relayhq/relay"
@@ -46,6 +47,9 @@ type Store struct {
 	checkpointer *sql.DB
 	stop         chan struct{}
 	done         chan struct{} // the checkpointer stopped
+
+	stmtMu   sync.Mutex
+	prepared *writerStmts
 }
 
 var _ relay.Store = (*Store)(nil)
@@ -164,6 +168,7 @@ func (s *Store) Close() error {
 		close(s.stop)
 	}
 	<-s.done
+	s.closeStmts()
 	err1 := s.reader.Close()
 	err3 := s.checkpointer.Close()
 	err2 := s.writer.Close()

@@ -20,7 +20,11 @@ func (s *Store) InsertEvents(ctx context.Context, items []*relay.IngestItem) err
 	if len(items) == 0 {
 		return nil
 	}
-	return s.inTx(ctx, "insert events", func(tx *sql.Tx) error { return insertEventsTx(ctx, tx, items) })
+	st, err := s.stmts(ctx)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, "insert events", func(tx *sql.Tx) error { return insertEventsTx(ctx, tx, st, items) })
 }
 
 // RecordOutcomes applies a batch of attempt outcomes in one transaction.
@@ -28,7 +32,11 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []*relay.Outcome, n
 	if len(outcomes) == 0 {
 		return nil
 	}
-	return s.inTx(ctx, "record outcomes", func(tx *sql.Tx) error { return recordOutcomesTx(ctx, tx, outcomes, now) })
+	st, err := s.stmts(ctx)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, "record outcomes", func(tx *sql.Tx) error { return recordOutcomesTx(ctx, tx, st, outcomes, now) })
 }
 
 // inTx runs fn in a write transaction and commits it.

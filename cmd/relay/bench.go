@@ -31,6 +31,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	rateFor := fs.Duration("rate-duration", 10*time.Second, "open-loop run length")
 	backlog := fs.Int("backlog", 100000, "events queued while the destination is down (backlog mode)")
 	keep := fs.Bool("keep", false, "keep the temporary data directory")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the (first) relay serve process of each mode to `file`.<mode>")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: relay bench [flags]\n\nRuns this relay binary as a child process on loopback with a sink destination and a\nload generator sending signed ~2 KB GitHub webhooks, and prints accepted/s, ack\nlatency percentiles, delivered/s, losses, duplicates, peak RSS and database size,\nnext to a reference ceiling (a bare net/http server that only checks the HMAC).\n\nFlags:")
 		fs.PrintDefaults()
@@ -45,6 +46,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	return bench.Run(ctx, bench.Options{
 		RelayBin: bin, Modes: strings.Split(*modes, ","), DatabaseURL: *dbURL, Replicas: *replicas,
 		Concurrency: *conc, Duration: *dur, Rate: *rate, RateFor: *rateFor, Backlog: *backlog, KeepDir: *keep,
+		CPUProfile: *cpuProfile,
 	}, stdout)
 }
 
