@@ -73,6 +73,12 @@ type Outcome struct {
 	// DisableDestination, when set, disables the delivery's destination with
 	// this reason (a 410 Gone).
 	DisableDestination string
+	// Owner is the lease holder that made the attempt. The delivery's state
+	// changes only while the row is still leased to Owner: an outcome that
+	// arrives after the delivery was replayed, or taken over by another
+	// replica when the lease ran out, records its attempt and leaves the
+	// state to the current holder. Empty applies the outcome regardless.
+	Owner string
 }
 
 // EventFilter selects events for Store.ListEvents. Zero fields match all.

@@ -127,14 +127,20 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []*relay.Outcome, n
 		a := &o.Attempt
 		// The attempt is numbered from the row just updated, so two replicas
 		// that both attempted a delivery never share a number.
+		// An outcome whose lease was lost (the delivery was replayed, or
+		// taken over) only counts its attempt: stale runs when upd did not.
 		b.Queue(`WITH upd AS (
 				UPDATE deliveries SET status = $1, step = $2, next_attempt_at = $3, attempts = attempts + 1,
 					last_status = $4, last_error = $5, lease_owner = '', lease_until = 'epoch', updated_at = $6
-				WHERE id = $7 RETURNING id, attempts)
+				WHERE id = $7 AND ($11::text = '' OR lease_owner = $11) RETURNING id, attempts),
+			stale AS (
+				UPDATE deliveries SET attempts = attempts + 1, updated_at = $6
+				WHERE id = $7 AND NOT EXISTS (SELECT 1 FROM upd) RETURNING id, attempts)
 			INSERT INTO attempts (delivery_id, n, started_at, status_code, latency_us, error, response_body)
-			SELECT id, attempts, $8, $4, $9, $5, $10 FROM upd`,
+			SELECT id, attempts, $8::timestamptz, $4::integer, $9::bigint, $5::text, $10::text FROM upd
+			UNION ALL SELECT id, attempts, $8, $4, $9, $5, $10 FROM stale`,
 			o.Status, o.Step, ts(o.NextAttemptAt), a.StatusCode, a.Error, now.UTC(), a.DeliveryID,
-			a.StartedAt.UTC(), time.Duration(a.Latency).Microseconds(), a.ResponseBody)
+			a.StartedAt.UTC(), time.Duration(a.Latency).Microseconds(), a.ResponseBody, o.Owner)
 		if o.DisableDestination != "" {
 			b.Queue(`UPDATE destinations SET disabled = true, disabled_reason = $1, updated_at = $2
 				WHERE id = (SELECT destination_id FROM deliveries WHERE id = $3)`, o.DisableDestination, now.UTC(), a.DeliveryID)

@@ -133,14 +133,21 @@ func (s *Store) loadClaims(ctx context.Context, tx *sql.Tx, q *sql.Stmt, deliver
 func recordOutcomesTx(ctx context.Context, tx *sql.Tx, st *writerStmts, outcomes []*relay.Outcome, now time.Time) error {
 	upd := tx.StmtContext(ctx, st.updOutcome)
 	ins := tx.StmtContext(ctx, st.insAttempt)
+	stale := tx.StmtContext(ctx, st.updStale)
 	for _, o := range outcomes {
 		a := &o.Attempt
-		res, err := upd.ExecContext(ctx, o.Status, o.Step, ms(o.NextAttemptAt), a.StatusCode, a.Error, ms(now), a.DeliveryID)
+		res, err := upd.ExecContext(ctx, o.Status, o.Step, ms(o.NextAttemptAt), a.StatusCode, a.Error, ms(now), a.DeliveryID, o.Owner, o.Owner)
 		if err != nil {
 			return fmt.Errorf("sqlite: record outcome: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			continue // deleted meanwhile: nothing to record against
+			// Not ours any more: count the attempt, keep the current state.
+			if res, err = stale.ExecContext(ctx, ms(now), a.DeliveryID); err != nil {
+				return fmt.Errorf("sqlite: record outcome: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				continue // deleted meanwhile: nothing to record against
+			}
 		}
 		if _, err := ins.ExecContext(ctx, ms(a.StartedAt), a.StatusCode,
 			time.Duration(a.Latency).Microseconds(), a.Error, a.ResponseBody, a.DeliveryID); err != nil {

@@ -15,7 +15,7 @@ import (
 type writerStmts struct {
 	insEvent, findEvent, insDelivery *sql.Stmt
 	claimDests, claim, claimEvents   *sql.Stmt
-	updOutcome, insAttempt           *sql.Stmt
+	updOutcome, updStale, insAttempt *sql.Stmt
 }
 
 var writerSQL = map[string]string{
@@ -42,7 +42,9 @@ var writerSQL = map[string]string{
 	"claimEvents": `SELECT ` + eventColumns + ` FROM events e WHERE e.id IN (SELECT value FROM json_each(?))`,
 	"updOutcome": `UPDATE deliveries SET status = ?, step = ?, next_attempt_at = ?,
 		attempts = attempts + 1, last_status = ?, last_error = ?, lease_owner = '', lease_until = 0, updated_at = ?
-		WHERE id = ?`,
+		WHERE id = ? AND (? = '' OR lease_owner = ?)`,
+	// An attempt whose lease was lost (replayed, or taken over) still counts.
+	"updStale": `UPDATE deliveries SET attempts = attempts + 1, updated_at = ? WHERE id = ?`,
 	// The attempt is numbered from the row just updated, so two replicas that
 	// both attempted a delivery (a lease taken over) never share a number.
 	"insAttempt": `INSERT INTO attempts (delivery_id, n, started_at, status_code, latency_us, error, response_body)
@@ -62,7 +64,7 @@ func (s *Store) stmts(ctx context.Context) (*writerStmts, error) {
 	fields := map[string]**sql.Stmt{
 		"insEvent": &w.insEvent, "findEvent": &w.findEvent, "insDelivery": &w.insDelivery,
 		"claimDests": &w.claimDests, "claim": &w.claim, "claimEvents": &w.claimEvents,
-		"updOutcome": &w.updOutcome, "insAttempt": &w.insAttempt,
+		"updOutcome": &w.updOutcome, "updStale": &w.updStale, "insAttempt": &w.insAttempt,
 	}
 	var errs []error
 	for name, field := range fields {
@@ -91,7 +93,7 @@ func (s *Store) closeStmts() {
 	defer s.stmtMu.Unlock()
 	if w := s.prepared; w != nil {
 		for _, st := range []*sql.Stmt{w.insEvent, w.findEvent, w.insDelivery, w.claimDests, w.claim,
-			w.claimEvents, w.updOutcome, w.insAttempt} {
+			w.claimEvents, w.updOutcome, w.updStale, w.insAttempt} {
 			st.Close()
 		}
 		s.prepared = nil

@@ -78,6 +78,7 @@ func Run(t *testing.T, open func(t *testing.T) relay.Store) {
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"InsertIsAtomic", testInsertAtomic},
 		{"RecordOutcomes", testRecordOutcomes},
+		{"StaleOutcomeKeepsState", testStaleOutcome},
 		{"DisableAndPause", testDisableAndPause},
 		{"ReleaseLeases", testReleaseLeases},
 		{"Replays", testReplays},
@@ -356,6 +357,60 @@ func testConcurrentClaims(t *testing.T, s relay.Store) {
 	for id, n := range count {
 		if n != 1 {
 			t.Fatalf("delivery %s claimed %d times", id, n)
+		}
+	}
+}
+
+// An outcome that arrives after its lease was lost (the delivery replayed,
+// or taken over by another replica) counts its attempt but does not
+// overwrite the state the current holder or the replay set.
+func testStaleOutcome(t *testing.T, s relay.Store) {
+	d := destination(t, s, "app")
+	it := item("github", "r-stale", "push", "", t0, d)
+	insert(t, s, it)
+	id := it.Deliveries[0].ID
+	c, err := s.ClaimDue(ctx, "a", t0, time.Minute, 10)
+	must(t, err)
+	if len(c) != 1 {
+		t.Fatalf("claimed %d", len(c))
+	}
+	// Replayed while a's attempt is in flight; then a's success is recorded.
+	_, err = s.ReplayDelivery(ctx, id, "", t0.Add(time.Second))
+	must(t, err)
+	must(t, s.RecordOutcomes(ctx, []*relay.Outcome{{Owner: "a", Status: relay.DeliverySucceeded, Step: 1,
+		Attempt: relay.Attempt{DeliveryID: id, StartedAt: t0, StatusCode: 200}}}, t0.Add(2*time.Second)))
+	got, err := s.GetDelivery(ctx, id, "")
+	must(t, err)
+	if got.Status != relay.DeliveryPending || got.Source != relay.SourceReplay || got.Attempts != 1 || len(got.AttemptLog) != 1 {
+		t.Fatalf("a stale success overwrote the replay: %+v", got)
+	}
+	// a claims the replay, its lease runs out, b takes over; a's late
+	// failure must not undo b's lease, and b's success then lands.
+	c, err = s.ClaimDue(ctx, "a", t0.Add(3*time.Second), time.Second, 10)
+	must(t, err)
+	if len(c) != 1 {
+		t.Fatalf("replay claimed %d", len(c))
+	}
+	c, err = s.ClaimDue(ctx, "b", t0.Add(10*time.Second), time.Minute, 10)
+	must(t, err)
+	if len(c) != 1 {
+		t.Fatalf("takeover claimed %d", len(c))
+	}
+	must(t, s.RecordOutcomes(ctx, []*relay.Outcome{{Owner: "a", Status: relay.DeliveryRetrying, Step: 1, NextAttemptAt: t0.Add(time.Hour),
+		Attempt: relay.Attempt{DeliveryID: id, StartedAt: t0.Add(3 * time.Second), StatusCode: 500}}}, t0.Add(11*time.Second)))
+	if c, _ := s.ClaimDue(ctx, "c", t0.Add(12*time.Second), time.Minute, 10); len(c) != 0 {
+		t.Fatal("a stale outcome released b's lease")
+	}
+	must(t, s.RecordOutcomes(ctx, []*relay.Outcome{{Owner: "b", Status: relay.DeliverySucceeded, Step: 1,
+		Attempt: relay.Attempt{DeliveryID: id, StartedAt: t0.Add(10 * time.Second), StatusCode: 204}}}, t0.Add(13*time.Second)))
+	got, err = s.GetDelivery(ctx, id, "")
+	must(t, err)
+	if got.Status != relay.DeliverySucceeded || got.Attempts != 3 || len(got.AttemptLog) != 3 {
+		t.Fatalf("after takeover: %+v", got)
+	}
+	for i, a := range got.AttemptLog {
+		if a.N != i+1 {
+			t.Fatalf("attempt numbers %+v", got.AttemptLog)
 		}
 	}
 }
