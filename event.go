@@ -8,18 +8,21 @@ import (
 // Event is one received webhook (or, later, one backfilled item), stored
 // exactly once per (Provider, DeliveryID).
 type Event struct {
-	ID           string            `json:"id"` // "evt_…"; the envelope id and webhook-id
-	Provider     string            `json:"provider"`
-	DeliveryID   string            `json:"delivery_id"`
-	EventType    string            `json:"event_type"`
-	Source       string            `json:"source"` // live | backfill
-	AccountID    string            `json:"account_id,omitempty"`
-	ResourceID   string            `json:"resource_id,omitempty"`
-	OrgID        string            `json:"org_id,omitempty"`
-	ConnectionID string            `json:"connection_id,omitempty"`
-	Headers      map[string]string `json:"headers,omitempty"` // allow-listed request headers
-	Payload      json.RawMessage   `json:"payload"`           // the provider's JSON, byte for byte
-	ReceivedAt   time.Time         `json:"received_at"`
+	ID           string `json:"id"` // "evt_…"; the envelope id and webhook-id
+	Provider     string `json:"provider"`
+	DeliveryID   string `json:"delivery_id"`
+	EventType    string `json:"event_type"`
+	Source       string `json:"source"` // live | backfill
+	AccountID    string `json:"account_id,omitempty"`
+	ResourceID   string `json:"resource_id,omitempty"`
+	OrgID        string `json:"org_id,omitempty"`
+	ConnectionID string `json:"connection_id,omitempty"`
+	// Match says whether the account was matched to a connection: MatchNone,
+	// MatchMatched or MatchUnmatched (held for org-filtered destinations).
+	Match      string            `json:"match,omitempty"`
+	Headers    map[string]string `json:"headers,omitempty"` // allow-listed request headers
+	Payload    json.RawMessage   `json:"payload"`           // the provider's JSON, byte for byte
+	ReceivedAt time.Time         `json:"received_at"`
 
 	// Deliveries is filled by Store.GetEvent only.
 	Deliveries []*Delivery `json:"deliveries,omitempty"`
