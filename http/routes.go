@@ -26,6 +26,18 @@ func (s *Server) routes(mux *http.ServeMux) {
 	api("DELETE /api/v1/destinations/{id}", s.adminOnly(s.handleDeleteDestination()))
 	api("POST /api/v1/destinations/{id}/replay", s.adminOnly(s.handleReplayDead()))
 
+	conn := func(pattern string, h http.Handler) { api(pattern, s.requireConnections(h)) }
+	conn("POST /api/v1/orgs", s.adminOnly(s.handleCreateOrg()))
+	conn("GET /api/v1/orgs", s.adminOnly(s.handleListOrgs()))
+	conn("GET /api/v1/orgs/{org}", s.ownOrg(s.handleGetOrg()))
+	conn("POST /api/v1/orgs/{org}/api-keys", s.adminOnly(s.handleCreateOrgKey()))
+	conn("POST /api/v1/orgs/{org}/connections/{provider}/authorize", s.ownOrg(s.handleAuthorize()))
+	conn("GET /api/v1/connections", s.handleListConnections())
+	conn("GET /api/v1/connections/{id}", s.handleGetConnection())
+	conn("DELETE /api/v1/connections/{id}", s.handleDeleteConnection())
+	conn("GET /api/v1/connections/{id}/token", s.handleConnectionToken())
+	mux.Handle("GET /oauth/{provider}/callback", s.handleOAuthCallback())
+
 	// Anything else under /api/ answers a JSON 404 rather than the mux's text one.
 	mux.Handle("/api/", s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, errNoRoute)

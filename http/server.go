@@ -47,6 +47,9 @@ type Server struct {
 	cfg       Config
 	keys      keyCache
 	handler   http.Handler
+
+	conns   relay.ConnectionStore // nil until EnableConnections
+	connSvc Connections
 }
 
 // NewServer returns the server's handler with every dependency explicit.

@@ -85,7 +85,27 @@ func (s *Server) handleWebhook() http.Handler {
 		}
 		outcome(metrics.OutcomeAccepted)
 		writeJSON(w, http.StatusAccepted, webhookAnswer{ID: res.EventID})
+		s.applyLifecycle(r.Context(), p, in, body)
 	})
+}
+
+// applyLifecycle updates the connection a provider's lifecycle webhook is
+// about (uninstalled, suspended, repositories added, …), after the answer:
+// the event is stored either way, and a failure here is only logged.
+func (s *Server) applyLifecycle(ctx context.Context, p relay.Provider, in relay.Inbound, body []byte) {
+	lp, ok := p.(relay.LifecycleParser)
+	if !ok || s.connSvc == nil {
+		return
+	}
+	ch, ok := lp.Lifecycle(in, body)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.connSvc.ApplyLifecycle(ctx, p.Name(), ch); err != nil {
+		s.logger.Warn("applying a lifecycle webhook failed", "provider", p.Name(), "event_type", in.EventType, "err", err)
+	}
 }
 
 // readBody reads the whole body, or fails with ETOOLARGE past limit.

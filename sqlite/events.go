@@ -24,7 +24,7 @@ func insertEventsTx(ctx context.Context, tx *sql.Tx, st *writerStmts, items []*r
 			return err
 		}
 		res, err := insEvent.ExecContext(ctx, e.ID, e.Provider, e.DeliveryID, e.EventType, e.Source,
-			e.AccountID, e.ResourceID, e.OrgID, e.ConnectionID, headers, []byte(e.Payload), ms(e.ReceivedAt))
+			e.AccountID, e.ResourceID, e.OrgID, e.ConnectionID, e.Match, headers, []byte(e.Payload), ms(e.ReceivedAt))
 		if err != nil {
 			return fmt.Errorf("sqlite: insert event: %w", err)
 		}
@@ -65,7 +65,7 @@ func marshalHeaders(h map[string]string) (string, error) {
 }
 
 const eventColumns = `e.id, e.provider, e.delivery_id, e.event_type, e.source, e.account_id, e.resource_id,
-	e.org_id, e.connection_id, e.headers, e.payload, e.received_at`
+	e.org_id, e.connection_id, e.match, e.headers, e.payload, e.received_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -75,7 +75,7 @@ func scanEvent(row scanner) (*relay.Event, error) {
 	var payload []byte
 	var received int64
 	if err := row.Scan(&e.ID, &e.Provider, &e.DeliveryID, &e.EventType, &e.Source, &e.AccountID, &e.ResourceID,
-		&e.OrgID, &e.ConnectionID, &headers, &payload, &received); err != nil {
+		&e.OrgID, &e.ConnectionID, &e.Match, &headers, &payload, &received); err != nil {
 		return nil, err
 	}
 	if headers != "" && headers != "{}" {

@@ -20,8 +20,8 @@ type writerStmts struct {
 
 var writerSQL = map[string]string{
 	"insEvent": `INSERT INTO events
-		(id, provider, delivery_id, event_type, source, account_id, resource_id, org_id, connection_id, headers, payload, received_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		(id, provider, delivery_id, event_type, source, account_id, resource_id, org_id, connection_id, match, headers, payload, received_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (provider, delivery_id) DO NOTHING`,
 	"findEvent": `SELECT id FROM events WHERE provider = ? AND delivery_id = ?`,
 	"insDelivery": `INSERT INTO deliveries
