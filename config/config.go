@@ -10,6 +10,9 @@ package config
 
 import (
 	"bytes"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -35,9 +38,10 @@ type Config struct {
 	LogLevel  string `yaml:"log_level"`  // debug | info | warn | error
 	LogFormat string `yaml:"log_format"` // json | text
 
-	Ingest    Ingest    `yaml:"ingest"`
-	Providers Providers `yaml:"providers"`
-	Sources   []Source  `yaml:"sources"`
+	Ingest     Ingest     `yaml:"ingest"`
+	Encryption Encryption `yaml:"encryption"`
+	Providers  Providers  `yaml:"providers"`
+	Sources    []Source   `yaml:"sources"`
 	// Dests are the destinations declared in the configuration; Destinations
 	// returns them as domain values. (The field cannot share the method's name.)
 	Dests    []Destination `yaml:"destinations"`
@@ -59,25 +63,111 @@ type Providers struct {
 	Vercel Vercel `yaml:"vercel"`
 }
 
-// GitHub configures the github provider.
+// GitHub configures the github provider: webhooks (webhook_secret) and the
+// GitHub App connect flow (app_id, app_slug, client_id, client_secret,
+// private_key or private_key_file).
 type GitHub struct {
-	WebhookSecret string `yaml:"webhook_secret"`
+	WebhookSecret  string `yaml:"webhook_secret"`
+	AppID          string `yaml:"app_id"`
+	AppSlug        string `yaml:"app_slug"`
+	ClientID       string `yaml:"client_id"`
+	ClientSecret   string `yaml:"client_secret"`
+	PrivateKey     string `yaml:"private_key"`      // PEM, PKCS#1 or PKCS#8 RSA
+	PrivateKeyFile string `yaml:"private_key_file"` // or a path to it
+	APIURL         string `yaml:"api_url"`          // GitHub Enterprise Server: https://HOST/api/v3
+	WebURL         string `yaml:"web_url"`
 }
 
 // Linear configures the linear provider.
 type Linear struct {
 	WebhookSecret      string   `yaml:"webhook_secret"`
 	TimestampTolerance Duration `yaml:"timestamp_tolerance"`
+	ClientID           string   `yaml:"client_id"`
+	ClientSecret       string   `yaml:"client_secret"`
+	APIURL             string   `yaml:"api_url"`
+	WebURL             string   `yaml:"web_url"`
 }
 
-// Sentry configures the sentry provider.
+// Sentry configures the sentry provider. Its client secret also signs its
+// webhooks.
 type Sentry struct {
 	ClientSecret string `yaml:"client_secret"`
+	ClientID     string `yaml:"client_id"`
+	Slug         string `yaml:"slug"` // the integration's slug, for the install URL
+	APIURL       string `yaml:"api_url"`
+	WebURL       string `yaml:"web_url"`
 }
 
-// Vercel configures the vercel provider.
+// Vercel configures the vercel provider. Its client secret also signs its
+// webhooks.
 type Vercel struct {
 	ClientSecret string `yaml:"client_secret"`
+	ClientID     string `yaml:"client_id"`
+	Slug         string `yaml:"slug"` // the integration's slug, for the install URL
+	APIURL       string `yaml:"api_url"`
+	WebURL       string `yaml:"web_url"`
+}
+
+// ConnectConfigured reports whether the GitHub App connect flow is set up.
+func (g GitHub) ConnectConfigured() bool {
+	return g.AppID != "" && g.AppSlug != "" && (g.PrivateKey != "" || g.PrivateKeyFile != "")
+}
+
+// RSAKey parses the App's private key: PEM, PKCS#1 ("RSA PRIVATE KEY") or
+// PKCS#8 ("PRIVATE KEY") holding an RSA key. Its errors never contain the key.
+func (g GitHub) RSAKey() (*rsa.PrivateKey, error) {
+	pemText := []byte(g.PrivateKey)
+	if g.PrivateKeyFile != "" {
+		b, err := os.ReadFile(g.PrivateKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("cannot read the key file: %v", errors.Unwrap(err))
+		}
+		pemText = b
+	}
+	block, _ := pem.Decode(pemText)
+	if block == nil {
+		return nil, errors.New("must be a PEM-encoded RSA private key (-----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----)")
+	}
+	switch block.Type {
+	case "RSA PRIVATE KEY":
+		k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
+		if err != nil {
+			return nil, errors.New("not a valid PKCS#1 RSA private key")
+		}
+		return k, nil
+	case "PRIVATE KEY":
+		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			return nil, errors.New("not a valid PKCS#8 private key")
+		}
+		rk, ok := k.(*rsa.PrivateKey)
+		if !ok {
+			return nil, fmt.Errorf("a PKCS#8 %T key; GitHub Apps use RSA keys", k)
+		}
+		return rk, nil
+	default:
+		return nil, fmt.Errorf("a PEM block of type %q; expected RSA PRIVATE KEY (PKCS#1) or PRIVATE KEY (PKCS#8)", block.Type)
+	}
+}
+
+// ConnectConfigured reports whether the Linear connect flow is set up.
+func (l Linear) ConnectConfigured() bool { return l.ClientID != "" && l.ClientSecret != "" }
+
+// ConnectConfigured reports whether the Sentry connect flow is set up.
+func (s Sentry) ConnectConfigured() bool {
+	return s.ClientID != "" && s.ClientSecret != "" && s.Slug != ""
+}
+
+// ConnectConfigured reports whether the Vercel connect flow is set up.
+func (v Vercel) ConnectConfigured() bool {
+	return v.ClientID != "" && v.ClientSecret != "" && v.Slug != ""
+}
+
+// Encryption configures the token vault.
+type Encryption struct {
+	// Keys are 64-hex-character (32-byte) AES-256 keys: the first encrypts,
+	// all decrypt. Empty: a key is generated into data_dir/relay.key.
+	Keys []string `yaml:"keys"`
 }
 
 // Source is a generic inbound webhook source served at /webhooks/{Name}.
@@ -131,7 +221,11 @@ func Default() *Config {
 			BatchMax:     256,
 		},
 		Providers: Providers{
-			Linear: Linear{TimestampTolerance: Duration(60 * time.Second)},
+			GitHub: GitHub{APIURL: "https://api.github.com", WebURL: "https://github.com"},
+			Linear: Linear{TimestampTolerance: Duration(60 * time.Second),
+				APIURL: "https://api.linear.app", WebURL: "https://linear.app"},
+			Sentry: Sentry{APIURL: "https://sentry.io", WebURL: "https://sentry.io"},
+			Vercel: Vercel{APIURL: "https://api.vercel.com", WebURL: "https://vercel.com"},
 		},
 		Delivery: Delivery{
 			Timeout: Duration(relay.DefaultTimeout),

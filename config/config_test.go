@@ -103,10 +103,11 @@ func TestLoadFullFile(t *testing.T) {
 		AdminAPIKey: "rk_file_admin_key", PublicURL: "https://relay.example.com", LogLevel: "debug", LogFormat: "text",
 		Ingest: config.Ingest{MaxBodyBytes: 2 << 20, BatchMax: 64},
 		Providers: config.Providers{
-			GitHub: config.GitHub{WebhookSecret: "gh-file-secret"},
-			Linear: config.Linear{WebhookSecret: "lin-file-secret", TimestampTolerance: d("90s")},
-			Sentry: config.Sentry{ClientSecret: "sentry-file-secret"},
-			Vercel: config.Vercel{ClientSecret: "vercel-file-secret"},
+			GitHub: config.GitHub{WebhookSecret: "gh-file-secret", APIURL: "https://api.github.com", WebURL: "https://github.com"},
+			Linear: config.Linear{WebhookSecret: "lin-file-secret", TimestampTolerance: d("90s"),
+				APIURL: "https://api.linear.app", WebURL: "https://linear.app"},
+			Sentry: config.Sentry{ClientSecret: "sentry-file-secret", APIURL: "https://sentry.io", WebURL: "https://sentry.io"},
+			Vercel: config.Vercel{ClientSecret: "vercel-file-secret", APIURL: "https://api.vercel.com", WebURL: "https://vercel.com"},
 		},
 		Sources: []config.Source{
 			{Name: "billing", Scheme: "standard-webhooks", Secret: secretA, TimestampTolerance: d("5m")},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/vault"
 )
 
 // BuiltinProviders are the names of the code-defined providers; a generic
@@ -74,6 +75,43 @@ func (c *Config) Validate() error {
 
 	if c.Providers.Linear.TimestampTolerance <= 0 {
 		bad("providers.linear.timestamp_tolerance", "must be positive")
+	}
+	if len(c.Encryption.Keys) > 0 {
+		if _, err := vault.ParseKeys(c.Encryption.Keys); err != nil {
+			bad("encryption.keys"+strings.SplitN(err.Error(), ":", 2)[0], "%s", strings.TrimSpace(strings.SplitN(err.Error(), ":", 2)[1]))
+		}
+	}
+	for name, u := range map[string]string{
+		"github.api_url": c.Providers.GitHub.APIURL, "github.web_url": c.Providers.GitHub.WebURL,
+		"linear.api_url": c.Providers.Linear.APIURL, "linear.web_url": c.Providers.Linear.WebURL,
+		"sentry.api_url": c.Providers.Sentry.APIURL, "sentry.web_url": c.Providers.Sentry.WebURL,
+		"vercel.api_url": c.Providers.Vercel.APIURL, "vercel.web_url": c.Providers.Vercel.WebURL,
+	} {
+		if !absoluteHTTP(u) {
+			bad("providers."+name, "must be an absolute http:// or https:// URL")
+		}
+	}
+	if g := c.Providers.GitHub; g.AppID != "" || g.AppSlug != "" || g.PrivateKey != "" || g.PrivateKeyFile != "" {
+		if g.AppID == "" {
+			bad("providers.github.app_id", "required for the GitHub App connect flow")
+		}
+		if g.AppSlug == "" {
+			bad("providers.github.app_slug", "required for the GitHub App connect flow")
+		}
+		switch {
+		case g.PrivateKey != "" && g.PrivateKeyFile != "":
+			bad("providers.github.private_key", "set private_key or private_key_file, not both")
+		case g.PrivateKey == "" && g.PrivateKeyFile == "":
+			bad("providers.github.private_key", "required for the GitHub App connect flow (or private_key_file)")
+		default:
+			if _, err := g.RSAKey(); err != nil {
+				key := "providers.github.private_key"
+				if g.PrivateKeyFile != "" {
+					key += "_file"
+				}
+				bad(key, "%s", err)
+			}
+		}
 	}
 
 	seen := map[string]int{}
