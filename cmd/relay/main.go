@@ -39,6 +39,7 @@ Server:
   serve         run Relay (HTTP ingest, API, delivery)
   migrate       apply database migrations and exit
   keygen        print a new random secret (webhook signing secret or encryption key)
+  keys rotate   re-encrypt every stored token under the first of encryption.keys
   version       print the version
   bench         benchmark this binary: throughput, latency, backlog drain, replica kill
   sink          run a local destination that verifies and prints deliveries (for trying Relay)
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
 	case "keygen":
 		return cmdKeygen(rest, stdout, stderr)
+	case "keys":
+		return cmdKeys(ctx, rest, getenv, stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, rest, getenv, stdout, stderr)
 	case "sink":

