@@ -183,6 +183,11 @@ func (s *Service) Callback(ctx context.Context, provider string, query url.Value
 		s.logger.Warn("connect: exchange failed", "provider", provider, "org_id", st.OrgID, "err", err)
 		return back("error", "provider_error", "error_description", relay.ErrorMessage(err)), nil
 	}
+	if grant.Connection.ExternalID == "" && grant.Connection.Status == relay.ConnectionPending {
+		// Requested but not granted yet (a GitHub org owner must approve):
+		// no account to connect until then.
+		return back("status", relay.ConnectionPending), nil
+	}
 	c, err := s.save(ctx, st.OrgID, provider, grant)
 	if relay.ErrorCode(err) == relay.ECONFLICT {
 		return back("error", "account_taken", "error_description", "This account is connected to another org."), nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/relayhq/relay"
 	"github.com/relayhq/relay/config"
+	"github.com/relayhq/relay/github"
 	"github.com/relayhq/relay/vault"
 )
 
@@ -105,5 +106,23 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 // them.
 func buildConnectors(cfg *config.Config, logger *slog.Logger) ([]relay.Connector, error) {
 	var out []relay.Connector
+	p := cfg.Providers
+	if p.GitHub.ConnectConfigured() {
+		key, err := p.GitHub.RSAKey()
+		if err != nil {
+			return nil, fmt.Errorf("config: providers.github.private_key: %w", err)
+		}
+		c, err := github.NewConnector(github.ConnectorConfig{AppID: p.GitHub.AppID, AppSlug: p.GitHub.AppSlug,
+			PrivateKey: key, APIURL: p.GitHub.APIURL, WebURL: p.GitHub.WebURL})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	names := make([]string, len(out))
+	for i, c := range out {
+		names[i] = c.Name()
+	}
+	logger.Info("connect flows configured", "providers", names)
 	return out, nil
 }
