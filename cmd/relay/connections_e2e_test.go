@@ -1,0 +1,267 @@
+package main
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/simulator"
+)
+
+// apiCall sends a JSON API request with key and decodes the answer into out.
+func apiCall(t *testing.T, method, u, key string, in, out any) int {
+	t.Helper()
+	var body io.Reader
+	if in != nil {
+		b, _ := json.Marshal(in)
+		body = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, u, body)
+	req.Header.Set("Authorization", "Bearer "+key)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %d %s", method, u, resp.StatusCode, b)
+		}
+	}
+	return resp.StatusCode
+}
+
+// noRedirects is a client that shows redirects instead of following them.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// connectGitHub runs the GitHub App connect flow for org through Relay and
+// the simulator, and returns the redirect's query.
+func connectGitHub(t *testing.T, base, key, org string, sim *simulator.GitHub, installation int64) url.Values {
+	t.Helper()
+	var auth struct {
+		AuthorizeURL string    `json:"authorize_url"`
+		ExpiresAt    time.Time `json:"expires_at"`
+	}
+	if code := apiCall(t, "POST", base+"/api/v1/orgs/"+org+"/connections/github/authorize", key,
+		map[string]string{"return_url": "https://app.example/connected"}, &auth); code != 200 {
+		t.Fatalf("authorize: %d", code)
+	}
+	u, _ := url.Parse(auth.AuthorizeURL)
+	if !strings.HasPrefix(auth.AuthorizeURL, sim.URL()+"/apps/relay-test/installations/new") || auth.ExpiresAt.IsZero() {
+		t.Fatalf("authorize_url %s", auth.AuthorizeURL)
+	}
+	resp, err := noRedirects.Get(sim.InstallRedirect(base+"/oauth/github/callback", u.Query().Get("state"), installation, "install"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc.String(), "https://app.example/connected?") {
+		t.Fatalf("callback: %d %s", resp.StatusCode, loc)
+	}
+	return loc.Query()
+}
+
+func TestConnectionsEndToEnd(t *testing.T) {
+	sim := simulator.NewGitHub(nil)
+	defer sim.Close()
+	sim.SetTokenTTL(2 * time.Minute) // inside Relay's 5-minute refresh window
+	sim.AddInstallation(simulator.GitHubInstallation{ID: 4242, Login: "octo-org",
+		Repos: []simulator.GitHubRepo{{ID: 1296269, FullName: "octo-org/hello"}, {ID: 7, FullName: "octo-org/x"}, {ID: 8, FullName: "octo-org/y"}}})
+	orgA, orgB := newCollector(t), newCollector(t)
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(sim.Key)})
+	cfg := fmt.Sprintf(`
+admin_api_key: %q
+log_level: warn
+providers:
+  github:
+    webhook_secret: %q
+    app_id: %q
+    app_slug: %q
+    api_url: %q
+    web_url: %q
+    private_key: |
+%s
+destinations:
+  - {name: org-a, url: %q, secret: %q, org_id: org_a}
+  - {name: org-b, url: %q, secret: %q, org_id: org_b}
+`, testAdminKey, testGitHub, sim.AppID, sim.AppSlug, sim.URL(), sim.URL(),
+		"      "+strings.ReplaceAll(strings.TrimSpace(string(keyPEM)), "\n", "\n      "),
+		orgA.URL, testDestination, orgB.URL, testDestination)
+	relayP := startRelay(t, cfg, nil)
+	base := relayP.url
+
+	for _, org := range []string{"org_a", "org_b"} {
+		if code := apiCall(t, "POST", base+"/api/v1/orgs", testAdminKey, map[string]string{"id": org, "name": org}, nil); code != 201 {
+			t.Fatalf("create %s: %d", org, code)
+		}
+	}
+	var keyB struct {
+		Key string `json:"key"`
+	}
+	if code := apiCall(t, "POST", base+"/api/v1/orgs/org_b/api-keys", testAdminKey, map[string]string{"name": "b"}, &keyB); code != 201 || keyB.Key == "" {
+		t.Fatalf("org key: %d", code)
+	}
+
+	// A webhook for an installation nobody connected yet is held.
+	send := func(action string) string {
+		body := simulator.GitHubIssuesPayload(4242, 1296269, action)
+		code, answer := post(t, base+"/webhooks/github", simulator.GitHubWebhook(testGitHub, "issues", "gh-"+action, body), body)
+		if code != 202 {
+			t.Fatalf("webhook: %d %s", code, answer)
+		}
+		var a struct {
+			ID string `json:"id"`
+		}
+		_ = json.Unmarshal([]byte(answer), &a)
+		return a.ID
+	}
+	held := send("opened")
+
+	q := connectGitHub(t, base, testAdminKey, "org_a", sim, 4242)
+	connID := q.Get("connection_id")
+	if q.Get("status") != relay.ConnectionActive || connID == "" {
+		t.Fatalf("connected: %v", q)
+	}
+	later := send("closed")
+	waitUntil(t, "both events at org A", func() bool { return len(orgA.all()) == 2 })
+	for i, d := range orgA.all() {
+		if d.env["org_id"] != "org_a" || d.env["connection_id"] != connID {
+			t.Fatalf("delivery %d envelope: org %v connection %v", i, d.env["org_id"], d.env["connection_id"])
+		}
+	}
+	if got := []any{orgA.all()[0].env["id"], orgA.all()[1].env["id"]}; got[0] != held || got[1] != later {
+		t.Fatalf("order: %v, want [%s %s]", got, held, later)
+	}
+	if len(orgB.all()) != 0 {
+		t.Fatalf("org B received %d of org A's events", len(orgB.all()))
+	}
+
+	// The connection, its repositories, and a token refreshed because it
+	// expires within 5 minutes.
+	var conn struct {
+		relay.Connection
+		Resources []relay.Resource `json:"resources"`
+	}
+	if code := apiCall(t, "GET", base+"/api/v1/connections/"+connID, testAdminKey, nil, &conn); code != 200 ||
+		conn.OrgID != "org_a" || conn.ExternalID != "4242" || len(conn.Resources) != 3 {
+		t.Fatalf("connection: %d %+v", code, conn)
+	}
+	minted := sim.Calls("create_token")
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if code := apiCall(t, "GET", base+"/api/v1/connections/"+connID+"/token", testAdminKey, nil, &tok); code != 200 || !sim.ValidToken(tok.AccessToken) {
+		t.Fatalf("token: %d", code)
+	}
+	if sim.Calls("create_token") != minted+1 {
+		t.Fatalf("an expiring token was not refreshed (%d mints)", sim.Calls("create_token"))
+	}
+	// The raw token is nowhere in the database files.
+	for _, f := range []string{"relay.db", "relay.db-wal"} {
+		b, _ := os.ReadFile(filepath.Join(relayDataDir(t, relayP), f))
+		if bytes.Contains(b, []byte(tok.AccessToken)) {
+			t.Fatalf("token in clear in %s", f)
+		}
+	}
+
+	// Org B's key sees nothing of org A's.
+	k := keyB.Key
+	var ev relay.Event
+	apiCall(t, "GET", base+"/api/v1/events/"+held, testAdminKey, nil, &ev)
+	dlv := ev.Deliveries[0].ID
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/api/v1/connections/" + connID},
+		{"GET", "/api/v1/connections/" + connID + "/token"},
+		{"DELETE", "/api/v1/connections/" + connID},
+		{"GET", "/api/v1/events/" + held},
+		{"POST", "/api/v1/events/" + held + "/replay"},
+		{"GET", "/api/v1/deliveries/" + dlv},
+		{"POST", "/api/v1/deliveries/" + dlv + "/replay"},
+		{"GET", "/api/v1/orgs/org_a"},
+		{"POST", "/api/v1/orgs/org_a/connections/github/authorize"},
+	} {
+		var in any
+		if c.method == "POST" {
+			in = map[string]string{"return_url": "https://evil.example/"}
+		}
+		if code := apiCall(t, c.method, base+c.path, k, in, nil); code != 404 {
+			t.Errorf("org B %s %s: %d, want 404", c.method, c.path, code)
+		}
+	}
+	for _, c := range []struct{ method, path string }{
+		{"GET", "/api/v1/orgs"}, {"POST", "/api/v1/orgs"}, {"POST", "/api/v1/orgs/org_b/api-keys"}, {"GET", "/api/v1/destinations"},
+	} {
+		if code := apiCall(t, c.method, base+c.path, k, map[string]string{"id": "x"}, nil); code != 403 {
+			t.Errorf("org B %s %s: %d, want 403", c.method, c.path, code)
+		}
+	}
+	for _, path := range []string{"/api/v1/connections", "/api/v1/events", "/api/v1/deliveries", "/api/v1/connections?org_id=org_a"} {
+		var page struct {
+			Items []json.RawMessage `json:"items"`
+		}
+		if code := apiCall(t, "GET", base+path, k, nil, &page); code != 200 || len(page.Items) != 0 {
+			t.Errorf("org B lists %s: %d, %d items", path, code, len(page.Items))
+		}
+	}
+	if code := apiCall(t, "GET", base+"/api/v1/orgs/org_b", k, nil, nil); code != 200 {
+		t.Errorf("org B reads itself: %d", code)
+	}
+
+	// Teardown revokes the token and soft-deletes; reconnecting revives the id.
+	if code := apiCall(t, "DELETE", base+"/api/v1/connections/"+connID, testAdminKey, nil, nil); code != 202 {
+		t.Fatalf("delete: %d", code)
+	}
+	waitUntil(t, "teardown", func() bool {
+		var c relay.Connection
+		apiCall(t, "GET", base+"/api/v1/connections/"+connID, testAdminKey, nil, &c)
+		return c.Teardown == "done" && c.DeletedAt != nil && c.Status == relay.ConnectionDeleted
+	})
+	if sim.ValidToken(tok.AccessToken) || sim.Calls("revoke_token") != 1 {
+		t.Fatalf("token not revoked at GitHub (%d revoke calls)", sim.Calls("revoke_token"))
+	}
+	if q := connectGitHub(t, base, testAdminKey, "org_a", sim, 4242); q.Get("connection_id") != connID {
+		t.Fatalf("reconnect: %v, want connection %s", q, connID)
+	}
+
+	// Bad states end on a 400 page, never a 500.
+	for _, state := range []string{"", "forged"} {
+		resp, err := noRedirects.Get(base + "/oauth/github/callback?installation_id=4242&setup_action=install&state=" + state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || !strings.Contains(string(b), "Start the connection again") {
+			t.Fatalf("state %q: %d %s", state, resp.StatusCode, b)
+		}
+	}
+}
+
+// relayDataDir finds the data dir startRelay gave the process.
+func relayDataDir(t *testing.T, p *relayProcess) string {
+	t.Helper()
+	m := dataDirRE.FindStringSubmatch(p.stderr.String())
+	if m == nil {
+		t.Fatalf("no key_file in the log: %s", p.stderr)
+	}
+	return filepath.Dir(m[1])
+}
+
+var dataDirRE = regexp.MustCompile(`"key_file":"([^"]+)"`)
