@@ -111,7 +111,7 @@ type Sealer interface {
 // OAuthState is a pending connect flow: random, single-use, bound to the
 // provider, the org and the return URL, with the PKCE verifier.
 type OAuthState struct {
-	State        string    // random, URL-safe
+	State        string // random, URL-safe
 	Provider     string
 	OrgID        string
 	ReturnURL    string

@@ -31,14 +31,14 @@ func (s *Store) InsertEvents(ctx context.Context, items []*relay.IngestItem) err
 			// in this batch) → the existing id and false.
 			b.Queue(`WITH ins AS (
 					INSERT INTO events (id, provider, delivery_id, event_type, source, account_id, resource_id,
-						org_id, connection_id, headers, payload, received_at)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+						org_id, connection_id, headers, payload, received_at, match)
+					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 					ON CONFLICT (provider, delivery_id) DO NOTHING RETURNING id)
 				SELECT id, true FROM ins
 				UNION ALL
 				SELECT id, false FROM events WHERE provider = $2 AND delivery_id = $3 AND NOT EXISTS (SELECT 1 FROM ins)`,
 				e.ID, e.Provider, e.DeliveryID, e.EventType, e.Source, e.AccountID, e.ResourceID, e.OrgID,
-				e.ConnectionID, headers, []byte(e.Payload), e.ReceivedAt.UTC())
+				e.ConnectionID, headers, []byte(e.Payload), e.ReceivedAt.UTC(), e.Match)
 		}
 		br := tx.SendBatch(ctx, b)
 		var reread []*relay.IngestItem
@@ -110,7 +110,7 @@ func marshalHeaders(h map[string]string) (string, error) {
 }
 
 const eventColumns = `e.id, e.provider, e.delivery_id, e.event_type, e.source, e.account_id, e.resource_id,
-	e.org_id, e.connection_id, e.headers, e.payload, e.received_at`
+	e.org_id, e.connection_id, e.match, e.headers, e.payload, e.received_at`
 
 func scanEvent(row pgx.Row) (*relay.Event, error) {
 	var e relay.Event
@@ -118,7 +118,7 @@ func scanEvent(row pgx.Row) (*relay.Event, error) {
 	var payload []byte
 	var received time.Time
 	if err := row.Scan(&e.ID, &e.Provider, &e.DeliveryID, &e.EventType, &e.Source, &e.AccountID, &e.ResourceID,
-		&e.OrgID, &e.ConnectionID, &headers, &payload, &received); err != nil {
+		&e.OrgID, &e.ConnectionID, &e.Match, &headers, &payload, &received); err != nil {
 		return nil, err
 	}
 	if headers != "" && headers != "{}" {

@@ -34,14 +34,19 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 		_, err = relay.ClaimFairly(dests, limit, func(dst string, n int) (int, error) {
 			// A claim moves next_attempt_at to the lease's end (a visibility
 			// timeout): see the sqlite store.
-			rows, err := tx.Query(ctx, `UPDATE deliveries SET lease_owner = $1, lease_until = $2, next_attempt_at = $2
-				WHERE id IN (
-					SELECT id FROM deliveries
+			// RETURNING has no order of its own: the claimed rows are put
+			// back in queue order (their old due time) by the outer SELECT.
+			rows, err := tx.Query(ctx, `WITH due AS (
+					SELECT id, next_attempt_at AS was_due FROM deliveries
 					WHERE destination_id = $3 AND status IN ('pending', 'retrying')
 					  AND next_attempt_at <= $4
 					ORDER BY next_attempt_at LIMIT $5
-					FOR UPDATE SKIP LOCKED)
-				RETURNING `+deliveryColumnsBare, owner, now.Add(lease).UTC(), dst, now.UTC(), n)
+					FOR UPDATE SKIP LOCKED),
+				upd AS (
+					UPDATE deliveries d SET lease_owner = $1, lease_until = $2, next_attempt_at = $2
+					FROM due WHERE d.id = due.id
+					RETURNING d.*, due.was_due)
+				SELECT `+deliveryColumnsBare+` FROM upd ORDER BY was_due, id`, owner, now.Add(lease).UTC(), dst, now.UTC(), n)
 			if err != nil {
 				return 0, err
 			}
