@@ -11,6 +11,7 @@ import (
 	"github.com/relayhq/relay"
 	"github.com/relayhq/relay/config"
 	"github.com/relayhq/relay/github"
+	"github.com/relayhq/relay/linear"
 	"github.com/relayhq/relay/vault"
 )
 
@@ -114,6 +115,14 @@ func buildConnectors(cfg *config.Config, logger *slog.Logger) ([]relay.Connector
 		}
 		c, err := github.NewConnector(github.ConnectorConfig{AppID: p.GitHub.AppID, AppSlug: p.GitHub.AppSlug,
 			PrivateKey: key, APIURL: p.GitHub.APIURL, WebURL: p.GitHub.WebURL})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if p.Linear.ConnectConfigured() {
+		c, err := linear.NewConnector(linear.ConnectorConfig{ClientID: p.Linear.ClientID, ClientSecret: p.Linear.ClientSecret,
+			APIURL: p.Linear.APIURL, WebURL: p.Linear.WebURL, WebhookSecret: p.Linear.WebhookSecret})
 		if err != nil {
 			return nil, err
 		}
