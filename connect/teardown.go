@@ -10,8 +10,8 @@ import (
 // Teardown steps, recorded in Connection.Teardown as they start.
 const (
 	TeardownPending    = "pending"
-	TeardownRevoking   = "revoking_token"
 	TeardownDeregister = "deregistering_webhooks"
+	TeardownRevoking   = "revoking_token"
 	TeardownDeleting   = "deleting"
 	TeardownDone       = "done"
 )
@@ -73,7 +73,8 @@ func (s *Service) goTeardown(id string) {
 }
 
 // runTeardown runs the teardown's steps; each is idempotent, so running it
-// again after a failure or a crash is safe. Revoking the token and removing
+// again after a failure or a crash is safe. Webhooks are removed before the
+// token is revoked: removing them needs the token. Revoking the token and removing
 // webhooks at the provider are best effort: their outcome is recorded in
 // the connection's metadata and a failure there does not keep the
 // connection alive.
@@ -96,21 +97,10 @@ func (s *Service) runTeardown(ctx context.Context, id string) error {
 	} else if relay.ErrorCode(err) != relay.ENOTFOUND {
 		return err
 	}
-
-	if err := s.store.SetTeardown(ctx, c.ID, TeardownRevoking, now); err != nil {
-		return err
-	}
-	revoke := "no token"
-	switch {
-	case tok == nil:
-	case conn == nil:
-		revoke = "provider not configured"
-	default:
-		if err := conn.Revoke(ctx, c, tok); err != nil {
-			revoke = "failed: " + relay.ErrorMessage(err)
-			log.Warn("connect: revoking the token at the provider failed", "err", err)
-		} else {
-			revoke = "revoked"
+	if tok != nil && !tok.ExpiresAt.IsZero() && !s.now().Before(tok.ExpiresAt) {
+		// Expired: removing webhooks needs a live one. Best effort.
+		if fresh, err := s.Token(ctx, c.ID, ""); err == nil {
+			tok = fresh
 		}
 	}
 
@@ -132,6 +122,23 @@ func (s *Service) runTeardown(ctx context.Context, id string) error {
 			}
 		}
 	}
+	if err := s.store.SetTeardown(ctx, c.ID, TeardownRevoking, now); err != nil {
+		return err
+	}
+	revoke := "no token"
+	switch {
+	case tok == nil:
+	case conn == nil:
+		revoke = "provider not configured"
+	default:
+		if err := conn.Revoke(ctx, c, tok); err != nil {
+			revoke = "failed: " + relay.ErrorMessage(err)
+			log.Warn("connect: revoking the token at the provider failed", "err", err)
+		} else {
+			revoke = "revoked"
+		}
+	}
+
 	if err := s.store.SetConnectionMetadata(ctx, c.ID, map[string]string{
 		"teardown_revoke": revoke, "teardown_webhook": deregister,
 	}, now); err != nil {

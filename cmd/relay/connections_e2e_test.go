@@ -265,3 +265,106 @@ func relayDataDir(t *testing.T, p *relayProcess) string {
 }
 
 var dataDirRE = regexp.MustCompile(`"key_file":"([^"]+)"`)
+
+// followCallback sends the provider's redirect (built against public_url)
+// to the running Relay and returns the redirect to the app's return URL.
+func followCallback(t *testing.T, base, providerRedirect string) url.Values {
+	t.Helper()
+	u, err := url.Parse(providerRedirect)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := noRedirects.Get(base + u.Path + "?" + u.RawQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("callback: %d %s", resp.StatusCode, b)
+	}
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	return loc.Query()
+}
+
+func authorize(t *testing.T, base, org, provider string) string {
+	t.Helper()
+	var auth struct {
+		AuthorizeURL string `json:"authorize_url"`
+	}
+	if code := apiCall(t, "POST", base+"/api/v1/orgs/"+org+"/connections/"+provider+"/authorize", testAdminKey,
+		map[string]string{"return_url": "https://app.example/connected"}, &auth); code != 200 {
+		t.Fatalf("authorize %s: %d", provider, code)
+	}
+	return auth.AuthorizeURL
+}
+
+func TestLinearConnectionEndToEnd(t *testing.T) {
+	sim := simulator.NewLinear(nil)
+	defer sim.Close()
+	sim.SetTokenTTL(time.Minute) // inside the refresh window: the token endpoint refreshes
+	sim.AddOrganization(simulator.LinearOrg{ID: "org-linear-1", Name: "Acme", Teams: []simulator.LinearTeam{{ID: "team-1", Name: "Eng"}}})
+	sink := newCollector(t)
+	cfg := fmt.Sprintf(`
+admin_api_key: %q
+log_level: warn
+public_url: https://relay.example
+providers:
+  linear: {webhook_secret: %q, client_id: %q, client_secret: %q, api_url: %q, web_url: %q}
+destinations:
+  - {name: acme, url: %q, secret: %q, org_id: acme}
+`, testAdminKey, testLinear, sim.ClientID, sim.ClientSecret, sim.URL(), sim.URL(), sink.URL, testDestination)
+	base := startRelay(t, cfg, nil).url
+	apiCall(t, "POST", base+"/api/v1/orgs", testAdminKey, map[string]string{"id": "acme"}, nil)
+
+	// Denied consent goes back to the app with error=access_denied.
+	if q := followCallback(t, base, sim.Deny(authorize(t, base, "acme", "linear"))); q.Get("error") != "access_denied" {
+		t.Fatalf("denied: %v", q)
+	}
+	to, err := sim.Consent(authorize(t, base, "acme", "linear"), "org-linear-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(to, "https://relay.example/oauth/linear/callback?") {
+		t.Fatalf("redirect_uri: %s", to)
+	}
+	q := followCallback(t, base, to)
+	connID := q.Get("connection_id")
+	if q.Get("status") != "active" || connID == "" {
+		t.Fatalf("connect: %v", q)
+	}
+	hooks := sim.Webhooks()
+	if len(hooks) != 1 || hooks[0].URL != "https://relay.example/webhooks/linear" || hooks[0].Secret != testLinear {
+		t.Fatalf("registered webhooks: %+v", hooks)
+	}
+
+	body := simulator.LinearIssuePayload("org-linear-1", "team-1", "issue-9", time.Now())
+	if code, b := post(t, base+"/webhooks/linear", simulator.LinearWebhook(testLinear, body, "lin-d-1"), body); code != 202 {
+		t.Fatalf("webhook: %d %s", code, b)
+	}
+	waitUntil(t, "delivery", func() bool { return len(sink.all()) == 1 })
+	if env := sink.all()[0].env; env["org_id"] != "acme" || env["connection_id"] != connID {
+		t.Fatalf("envelope org %v connection %v", env["org_id"], env["connection_id"])
+	}
+
+	before := sim.Calls("token_refresh")
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	if code := apiCall(t, "GET", base+"/api/v1/connections/"+connID+"/token", testAdminKey, nil, &tok); code != 200 ||
+		!sim.ValidToken(tok.AccessToken) || sim.Calls("token_refresh") != before+1 {
+		t.Fatalf("token: %d, refreshes %d", code, sim.Calls("token_refresh")-before)
+	}
+
+	if code := apiCall(t, "DELETE", base+"/api/v1/connections/"+connID, testAdminKey, nil, nil); code != 202 {
+		t.Fatalf("delete: %d", code)
+	}
+	waitUntil(t, "teardown", func() bool {
+		var c relay.Connection
+		apiCall(t, "GET", base+"/api/v1/connections/"+connID, testAdminKey, nil, &c)
+		return c.Teardown == "done"
+	})
+	if len(sim.Webhooks()) != 0 || sim.ValidToken(tok.AccessToken) {
+		t.Fatalf("teardown left webhooks %v or a live token", sim.Webhooks())
+	}
+}
