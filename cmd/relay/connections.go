@@ -12,6 +12,8 @@ import (
 	"github.com/relayhq/relay/config"
 	"github.com/relayhq/relay/github"
 	"github.com/relayhq/relay/linear"
+	"github.com/relayhq/relay/sentry"
+	"github.com/relayhq/relay/vercel"
 	"github.com/relayhq/relay/vault"
 )
 
@@ -123,6 +125,22 @@ func buildConnectors(cfg *config.Config, logger *slog.Logger) ([]relay.Connector
 	if p.Linear.ConnectConfigured() {
 		c, err := linear.NewConnector(linear.ConnectorConfig{ClientID: p.Linear.ClientID, ClientSecret: p.Linear.ClientSecret,
 			APIURL: p.Linear.APIURL, WebURL: p.Linear.WebURL, WebhookSecret: p.Linear.WebhookSecret})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if p.Sentry.ConnectConfigured() {
+		c, err := sentry.NewConnector(sentry.ConnectorConfig{ClientID: p.Sentry.ClientID, ClientSecret: p.Sentry.ClientSecret,
+			Slug: p.Sentry.Slug, APIURL: p.Sentry.APIURL, WebURL: p.Sentry.WebURL})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if p.Vercel.ConnectConfigured() {
+		c, err := vercel.NewConnector(vercel.ConnectorConfig{ClientID: p.Vercel.ClientID, ClientSecret: p.Vercel.ClientSecret,
+			Slug: p.Vercel.Slug, APIURL: p.Vercel.APIURL, WebURL: p.Vercel.WebURL})
 		if err != nil {
 			return nil, err
 		}
