@@ -128,7 +128,9 @@ func (c *Connector) Refresh(ctx context.Context, conn *relay.Connection, t *rela
 
 // Revoke does nothing: Sentry documents no revocation endpoint for
 // integration tokens; uninstalling the integration (in Sentry) revokes them.
-func (c *Connector) Revoke(ctx context.Context, conn *relay.Connection, t *relay.Token) error { return nil }
+func (c *Connector) Revoke(ctx context.Context, conn *relay.Connection, t *relay.Token) error {
+	return nil
+}
 
 // Resources lists the organization's projects, following Sentry's Link
 // cursors until results="false".

@@ -13,8 +13,8 @@ import (
 	"github.com/relayhq/relay/github"
 	"github.com/relayhq/relay/linear"
 	"github.com/relayhq/relay/sentry"
-	"github.com/relayhq/relay/vercel"
 	"github.com/relayhq/relay/vault"
+	"github.com/relayhq/relay/vercel"
 )
 
 // keyFileName is the generated vault key in the data dir, used when

@@ -368,3 +368,93 @@ destinations:
 		t.Fatalf("teardown left webhooks %v or a live token", sim.Webhooks())
 	}
 }
+
+func TestSentryAndVercelConnectionsEndToEnd(t *testing.T) {
+	sen := simulator.NewSentry(nil)
+	defer sen.Close()
+	sen.SetTokenTTL(time.Minute) // refreshed by the token endpoint
+	sen.AddInstallation(simulator.SentryInstallation{UUID: "inst-uuid-1", OrgSlug: "acme", Projects: []simulator.SentryProject{{ID: "1", Slug: "backend"}}})
+	ver := simulator.NewVercel(nil)
+	defer ver.Close()
+	ver.AddAccount(simulator.VercelAccount{ConfigurationID: "icfg_1", TeamID: "team_1", UserID: "usr_1",
+		Projects: []simulator.VercelProject{{ID: "prj_1", Name: "web"}}})
+	sink := newCollector(t)
+	cfg := fmt.Sprintf(`
+admin_api_key: %q
+log_level: warn
+public_url: https://relay.example
+providers:
+  sentry: {client_secret: %q, client_id: %q, slug: %q, api_url: %q, web_url: %q}
+  vercel: {client_secret: %q, client_id: %q, slug: %q, api_url: %q, web_url: %q}
+destinations:
+  - {name: acme, url: %q, secret: %q, org_id: acme}
+`, testAdminKey, sen.ClientSecret, sen.ClientID, sen.Slug, sen.URL(), sen.URL(),
+		ver.ClientSecret, ver.ClientID, ver.Slug, ver.URL(), ver.URL(), sink.URL, testDestination)
+	base := startRelay(t, cfg, nil).url
+	apiCall(t, "POST", base+"/api/v1/orgs", testAdminKey, map[string]string{"id": "acme"}, nil)
+
+	state := func(provider string) string {
+		u, _ := url.Parse(authorize(t, base, "acme", provider))
+		return u.Query().Get("state")
+	}
+	sq := followCallback(t, base, sen.InstallRedirect("https://relay.example/oauth/sentry/callback", state("sentry"), "inst-uuid-1"))
+	vq := followCallback(t, base, ver.InstallRedirect("https://relay.example/oauth/vercel/callback", state("vercel"), "icfg_1"))
+	senID, verID := sq.Get("connection_id"), vq.Get("connection_id")
+	if sq.Get("status") != "active" || vq.Get("status") != "active" || senID == "" || verID == "" {
+		t.Fatalf("connect: sentry %v, vercel %v", sq, vq)
+	}
+	if hooks := ver.Webhooks(); len(hooks) != 1 || hooks[0].URL != "https://relay.example/webhooks/vercel" {
+		t.Fatalf("vercel webhooks %+v", hooks)
+	}
+
+	sb := simulator.SentryIssuePayload("inst-uuid-1", "1001")
+	vb := simulator.VercelDeploymentPayload("evt_v_1", "team_1", "prj_1")
+	if code, b := post(t, base+"/webhooks/sentry", simulator.SentryWebhook(sen.ClientSecret, "issue", sb, time.Now()), sb); code != 202 {
+		t.Fatalf("sentry webhook: %d %s", code, b)
+	}
+	if code, b := post(t, base+"/webhooks/vercel", simulator.VercelWebhook(ver.ClientSecret, vb), vb); code != 202 {
+		t.Fatalf("vercel webhook: %d %s", code, b)
+	}
+	waitUntil(t, "two deliveries", func() bool { return len(sink.all()) == 2 })
+	got := map[any]any{}
+	for _, d := range sink.all() {
+		if d.env["org_id"] != "acme" {
+			t.Fatalf("envelope org %v", d.env["org_id"])
+		}
+		got[d.env["provider"]] = d.env["connection_id"]
+	}
+	if got["sentry"] != senID || got["vercel"] != verID {
+		t.Fatalf("connection ids %v, want sentry %s vercel %s", got, senID, verID)
+	}
+
+	before := sen.Calls("token_refresh")
+	if code := apiCall(t, "GET", base+"/api/v1/connections/"+senID+"/token", testAdminKey, nil, nil); code != 200 || sen.Calls("token_refresh") != before+1 {
+		t.Fatalf("sentry token: %d, refreshes %d", code, sen.Calls("token_refresh")-before)
+	}
+	var vt struct {
+		AccessToken string `json:"access_token"`
+	}
+	if code := apiCall(t, "GET", base+"/api/v1/connections/"+verID+"/token", testAdminKey, nil, &vt); code != 200 || !ver.ValidToken(vt.AccessToken) {
+		t.Fatalf("vercel token: %d", code)
+	}
+
+	for _, id := range []string{senID, verID} {
+		if code := apiCall(t, "DELETE", base+"/api/v1/connections/"+id, testAdminKey, nil, nil); code != 202 {
+			t.Fatalf("delete %s: %d", id, code)
+		}
+	}
+	waitUntil(t, "teardowns", func() bool {
+		done := 0
+		for _, id := range []string{senID, verID} {
+			var c relay.Connection
+			apiCall(t, "GET", base+"/api/v1/connections/"+id, testAdminKey, nil, &c)
+			if c.Teardown == "done" {
+				done++
+			}
+		}
+		return done == 2
+	})
+	if len(ver.Webhooks()) != 0 || ver.ValidToken(vt.AccessToken) {
+		t.Fatalf("vercel teardown left webhooks %v or a live token", ver.Webhooks())
+	}
+}
