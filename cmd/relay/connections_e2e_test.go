@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -456,5 +457,95 @@ destinations:
 	})
 	if len(ver.Webhooks()) != 0 || ver.ValidToken(vt.AccessToken) {
 		t.Fatalf("vercel teardown left webhooks %v or a live token", ver.Webhooks())
+	}
+}
+
+// TestKeyRotation: tokens stored under key A; `relay keys rotate` with
+// [B, A]; then Relay with only B still hands out every token.
+func TestKeyRotation(t *testing.T) {
+	sim := simulator.NewGitHub(nil)
+	defer sim.Close()
+	sim.AddInstallation(simulator.GitHubInstallation{ID: 77, Login: "octo"})
+	keyA, keyB := strings.Repeat("a1", 32), strings.Repeat("b2", 32)
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(sim.Key)})
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "relay.yaml")
+	cfg := fmt.Sprintf(`
+admin_api_key: %q
+log_level: warn
+data_dir: %q
+providers:
+  github:
+    webhook_secret: s
+    app_id: %q
+    app_slug: %q
+    api_url: %q
+    web_url: %q
+    private_key: |
+%s
+`, testAdminKey, filepath.Join(dir, "data"), sim.AppID, sim.AppSlug, sim.URL(), sim.URL(),
+		"      "+strings.ReplaceAll(strings.TrimSpace(string(keyPEM)), "\n", "\n      "))
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	serve := func(keys string) (string, func()) {
+		getenv := func(k string) string {
+			if k == "RELAY_ENCRYPTION_KEYS" {
+				return keys
+			}
+			return ""
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		out := &syncBuffer{}
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, []string{"relay", "serve", "--addr", "127.0.0.1:0", "--config", cfgPath}, getenv, strings.NewReader(""), out, io.Discard)
+		}()
+		var base string
+		waitUntil(t, "relay to listen", func() bool {
+			if m := listenRE.FindStringSubmatch(out.String()); m != nil {
+				base = m[1]
+				return true
+			}
+			return false
+		})
+		return base, func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		}
+	}
+
+	base, stop := serve(keyA)
+	apiCall(t, "POST", base+"/api/v1/orgs", testAdminKey, map[string]string{"id": "acme"}, nil)
+	id := connectGitHub(t, base, testAdminKey, "acme", sim, 77).Get("connection_id")
+	var before struct {
+		AccessToken string `json:"access_token"`
+	}
+	apiCall(t, "GET", base+"/api/v1/connections/"+id+"/token", testAdminKey, nil, &before)
+	stop()
+
+	var out bytes.Buffer
+	getenv := func(k string) string {
+		if k == "RELAY_ENCRYPTION_KEYS" {
+			return keyB + "," + keyA
+		}
+		return ""
+	}
+	if err := run(context.Background(), []string{"relay", "keys", "rotate", "--config", cfgPath}, getenv, strings.NewReader(""), &out, io.Discard); err != nil {
+		t.Fatalf("keys rotate: %v", err)
+	}
+	if !strings.Contains(out.String(), "1 tokens now encrypted under key") {
+		t.Fatalf("rotate said %q", out.String())
+	}
+
+	base, stop = serve(keyB) // the old key is gone
+	defer stop()
+	var after struct {
+		AccessToken string `json:"access_token"`
+	}
+	if code := apiCall(t, "GET", base+"/api/v1/connections/"+id+"/token", testAdminKey, nil, &after); code != 200 || after.AccessToken != before.AccessToken {
+		t.Fatalf("token after rotation: %d", code)
 	}
 }
