@@ -48,6 +48,8 @@ API (talks to a running Relay; --url and --api-key, or RELAY_URL and RELAY_API_K
   events        list, show and replay events
   deliveries    list, show and replay deliveries
   destinations  list, add, remove, enable, disable destinations; replay dead deliveries
+  orgs          list and create orgs and their org-scoped API keys
+  connections   connect, list, show, get a token for, and tear down provider connections
 
 Run 'relay <command> --help' for a command's flags.
 `
@@ -80,6 +82,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdEvents(ctx, rest, getenv, stdout, stderr)
 	case "deliveries":
 		return cmdDeliveries(ctx, rest, getenv, stdout, stderr)
+	case "orgs":
+		return cmdOrgs(ctx, rest, getenv, stdout, stderr)
+	case "connections":
+		return cmdConnections(ctx, rest, getenv, stdout, stderr)
 	case "destinations":
 		return cmdDestinations(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
