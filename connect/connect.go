@@ -59,6 +59,8 @@ type Service struct {
 	now        func() time.Time
 	wake       func() // makes the delivery engine look for due work
 
+	enqueueTeardown func(ctx context.Context, connectionID string) error // nil: in-process
+
 	refreshes singleflight.Group
 	cache     matchCache
 

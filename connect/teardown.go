@@ -17,8 +17,9 @@ const (
 )
 
 // Teardown asks for the connection to be torn down and returns at once;
-// the steps run in the background (see runTeardown) and resume after a
-// restart (ResumeTeardowns). orgID scopes as in GetConnection.
+// the steps run as a durable job (SetTeardownQueue), or, without a queue,
+// in the background here, resumed after a restart by ResumeTeardowns.
+// orgID scopes as in GetConnection.
 func (s *Service) Teardown(ctx context.Context, connectionID, orgID string) (*relay.Connection, error) {
 	c, err := s.store.GetConnection(ctx, connectionID, orgID)
 	if err != nil {
@@ -33,11 +34,35 @@ func (s *Service) Teardown(ctx context.Context, connectionID, orgID string) (*re
 		}
 		c.Teardown = TeardownPending
 	}
-	s.goTeardown(c.ID)
+	if err := s.startTeardown(ctx, c.ID); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 
-// ResumeTeardowns restarts the teardowns a previous process left unfinished.
+// SetTeardownQueue makes teardowns durable jobs: enqueue must queue one
+// RunTeardown of the connection, at most once at a time.
+func (s *Service) SetTeardownQueue(enqueue func(ctx context.Context, connectionID string) error) {
+	s.enqueueTeardown = enqueue
+}
+
+func (s *Service) startTeardown(ctx context.Context, id string) error {
+	if s.enqueueTeardown != nil {
+		return s.enqueueTeardown(ctx, id)
+	}
+	s.goTeardown(id)
+	return nil
+}
+
+// RunTeardown runs a connection's teardown steps (the durable job's body).
+// Each step is idempotent; an error means "retry later".
+func (s *Service) RunTeardown(ctx context.Context, connectionID string) error {
+	return s.runTeardown(ctx, connectionID)
+}
+
+// ResumeTeardowns restarts the teardowns a previous process left
+// unfinished: with a queue, it re-queues any whose job was never queued (a
+// crash between recording the request and queuing it).
 func (s *Service) ResumeTeardowns(ctx context.Context) error {
 	cs, err := s.store.ListConnections(ctx, relay.ConnectionFilter{})
 	if err != nil {
@@ -45,7 +70,9 @@ func (s *Service) ResumeTeardowns(ctx context.Context) error {
 	}
 	for _, c := range cs {
 		if c.Teardown != "" && c.Teardown != TeardownDone {
-			s.goTeardown(c.ID)
+			if err := s.startTeardown(ctx, c.ID); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -173,3 +173,6 @@ func fromTS(t time.Time) time.Time {
 	}
 	return t.UTC()
 }
+
+// Pool returns the store's connection pool, for the job queue to share.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }

@@ -12,7 +12,10 @@ import (
 	"github.com/relayhq/relay/config"
 	"github.com/relayhq/relay/github"
 	"github.com/relayhq/relay/linear"
+	"github.com/relayhq/relay/postgres"
+	"github.com/relayhq/relay/riverjobs"
 	"github.com/relayhq/relay/sentry"
+	"github.com/relayhq/relay/sqlite"
 	"github.com/relayhq/relay/vault"
 	"github.com/relayhq/relay/vercel"
 )
@@ -152,4 +155,16 @@ func buildConnectors(cfg *config.Config, logger *slog.Logger) ([]relay.Connector
 	}
 	logger.Info("connect flows configured", "providers", names)
 	return out, nil
+}
+
+// openJobs starts River on the store's database.
+func openJobs(ctx context.Context, store relay.Store, h riverjobs.Handlers, logger *slog.Logger) (*riverjobs.Queue, error) {
+	switch st := store.(type) {
+	case *sqlite.Store:
+		return riverjobs.OpenSQLite(ctx, st.Path(), h, logger)
+	case *postgres.Store:
+		return riverjobs.OpenPostgres(ctx, st.Pool(), h, logger)
+	default:
+		return nil, fmt.Errorf("jobs: no River driver for %T", store)
+	}
 }

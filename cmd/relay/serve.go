@@ -29,6 +29,7 @@ import (
 	"github.com/relayhq/relay/linear"
 	"github.com/relayhq/relay/metrics"
 	"github.com/relayhq/relay/postgres"
+	"github.com/relayhq/relay/riverjobs"
 	"github.com/relayhq/relay/sentry"
 	"github.com/relayhq/relay/sqlite"
 	"github.com/relayhq/relay/vercel"
@@ -233,6 +234,21 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 			connect.Config{PublicURL: cfg.BaseURL()})
 		defer conns.Close()
 		router = ingestRouter{match: conns.Match, route: engine.Route}
+		jobs, err := openJobs(ctx, store, riverjobs.Handlers{Teardown: conns.RunTeardown}, logger.With("component", "jobs"))
+		if err != nil {
+			return err
+		}
+		conns.SetTeardownQueue(jobs.EnqueueTeardown)
+		if err := jobs.Start(ctx); err != nil {
+			return fmt.Errorf("start jobs: %w", err)
+		}
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := jobs.Stop(sctx); err != nil {
+				logger.Warn("jobs shutdown", "err", err)
+			}
+		}()
 	}
 	pipeline := ingest.New(store, router, engine, m, logger.With("component", "ingest"), now, ingest.Config{
 		Owner: owner, Lease: time.Duration(cfg.Delivery.Lease), BatchMax: cfg.Ingest.BatchMax, Committers: committers,

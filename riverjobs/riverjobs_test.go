@@ -1,0 +1,107 @@
+package riverjobs_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/relayhq/relay/postgres"
+	"github.com/relayhq/relay/riverjobs"
+	"github.com/relayhq/relay/storetest"
+)
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A teardown whose first process fails it and stops is finished by the
+// next process: the job outlives the client that queued it.
+func testSurvivesRestart(t *testing.T, open func(riverjobs.Handlers) *riverjobs.Queue) {
+	ctx := context.Background()
+	var failed atomic.Int32
+	q1 := open(riverjobs.Handlers{Teardown: func(ctx context.Context, id string) error {
+		failed.Add(1)
+		return errors.New("provider down")
+	}})
+	if err := q1.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := q1.EnqueueTeardown(ctx, "con_1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := q1.EnqueueTeardown(ctx, "con_1"); err != nil { // already queued: nothing added
+		t.Fatal(err)
+	}
+	waitFor(t, "a failed attempt", func() bool { return failed.Load() >= 1 })
+	stopCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := q1.Stop(stopCtx); err != nil {
+		t.Fatal(err)
+	}
+
+	var mu sync.Mutex
+	var done []string
+	q2 := open(riverjobs.Handlers{Teardown: func(ctx context.Context, id string) error {
+		mu.Lock()
+		done = append(done, id)
+		mu.Unlock()
+		return nil
+	}})
+	if err := q2.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer q2.Stop(context.Background())
+	waitFor(t, "the retried teardown", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(done) > 0
+	})
+	time.Sleep(200 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(done) != 1 || done[0] != "con_1" {
+		t.Fatalf("teardowns run after restart: %v (want exactly con_1 once)", done)
+	}
+}
+
+func TestSurvivesRestartSQLite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "relay.db")
+	testSurvivesRestart(t, func(h riverjobs.Handlers) *riverjobs.Queue {
+		q, err := riverjobs.OpenSQLite(context.Background(), path, h, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	})
+}
+
+func TestSurvivesRestartPostgres(t *testing.T) {
+	url := storetest.PostgresSchemaURL(t)
+	store, err := postgres.Open(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	testSurvivesRestart(t, func(h riverjobs.Handlers) *riverjobs.Queue {
+		q, err := riverjobs.OpenPostgres(context.Background(), store.Pool(), h, quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q
+	})
+}
