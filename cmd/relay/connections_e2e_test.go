@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -164,15 +165,36 @@ destinations:
 		conn.OrgID != "org_a" || conn.ExternalID != "4242" || len(conn.Resources) != 3 {
 		t.Fatalf("connection: %d %+v", code, conn)
 	}
+	// 50 concurrent callers of an expiring token: one refresh at GitHub.
+	sim.SetTokenTTL(time.Hour) // the refreshed token is good for an hour
 	minted := sim.Calls("create_token")
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
-	if code := apiCall(t, "GET", base+"/api/v1/connections/"+connID+"/token", testAdminKey, nil, &tok); code != 200 || !sim.ValidToken(tok.AccessToken) {
-		t.Fatalf("token: %d", code)
+	tokens := make([]string, 50)
+	var wg sync.WaitGroup
+	for i := range tokens {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var got struct {
+				AccessToken string `json:"access_token"`
+			}
+			if code := apiCall(t, "GET", base+"/api/v1/connections/"+connID+"/token", testAdminKey, nil, &got); code != 200 {
+				t.Errorf("token: %d", code)
+			}
+			tokens[i] = got.AccessToken
+		}()
 	}
-	if sim.Calls("create_token") != minted+1 {
-		t.Fatalf("an expiring token was not refreshed (%d mints)", sim.Calls("create_token"))
+	wg.Wait()
+	tok.AccessToken = tokens[0]
+	for i, v := range tokens {
+		if v != tok.AccessToken || !sim.ValidToken(v) {
+			t.Fatalf("caller %d got another or a dead token", i)
+		}
+	}
+	if n := sim.Calls("create_token") - minted; n != 1 {
+		t.Fatalf("%d installation tokens minted for 50 concurrent callers, want 1", n)
 	}
 	// The raw token is nowhere in the database files.
 	for _, f := range []string{"relay.db", "relay.db-wal"} {
