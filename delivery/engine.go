@@ -256,6 +256,17 @@ func (e *Engine) Release(n int) {
 	}
 }
 
+// OrgFiltered reports whether any live destination is filtered to an org:
+// only then are events of unknown accounts worth holding for release.
+func (e *Engine) OrgFiltered() bool {
+	for _, d := range *e.routes.Load() {
+		if d.OrgID != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // Route returns the destinations an event goes to, from the cached list.
 func (e *Engine) Route(ev *relay.Event) []*relay.Destination {
 	var out []*relay.Destination

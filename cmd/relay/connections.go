@@ -55,14 +55,21 @@ func openKeyring(cfg *config.Config, kind string, logger *slog.Logger) (*vault.K
 }
 
 // ingestRouter matches each event to its connection's org before choosing
-// its destinations, so org-filtered destinations see only their org's events.
+// its destinations, so org-filtered destinations see only their org's
+// events. An event of an unknown account is held only while some
+// destination is filtered to an org: with none, there is nobody to release
+// it to, and holding would only grow the index of held events.
 type ingestRouter struct {
-	match func(*relay.Event)
-	route func(*relay.Event) []*relay.Destination
+	match       func(*relay.Event)
+	route       func(*relay.Event) []*relay.Destination
+	orgFiltered func() bool
 }
 
 func (r ingestRouter) Route(e *relay.Event) []*relay.Destination {
 	r.match(e)
+	if e.Match == relay.MatchUnmatched && !r.orgFiltered() {
+		e.Match = relay.MatchNone
+	}
 	return r.route(e)
 }
 

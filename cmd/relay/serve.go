@@ -233,7 +233,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		conns = connect.New(cs, ring, connectors, engine.Wake, logger.With("component", "connect"), now,
 			connect.Config{PublicURL: cfg.BaseURL()})
 		defer conns.Close()
-		router = ingestRouter{match: conns.Match, route: engine.Route}
+		router = ingestRouter{match: conns.Match, route: engine.Route, orgFiltered: engine.OrgFiltered}
 		jobs, err := openJobs(ctx, store, riverjobs.Handlers{Teardown: conns.RunTeardown}, logger.With("component", "jobs"))
 		if err != nil {
 			return err
