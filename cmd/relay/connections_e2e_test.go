@@ -196,13 +196,7 @@ destinations:
 	if n := sim.Calls("create_token") - minted; n != 1 {
 		t.Fatalf("%d installation tokens minted for 50 concurrent callers, want 1", n)
 	}
-	// The raw token is nowhere in the database files.
-	for _, f := range []string{"relay.db", "relay.db-wal"} {
-		b, _ := os.ReadFile(filepath.Join(relayDataDir(t, relayP), f))
-		if bytes.Contains(b, []byte(tok.AccessToken)) {
-			t.Fatalf("token in clear in %s", f)
-		}
-	}
+	assertNotStored(t, relayP, tok.AccessToken) // the raw token is nowhere in the database files
 
 	// Org B's key sees nothing of org A's.
 	k := keyB.Key
@@ -277,6 +271,20 @@ destinations:
 	}
 }
 
+// assertNotStored fails if secret appears in the SQLite database or WAL file.
+func assertNotStored(t *testing.T, p *relayProcess, secret string) {
+	t.Helper()
+	if secret == "" {
+		t.Fatal("no secret to look for")
+	}
+	for _, f := range []string{"relay.db", "relay.db-wal"} {
+		b, _ := os.ReadFile(filepath.Join(relayDataDir(t, p), f))
+		if bytes.Contains(b, []byte(secret)) {
+			t.Fatalf("a token is stored in clear in %s", f)
+		}
+	}
+}
+
 // relayDataDir finds the data dir startRelay gave the process.
 func relayDataDir(t *testing.T, p *relayProcess) string {
 	t.Helper()
@@ -337,7 +345,8 @@ providers:
 destinations:
   - {name: acme, url: %q, secret: %q, org_id: acme}
 `, testAdminKey, testLinear, sim.ClientID, sim.ClientSecret, sim.URL(), sim.URL(), sink.URL, testDestination)
-	base := startRelay(t, cfg, nil).url
+	relayP := startRelay(t, cfg, nil)
+	base := relayP.url
 	apiCall(t, "POST", base+"/api/v1/orgs", testAdminKey, map[string]string{"id": "acme"}, nil)
 
 	// Denied consent goes back to the app with error=access_denied.
@@ -378,6 +387,7 @@ destinations:
 		!sim.ValidToken(tok.AccessToken) || sim.Calls("token_refresh") != before+1 {
 		t.Fatalf("token: %d, refreshes %d", code, sim.Calls("token_refresh")-before)
 	}
+	assertNotStored(t, relayP, tok.AccessToken)
 
 	if code := apiCall(t, "DELETE", base+"/api/v1/connections/"+connID, testAdminKey, nil, nil); code != 202 {
 		t.Fatalf("delete: %d", code)
@@ -413,7 +423,8 @@ destinations:
   - {name: acme, url: %q, secret: %q, org_id: acme}
 `, testAdminKey, sen.ClientSecret, sen.ClientID, sen.Slug, sen.URL(), sen.URL(),
 		ver.ClientSecret, ver.ClientID, ver.Slug, ver.URL(), ver.URL(), sink.URL, testDestination)
-	base := startRelay(t, cfg, nil).url
+	relayP := startRelay(t, cfg, nil)
+	base := relayP.url
 	apiCall(t, "POST", base+"/api/v1/orgs", testAdminKey, map[string]string{"id": "acme"}, nil)
 
 	state := func(provider string) string {
@@ -460,6 +471,12 @@ destinations:
 	if code := apiCall(t, "GET", base+"/api/v1/connections/"+verID+"/token", testAdminKey, nil, &vt); code != 200 || !ver.ValidToken(vt.AccessToken) {
 		t.Fatalf("vercel token: %d", code)
 	}
+	var st struct {
+		AccessToken string `json:"access_token"`
+	}
+	apiCall(t, "GET", base+"/api/v1/connections/"+senID+"/token", testAdminKey, nil, &st)
+	assertNotStored(t, relayP, vt.AccessToken)
+	assertNotStored(t, relayP, st.AccessToken)
 
 	for _, id := range []string{senID, verID} {
 		if code := apiCall(t, "DELETE", base+"/api/v1/connections/"+id, testAdminKey, nil, nil); code != 202 {
