@@ -21,8 +21,11 @@ import (
 // following PROVIDERS.md: the install page, App JWT authentication (RS256,
 // exp at most 10 minutes ahead), installation tokens valid one hour,
 // installation repositories paginated with Link headers, and token
-// revocation. It serves both the web and the API paths on one URL.
+// revocation. It serves both the web and the API paths on one URL. Calls
+// and FailNext name its endpoints get_installation, create_token,
+// list_repositories and revoke_token.
 type GitHub struct {
+	calls
 	AppID   string
 	AppSlug string
 	Key     *rsa.PrivateKey // the App's private key (give it to the connector)
@@ -33,8 +36,6 @@ type GitHub struct {
 	mu            sync.Mutex
 	installations map[string]*GitHubInstallation
 	tokens        map[string]githubToken // installation token → what it grants
-	calls         map[string]int
-	fail          map[string][]int // endpoint → statuses to answer next
 	tokenTTL      time.Duration
 	perPage       int
 }
@@ -82,8 +83,7 @@ func NewGitHub(now func() time.Time) *GitHub {
 		now = time.Now
 	}
 	g := &GitHub{AppID: "1001", AppSlug: "relay-test", Key: simulatorKey(), now: now,
-		installations: map[string]*GitHubInstallation{}, tokens: map[string]githubToken{},
-		calls: map[string]int{}, fail: map[string][]int{}, tokenTTL: time.Hour, perPage: 2}
+		installations: map[string]*GitHubInstallation{}, tokens: map[string]githubToken{}, tokenTTL: time.Hour, perPage: 2}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /apps/{slug}/installations/new", g.installPage)
 	mux.HandleFunc("GET /app/installations/{id}", g.app("get_installation", g.getInstallation))
@@ -117,23 +117,6 @@ func (g *GitHub) SetTokenTTL(d time.Duration) {
 	g.mu.Unlock()
 }
 
-// Calls returns how many requests an endpoint answered: get_installation,
-// create_token, list_repositories, revoke_token.
-func (g *GitHub) Calls(endpoint string) int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.calls[endpoint]
-}
-
-// FailNext makes the endpoint answer status to its next n requests.
-func (g *GitHub) FailNext(endpoint string, status, n int) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for range n {
-		g.fail[endpoint] = append(g.fail[endpoint], status)
-	}
-}
-
 // ValidToken reports whether an installation token is live (not expired,
 // not revoked).
 func (g *GitHub) ValidToken(token string) bool {
@@ -162,18 +145,6 @@ func (g *GitHub) installPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fmt.Fprintf(w, "<html><body>Install %s</body></html>", g.AppSlug)
-}
-
-// take counts a call and returns an injected failure status, if any.
-func (g *GitHub) take(endpoint string) int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.calls[endpoint]++
-	if f := g.fail[endpoint]; len(f) > 0 {
-		g.fail[endpoint] = f[1:]
-		return f[0]
-	}
-	return 0
 }
 
 // app wraps an endpoint that needs an App JWT.

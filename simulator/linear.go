@@ -18,8 +18,10 @@ import (
 // challenge and single use, refresh-token rotation, revocation) and the
 // GraphQL queries a connection needs (organization, teams with Relay-style
 // cursors, webhookCreate/webhookDelete), with its rate-limit headers and
-// GraphQL error shapes.
+// GraphQL error shapes. Calls and FailNext name its endpoints token_code,
+// token_refresh, revoke and graphql.
 type Linear struct {
+	calls
 	ClientID, ClientSecret string
 
 	srv *httptest.Server
@@ -31,8 +33,6 @@ type Linear struct {
 	access   map[string]linearGrant // access token → grant
 	refresh  map[string]string      // refresh token → org id
 	webhooks map[string]LinearAPIWebhook
-	calls    map[string]int
-	fail     map[string][]int
 	ttl      time.Duration
 	perPage  int
 }
@@ -68,8 +68,7 @@ func NewLinear(now func() time.Time) *Linear {
 	}
 	l := &Linear{ClientID: "lin_client", ClientSecret: "lin_secret_" + randomHex(8), now: now,
 		orgs: map[string]*LinearOrg{}, codes: map[string]linearCode{}, access: map[string]linearGrant{},
-		refresh: map[string]string{}, webhooks: map[string]LinearAPIWebhook{}, calls: map[string]int{},
-		fail: map[string][]int{}, ttl: 24 * time.Hour, perPage: 2}
+		refresh: map[string]string{}, webhooks: map[string]LinearAPIWebhook{}, ttl: 24 * time.Hour, perPage: 2}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /oauth/authorize", l.authorizePage)
 	mux.HandleFunc("POST /oauth/token", l.token)
@@ -97,23 +96,6 @@ func (l *Linear) SetTokenTTL(d time.Duration) {
 	l.mu.Lock()
 	l.ttl = d
 	l.mu.Unlock()
-}
-
-// Calls returns how many requests an endpoint answered: token_code,
-// token_refresh, revoke, graphql.
-func (l *Linear) Calls(endpoint string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.calls[endpoint]
-}
-
-// FailNext makes the endpoint answer status to its next n requests.
-func (l *Linear) FailNext(endpoint string, status, n int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for range n {
-		l.fail[endpoint] = append(l.fail[endpoint], status)
-	}
 }
 
 // Webhooks returns the webhooks created through the API.
@@ -168,17 +150,6 @@ func (l *Linear) Deny(authorizeURL string) string {
 
 func (l *Linear) authorizePage(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprint(w, "<html><body>Authorize application</body></html>")
-}
-
-func (l *Linear) take(endpoint string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.calls[endpoint]++
-	if f := l.fail[endpoint]; len(f) > 0 {
-		l.fail[endpoint] = f[1:]
-		return f[0]
-	}
-	return 0
 }
 
 func (l *Linear) rateHeaders(w http.ResponseWriter) {

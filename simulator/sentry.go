@@ -16,8 +16,10 @@ import (
 // authorizations endpoint (single-use codes, rotating refresh tokens,
 // expiring tokens), the installation, and an organization's projects
 // paginated with Sentry's Link cursors (results="true|false"), with its
-// rate-limit headers and {"detail": …} errors.
+// rate-limit headers and {"detail": …} errors. Calls and FailNext name its
+// endpoints token_code, token_refresh, get_installation and list_projects.
 type Sentry struct {
+	calls
 	ClientID, ClientSecret, Slug string
 
 	srv *httptest.Server
@@ -28,8 +30,6 @@ type Sentry struct {
 	codes    map[string]string              // code → installation
 	access   map[string]sentryGrant
 	refresh  map[string]string // refresh token → installation
-	calls    map[string]int
-	fail     map[string][]int
 	ttl      time.Duration
 	perPage  int
 }
@@ -55,7 +55,7 @@ func NewSentry(now func() time.Time) *Sentry {
 	}
 	s := &Sentry{ClientID: "sentry-client", ClientSecret: "sentry-secret-" + randomHex(8), Slug: "relay-test", now: now,
 		installs: map[string]*SentryInstallation{}, codes: map[string]string{}, access: map[string]sentryGrant{},
-		refresh: map[string]string{}, calls: map[string]int{}, fail: map[string][]int{}, ttl: 8 * time.Hour, perPage: 2}
+		refresh: map[string]string{}, ttl: 8 * time.Hour, perPage: 2}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /sentry-apps/{slug}/external-install/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "<html><body>Install integration</body></html>")
@@ -87,23 +87,6 @@ func (s *Sentry) SetTokenTTL(d time.Duration) {
 	s.mu.Unlock()
 }
 
-// Calls returns how many requests an endpoint answered: token_code,
-// token_refresh, get_installation, list_projects.
-func (s *Sentry) Calls(endpoint string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[endpoint]
-}
-
-// FailNext makes the endpoint answer status to its next n requests.
-func (s *Sentry) FailNext(endpoint string, status, n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.fail[endpoint] = append(s.fail[endpoint], status)
-	}
-}
-
 // ValidToken reports whether an access token is live.
 func (s *Sentry) ValidToken(token string) bool {
 	s.mu.Lock()
@@ -126,17 +109,6 @@ func (s *Sentry) InstallRedirect(redirectURL, state, installationUUID string) st
 	s.mu.Unlock()
 	return redirectURL + "?" + url.Values{"code": {code}, "installationId": {installationUUID}, "orgSlug": {org},
 		"state": {state}}.Encode()
-}
-
-func (s *Sentry) take(endpoint string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls[endpoint]++
-	if f := s.fail[endpoint]; len(f) > 0 {
-		s.fail[endpoint] = f[1:]
-		return f[0]
-	}
-	return 0
 }
 
 func sentryErr(w http.ResponseWriter, status int, detail string) {

@@ -17,7 +17,10 @@ import (
 // paginated with Vercel's {count, next, prev} object, webhooks created and
 // deleted through the API (each with its generated secret), and removing
 // the integration configuration. Errors use Vercel's {"error":{code,message}}.
+// Calls and FailNext name its endpoints exchange, list_projects,
+// create_webhook, delete_webhook and remove_configuration.
 type Vercel struct {
+	calls
 	ClientID, ClientSecret, Slug string
 
 	srv *httptest.Server
@@ -28,8 +31,6 @@ type Vercel struct {
 	codes    map[string]string         // code → configuration id
 	tokens   map[string]string         // token → configuration id
 	webhooks map[string]VercelAPIWebhook
-	calls    map[string]int
-	fail     map[string][]int
 	perPage  int
 }
 
@@ -56,7 +57,7 @@ func NewVercel(now func() time.Time) *Vercel {
 	}
 	v := &Vercel{ClientID: "oac_client", ClientSecret: "vercel-secret-" + randomHex(8), Slug: "relay-test", now: now,
 		accounts: map[string]*VercelAccount{}, codes: map[string]string{}, tokens: map[string]string{},
-		webhooks: map[string]VercelAPIWebhook{}, calls: map[string]int{}, fail: map[string][]int{}, perPage: 2}
+		webhooks: map[string]VercelAPIWebhook{}, perPage: 2}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /integrations/{slug}/new", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "<html><body>Add integration</body></html>")
@@ -81,23 +82,6 @@ func (v *Vercel) AddAccount(a VercelAccount) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.accounts[a.ConfigurationID] = &a
-}
-
-// Calls returns how many requests an endpoint answered: exchange,
-// list_projects, create_webhook, delete_webhook, remove_configuration.
-func (v *Vercel) Calls(endpoint string) int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.calls[endpoint]
-}
-
-// FailNext makes the endpoint answer status to its next n requests.
-func (v *Vercel) FailNext(endpoint string, status, n int) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	for range n {
-		v.fail[endpoint] = append(v.fail[endpoint], status)
-	}
 }
 
 // Webhooks returns the webhooks created through the API.
@@ -136,17 +120,6 @@ func (v *Vercel) InstallRedirect(redirectURL, state, configurationID string) str
 		q.Set("teamId", team)
 	}
 	return redirectURL + "?" + q.Encode()
-}
-
-func (v *Vercel) take(endpoint string) int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.calls[endpoint]++
-	if f := v.fail[endpoint]; len(f) > 0 {
-		v.fail[endpoint] = f[1:]
-		return f[0]
-	}
-	return 0
 }
 
 func vercelErr(w http.ResponseWriter, status int, code, msg string) {
