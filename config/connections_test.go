@@ -47,13 +47,14 @@ func TestConnectionSettings(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		"short key":   {map[string]string{"RELAY_ENCRYPTION_KEYS": good + "," + good[:62]}, "encryption.keys[1]: must be 64 hex characters"},
-		"dup key":     {map[string]string{"RELAY_ENCRYPTION_KEYS": good + "," + good}, "encryption.keys[1]: the same key as [0]"},
-		"ec key":      {map[string]string{"RELAY_PROVIDERS_GITHUB_APP_ID": "1", "RELAY_PROVIDERS_GITHUB_APP_SLUG": "s", "RELAY_PROVIDERS_GITHUB_PRIVATE_KEY": pemOf("PRIVATE KEY", ec8)}, "providers.github.private_key: a PKCS#8 *ecdsa.PrivateKey key"},
-		"not pem":     {map[string]string{"RELAY_PROVIDERS_GITHUB_APP_ID": "1", "RELAY_PROVIDERS_GITHUB_APP_SLUG": "s", "RELAY_PROVIDERS_GITHUB_PRIVATE_KEY": "hunter2"}, "providers.github.private_key: must be a PEM-encoded RSA private key"},
-		"no app id":   {map[string]string{"RELAY_PROVIDERS_GITHUB_APP_SLUG": "s", "RELAY_PROVIDERS_GITHUB_PRIVATE_KEY": pemOf("PRIVATE KEY", pkcs8)}, "providers.github.app_id: required"},
-		"bad api url": {map[string]string{"RELAY_PROVIDERS_LINEAR_API_URL": "api.linear.app"}, "providers.linear.api_url: must be an absolute"},
-		"no key file": {map[string]string{"RELAY_PROVIDERS_GITHUB_APP_ID": "1", "RELAY_PROVIDERS_GITHUB_APP_SLUG": "s", "RELAY_PROVIDERS_GITHUB_PRIVATE_KEY_FILE": "/nonexistent/key.pem"}, "providers.github.private_key_file: cannot read the key file"},
+		"short key":        {map[string]string{"RELAY_ENCRYPTION_KEYS": good + "," + good[:62]}, "encryption.keys[1]: must be 64 hex characters"},
+		"dup key":          {map[string]string{"RELAY_ENCRYPTION_KEYS": good + "," + good}, "encryption.keys[1]: the same key as [0]"},
+		"ec key":           {map[string]string{"RELAY_PROVIDERS_GITHUB_APP_ID": "1", "RELAY_PROVIDERS_GITHUB_APP_SLUG": "s", "RELAY_PROVIDERS_GITHUB_PRIVATE_KEY": pemOf("PRIVATE KEY", ec8)}, "providers.github.private_key: a PKCS#8 *ecdsa.PrivateKey key"},
+		"not pem":          {map[string]string{"RELAY_PROVIDERS_GITHUB_APP_ID": "1", "RELAY_PROVIDERS_GITHUB_APP_SLUG": "s", "RELAY_PROVIDERS_GITHUB_PRIVATE_KEY": "hunter2"}, "providers.github.private_key: must be a PEM-encoded RSA private key"},
+		"no app id":        {map[string]string{"RELAY_PROVIDERS_GITHUB_APP_SLUG": "s", "RELAY_PROVIDERS_GITHUB_PRIVATE_KEY": pemOf("PRIVATE KEY", pkcs8)}, "providers.github.app_id: required"},
+		"bad api url":      {map[string]string{"RELAY_PROVIDERS_LINEAR_API_URL": "api.linear.app"}, "providers.linear.api_url: must be an absolute"},
+		"linear no secret": {map[string]string{"RELAY_PROVIDERS_LINEAR_CLIENT_ID": "c", "RELAY_PROVIDERS_LINEAR_CLIENT_SECRET": "s"}, "providers.linear.webhook_secret: required with the Linear connect flow"},
+		"no key file":      {map[string]string{"RELAY_PROVIDERS_GITHUB_APP_ID": "1", "RELAY_PROVIDERS_GITHUB_APP_SLUG": "s", "RELAY_PROVIDERS_GITHUB_PRIVATE_KEY_FILE": "/nonexistent/key.pem"}, "providers.github.private_key_file: cannot read the key file"},
 	} {
 		_, err := config.Load("", env(tc.env))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

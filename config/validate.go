@@ -91,6 +91,11 @@ func (c *Config) Validate() error {
 			bad("providers."+name, "must be an absolute http:// or https:// URL")
 		}
 	}
+	if l := c.Providers.Linear; (l.ClientID != "" || l.ClientSecret != "") && l.WebhookSecret == "" {
+		// Webhooks registered for a workspace are created with this secret;
+		// without it Linear would pick one Relay never learns.
+		bad("providers.linear.webhook_secret", "required with the Linear connect flow (client_id/client_secret)")
+	}
 	if g := c.Providers.GitHub; g.AppID != "" || g.AppSlug != "" || g.PrivateKey != "" || g.PrivateKeyFile != "" {
 		if g.AppID == "" {
 			bad("providers.github.app_id", "required for the GitHub App connect flow")

@@ -17,27 +17,41 @@ import (
 	"github.com/relayhq/relay"
 )
 
+// DefaultResourceTypes are the entities a webhook registered by
+// RegisterWebhook subscribes to when ConnectorConfig.ResourceTypes is empty.
+var DefaultResourceTypes = []string{"Issue", "Comment", "Project", "Cycle", "IssueLabel", "Reaction"}
+
 // ConnectorConfig configures the Linear OAuth connect flow.
 type ConnectorConfig struct {
+	// ClientID and ClientSecret identify the OAuth application (required).
 	ClientID, ClientSecret string
-	Scopes                 []string // default read
-	Actor                  string   // "app" (default) or "user"
-	APIURL                 string   // https://api.linear.app
-	WebURL                 string   // https://linear.app
-	// WebhookSecret is the secret Relay's linear adapter verifies with; a
-	// webhook registered through the API is created with it.
+	// Scopes requested; default ["read"]. Linear separates them with commas.
+	Scopes []string
+	// Actor is who actions are attributed to: "app" (default) or "user".
+	Actor string
+	// APIURL is Linear's API (default https://api.linear.app) and WebURL its
+	// web app, where the consent page is (default https://linear.app).
+	APIURL, WebURL string
+	// WebhookSecret is the secret Relay's linear adapter verifies with
+	// (Config.WebhookSecret): RegisterWebhook creates the webhook with it,
+	// so that its deliveries verify. "" lets Linear generate one, which
+	// Relay then does not know.
 	WebhookSecret string
-	// ResourceTypes a registered webhook subscribes to.
+	// ResourceTypes a registered webhook subscribes to; default
+	// DefaultResourceTypes.
 	ResourceTypes []string
-	HTTPClient    *http.Client // default: 30 s timeout
+	// HTTPClient makes every call; default one with a 30 s timeout.
+	HTTPClient *http.Client
+	// Now is the clock token expiries are computed with; default time.Now.
+	Now func() time.Time
 }
 
 // Connector is the Linear OAuth flow (PKCE), workspace and teams lookup, and
 // webhook registration. It implements relay.Connector and
-// relay.WebhookRegistrar.
+// relay.WebhookRegistrar, and is safe for concurrent use.
 type Connector struct {
 	cfg   ConnectorConfig
-	oauth *oauth2.Config
+	oauth oauth2.Config
 }
 
 var (
@@ -45,7 +59,8 @@ var (
 	_ relay.WebhookRegistrar = (*Connector)(nil)
 )
 
-// NewConnector returns the connector; ClientID and ClientSecret are required.
+// NewConnector returns the connector for cfg. It returns an error when
+// ClientID or ClientSecret is missing or Actor is not "app" or "user".
 func NewConnector(cfg ConnectorConfig) (*Connector, error) {
 	if cfg.ClientID == "" || cfg.ClientSecret == "" {
 		return nil, errors.New("linear: connector needs client_id and client_secret")
@@ -60,16 +75,23 @@ func NewConnector(cfg ConnectorConfig) (*Connector, error) {
 	if len(cfg.Scopes) == 0 {
 		cfg.Scopes = []string{"read"}
 	}
-	if cfg.Actor == "" {
+	switch cfg.Actor {
+	case "":
 		cfg.Actor = "app"
+	case "app", "user":
+	default:
+		return nil, fmt.Errorf("linear: actor must be app or user, not %q", cfg.Actor)
 	}
 	if len(cfg.ResourceTypes) == 0 {
-		cfg.ResourceTypes = []string{"Issue", "Comment", "Project", "Cycle", "IssueLabel", "Reaction"}
+		cfg.ResourceTypes = DefaultResourceTypes
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
-	return &Connector{cfg: cfg, oauth: &oauth2.Config{
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Connector{cfg: cfg, oauth: oauth2.Config{
 		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Scopes: cfg.Scopes,
 		Endpoint: oauth2.Endpoint{AuthURL: cfg.WebURL + "/oauth/authorize", TokenURL: cfg.APIURL + "/oauth/token",
 			AuthStyle: oauth2.AuthStyleInParams},
@@ -79,26 +101,32 @@ func NewConnector(cfg ConnectorConfig) (*Connector, error) {
 // Name returns "linear".
 func (c *Connector) Name() string { return "linear" }
 
-// PKCE is true: Linear supports S256 code challenges.
+// PKCE is true: Linear takes S256 code challenges.
 func (c *Connector) PKCE() bool { return true }
 
-// AuthorizeURL is Linear's consent page. Linear separates scopes with
+// AuthorizeURL is Linear's consent page. It is built by hand rather than
+// with oauth2.Config.AuthCodeURL because Linear separates scopes with
 // commas, not spaces.
 func (c *Connector) AuthorizeURL(state, redirectURI, codeChallenge string) string {
 	q := url.Values{
 		"client_id": {c.cfg.ClientID}, "redirect_uri": {redirectURI}, "response_type": {"code"},
 		"scope": {strings.Join(c.cfg.Scopes, ",")}, "state": {state}, "actor": {c.cfg.Actor},
-		"code_challenge": {codeChallenge}, "code_challenge_method": {"S256"}, "prompt": {"consent"},
+		"code_challenge": {codeChallenge}, "code_challenge_method": {"S256"},
 	}
-	return c.cfg.WebURL + "/oauth/authorize?" + q.Encode()
+	return c.oauth.Endpoint.AuthURL + "?" + q.Encode()
 }
 
-func (c *Connector) ctx(ctx context.Context) context.Context {
+// oauthContext makes x/oauth2 use the configured client.
+func (c *Connector) oauthContext(ctx context.Context) context.Context {
 	return context.WithValue(ctx, oauth2.HTTPClient, c.cfg.HTTPClient)
 }
 
-// Exchange trades the code (with the PKCE verifier) for tokens, then reads
-// the workspace and its teams.
+// Exchange completes Linear's redirect: it trades the code (with the PKCE
+// verifier) for tokens, then reads the workspace and its teams. The
+// connection's ExternalID is the organization id, which is what the webhook
+// adapter reads from organizationId. It returns EINVALID when the user
+// denied consent, the callback has no code or Linear refuses the code, and
+// EUNAVAILABLE when Linear fails.
 func (c *Connector) Exchange(ctx context.Context, q url.Values, redirectURI, codeVerifier string) (*relay.Grant, error) {
 	if e := q.Get("error"); e != "" {
 		return nil, relay.Errorf(relay.EINVALID, "linear: consent denied: %s", truncate(e, 100))
@@ -107,26 +135,39 @@ func (c *Connector) Exchange(ctx context.Context, q url.Values, redirectURI, cod
 	if code == "" {
 		return nil, relay.Errorf(relay.EINVALID, "linear: the callback has no code")
 	}
-	oc := *c.oauth
+	oc := c.oauth
 	oc.RedirectURL = redirectURI
-	ot, err := oc.Exchange(c.ctx(ctx), code, oauth2.VerifierOption(codeVerifier))
+	ot, err := oc.Exchange(c.oauthContext(ctx), code, oauth2.VerifierOption(codeVerifier))
 	if err != nil {
 		return nil, oauthError("exchange code", err)
 	}
-	tok := fromOAuth(ot)
+	tok := c.fromOAuth(ot)
 	var data struct {
+		Viewer struct {
+			ID string `json:"id"`
+		} `json:"viewer"`
 		Organization struct {
-			ID, Name, URLKey string
+			ID     string `json:"id"`
+			Name   string `json:"name"`
+			URLKey string `json:"urlKey"`
 		} `json:"organization"`
 	}
-	if err := c.graphql(ctx, tok.AccessToken, "read workspace", `query { organization { id name urlKey } }`, nil, &data); err != nil {
+	if err := c.graphql(ctx, tok.AccessToken, "read workspace",
+		`query Workspace { viewer { id } organization { id name urlKey } }`, nil, &data); err != nil {
 		return nil, err
 	}
 	if data.Organization.ID == "" {
 		return nil, relay.Errorf(relay.EUNAVAILABLE, "linear: read workspace: no organization in the answer")
 	}
-	conn := &relay.Connection{ExternalID: data.Organization.ID, AccountName: data.Organization.Name,
-		Status: relay.ConnectionActive, Metadata: map[string]string{"url_key": data.Organization.URLKey}}
+	meta := map[string]string{}
+	if data.Organization.URLKey != "" {
+		meta["url_key"] = data.Organization.URLKey
+	}
+	if data.Viewer.ID != "" {
+		meta["viewer_id"] = data.Viewer.ID
+	}
+	conn := &relay.Connection{Provider: "linear", ExternalID: data.Organization.ID, AccountName: data.Organization.Name,
+		Status: relay.ConnectionActive, Metadata: meta}
 	res, err := c.Resources(ctx, conn, tok)
 	if err != nil {
 		return nil, err
@@ -134,29 +175,40 @@ func (c *Connector) Exchange(ctx context.Context, q url.Values, redirectURI, cod
 	return &relay.Grant{Connection: conn, Token: tok, Resources: res}, nil
 }
 
-// Refresh uses the refresh token; Linear rotates it.
+// Refresh trades the refresh token for a new access token. Linear rotates
+// refresh tokens: the returned one replaces the old, which no longer works.
+// When Linear's answer has no expires_in the returned ExpiresAt is zero, and
+// when it repeats the refresh token RefreshToken is "" (the caller keeps
+// what it has). EINVALID when the connection has no refresh token or Linear
+// refuses it (connect again), EUNAVAILABLE when Linear fails.
 func (c *Connector) Refresh(ctx context.Context, conn *relay.Connection, t *relay.Token) (*relay.Token, error) {
 	if t.RefreshToken == "" {
 		return nil, relay.Errorf(relay.EINVALID, "linear: the connection has no refresh token; connect again")
 	}
-	// An expired token makes the token source refresh at once.
-	src := c.oauth.TokenSource(c.ctx(ctx), &oauth2.Token{RefreshToken: t.RefreshToken, Expiry: time.Unix(1, 0)})
-	ot, err := src.Token()
+	// A token without an access token is invalid, so the source refreshes
+	// at once.
+	ot, err := c.oauth.TokenSource(c.oauthContext(ctx), &oauth2.Token{RefreshToken: t.RefreshToken}).Token()
 	if err != nil {
 		return nil, oauthError("refresh token", err)
 	}
-	fresh := fromOAuth(ot)
+	fresh := c.fromOAuth(ot)
 	if ot.RefreshToken == t.RefreshToken {
-		fresh.RefreshToken = "" // not rotated: the caller keeps the old one
+		fresh.RefreshToken = "" // not rotated (x/oauth2 fills in the one sent)
 	}
 	return fresh, nil
 }
 
-// Revoke revokes the access token (POST /oauth/revoke; UNCONFIRMED in
-// Linear's docs). A token Linear no longer knows is not an error.
+// Revoke revokes the access token with POST {APIURL}/oauth/revoke. The
+// endpoint is UNCONFIRMED in Linear's documentation (PROVIDERS.md): it is
+// called RFC 7009 style (form field token, and the token as bearer), and a
+// 400 or 401 — what a token Linear no longer knows gets — counts as revoked.
+// EINVALID for another refusal, EUNAVAILABLE when Linear fails.
 func (c *Connector) Revoke(ctx context.Context, conn *relay.Connection, t *relay.Token) error {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.APIURL+"/oauth/revoke",
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.APIURL+"/oauth/revoke",
 		strings.NewReader(url.Values{"token": {t.AccessToken}}.Encode()))
+	if err != nil {
+		return fmt.Errorf("linear: revoke token: %w", err)
+	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Authorization", "Bearer "+t.AccessToken)
 	resp, err := c.cfg.HTTPClient.Do(req)
@@ -165,22 +217,26 @@ func (c *Connector) Revoke(ctx context.Context, conn *relay.Connection, t *relay
 	}
 	defer drain(resp)
 	switch {
-	case resp.StatusCode/100 == 2, resp.StatusCode == 400, resp.StatusCode == 401:
+	case resp.StatusCode/100 == 2, resp.StatusCode == http.StatusBadRequest, resp.StatusCode == http.StatusUnauthorized:
 		return nil
 	default:
-		return statusError("revoke token", resp)
+		return statusError("revoke token", resp.StatusCode)
 	}
 }
 
-// Resources lists the workspace's teams, following Relay-style cursors.
+// Resources lists the workspace's teams (Kind "team"), following Linear's
+// Relay-style cursors 50 at a time. Errors as for graphql.
 func (c *Connector) Resources(ctx context.Context, conn *relay.Connection, t *relay.Token) ([]*relay.Resource, error) {
 	var out []*relay.Resource
-	var after *string
-	for pages := 0; pages < 1000; pages++ {
+	var cursor *string
+	// The bound stops a provider that keeps answering hasNextPage.
+	for range 1000 {
 		var data struct {
 			Teams struct {
 				Nodes []struct {
-					ID, Name, Key string
+					ID   string `json:"id"`
+					Name string `json:"name"`
+					Key  string `json:"key"`
 				} `json:"nodes"`
 				PageInfo struct {
 					HasNextPage bool   `json:"hasNextPage"`
@@ -189,25 +245,28 @@ func (c *Connector) Resources(ctx context.Context, conn *relay.Connection, t *re
 			} `json:"teams"`
 		}
 		err := c.graphql(ctx, t.AccessToken, "list teams",
-			`query Teams($after: String) { teams(first: 50, after: $after) { nodes { id name key } pageInfo { hasNextPage endCursor } } }`,
-			map[string]any{"after": after}, &data)
+			`query Teams($cursor: String) { teams(first: 50, after: $cursor) { nodes { id name key } pageInfo { hasNextPage endCursor } } }`,
+			map[string]any{"cursor": cursor}, &data)
 		if err != nil {
 			return nil, err
 		}
 		for _, n := range data.Teams.Nodes {
 			out = append(out, &relay.Resource{Provider: "linear", ExternalID: n.ID, Kind: "team", Name: n.Name})
 		}
-		if !data.Teams.PageInfo.HasNextPage {
-			break
+		next := data.Teams.PageInfo.EndCursor
+		if !data.Teams.PageInfo.HasNextPage || next == "" || (cursor != nil && next == *cursor) {
+			return out, nil
 		}
-		cur := data.Teams.PageInfo.EndCursor
-		after = &cur
+		cursor = &next
 	}
-	return out, nil
+	return nil, relay.Errorf(relay.EUNAVAILABLE, "linear: list teams: too many pages")
 }
 
-// RegisterWebhook creates a workspace webhook for all public teams, signed
-// with the adapter's secret, using the workspace's own access token.
+// RegisterWebhook creates a workspace webhook (all public teams, the
+// configured resource types, label "Relay") for u, authorized with the
+// workspace's own access token. It is created with ConnectorConfig's
+// WebhookSecret, which Relay already holds, so the returned secret is "".
+// EINVALID when Linear refuses it, EUNAVAILABLE when it fails.
 func (c *Connector) RegisterWebhook(ctx context.Context, conn *relay.Connection, t *relay.Token, u string) (string, string, error) {
 	var data struct {
 		WebhookCreate struct {
@@ -223,7 +282,7 @@ func (c *Connector) RegisterWebhook(ctx context.Context, conn *relay.Connection,
 		input["secret"] = c.cfg.WebhookSecret
 	}
 	err := c.graphql(ctx, t.AccessToken, "create webhook",
-		`mutation Create($input: WebhookCreateInput!) { webhookCreate(input: $input) { success webhook { id } } }`,
+		`mutation WebhookCreate($input: WebhookCreateInput!) { webhookCreate(input: $input) { success webhook { id enabled } } }`,
 		map[string]any{"input": input}, &data)
 	if err != nil {
 		return "", "", err
@@ -234,7 +293,9 @@ func (c *Connector) RegisterWebhook(ctx context.Context, conn *relay.Connection,
 	return data.WebhookCreate.Webhook.ID, "", nil
 }
 
-// DeregisterWebhook deletes the webhook; one already gone is not an error.
+// DeregisterWebhook deletes the webhook with the workspace's token; one
+// Linear no longer has is not an error. EINVALID when Linear refuses,
+// EUNAVAILABLE when it fails.
 func (c *Connector) DeregisterWebhook(ctx context.Context, conn *relay.Connection, t *relay.Token, id string) error {
 	var data struct {
 		WebhookDelete struct {
@@ -242,18 +303,50 @@ func (c *Connector) DeregisterWebhook(ctx context.Context, conn *relay.Connectio
 		} `json:"webhookDelete"`
 	}
 	err := c.graphql(ctx, t.AccessToken, "delete webhook",
-		`mutation Delete($id: String!) { webhookDelete(id: $id) { success } }`, map[string]any{"id": id}, &data)
-	if err != nil && strings.Contains(strings.ToLower(relay.ErrorMessage(err)), "not found") {
+		`mutation WebhookDelete($id: String!) { webhookDelete(id: $id) { success } }`, map[string]any{"id": id}, &data)
+	var ge *graphQLError
+	if errors.As(err, &ge) && ge.notFound() {
 		return nil
+	}
+	if err == nil && !data.WebhookDelete.Success {
+		return relay.Errorf(relay.EUNAVAILABLE, "linear: delete webhook: not deleted")
 	}
 	return err
 }
 
-// graphql posts a query with the access token and decodes data into out.
-// GraphQL errors (HTTP 200 with "errors") become *Error values.
+// graphQLError is a GraphQL error answer, kept structured so that callers
+// can tell "not found" apart; it unwraps to the *relay.Error it maps to.
+type graphQLError struct {
+	code, message string // extensions.code and message, as Linear sent them
+	err           *relay.Error
+}
+
+func (e *graphQLError) Error() string { return e.err.Error() }
+func (e *graphQLError) Unwrap() error { return e.err }
+
+// notFound reports whether the error says the entity does not exist. Linear
+// has no documented code for it: its message is "Entity not found: …", so
+// the message is what is checked.
+func (e *graphQLError) notFound() bool {
+	return e.code == "NOT_FOUND" || e.code == "ENTITY_NOT_FOUND" || strings.Contains(strings.ToLower(e.message), "not found")
+}
+
+// graphql posts a query with the access token as bearer and decodes the
+// answer's data into out. A non-200 status or a GraphQL error (Linear
+// answers those with HTTP 200 and "errors") is an *Error: EUNAVAILABLE for
+// 5xx, 429, rate limiting (extensions.code RATELIMITED, whatever the status)
+// and Linear's internal errors; EINVALID otherwise (authentication, bad
+// input). The message names the call and carries Linear's message, never
+// the token.
 func (c *Connector) graphql(ctx context.Context, token, what, query string, vars map[string]any, out any) error {
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.APIURL+"/graphql", bytes.NewReader(body))
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		return fmt.Errorf("linear: %s: %w", what, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.APIURL+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("linear: %s: %w", what, err)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := c.cfg.HTTPClient.Do(req)
@@ -261,9 +354,6 @@ func (c *Connector) graphql(ctx context.Context, token, what, query string, vars
 		return relay.Errorf(relay.EUNAVAILABLE, "linear: %s: %s", what, transportError(err))
 	}
 	defer drain(resp)
-	if resp.StatusCode != http.StatusOK {
-		return statusError(what, resp)
-	}
 	var envelope struct {
 		Data   json.RawMessage `json:"data"`
 		Errors []struct {
@@ -273,16 +363,26 @@ func (c *Connector) graphql(ctx context.Context, token, what, query string, vars
 			} `json:"extensions"`
 		} `json:"errors"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&envelope); err != nil {
-		return relay.Errorf(relay.EUNAVAILABLE, "linear: %s: malformed answer", what)
-	}
+	decodeErr := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&envelope)
 	if len(envelope.Errors) > 0 {
 		e := envelope.Errors[0]
 		code := relay.EINVALID
-		if e.Extensions.Code == "RATELIMITED" || e.Extensions.Code == "INTERNAL_SERVER_ERROR" {
+		switch {
+		case e.Extensions.Code == "RATELIMITED", e.Extensions.Code == "INTERNAL_SERVER_ERROR",
+			resp.StatusCode >= 500, resp.StatusCode == http.StatusTooManyRequests:
 			code = relay.EUNAVAILABLE
 		}
-		return relay.Errorf(code, "linear: %s: %s", what, truncate(e.Message, 200))
+		msg := fmt.Sprintf("linear: %s: %s", what, truncate(e.Message, 200))
+		if e.Extensions.Code != "" {
+			msg += " (" + truncate(e.Extensions.Code, 40) + ")"
+		}
+		return &graphQLError{code: e.Extensions.Code, message: e.Message, err: relay.Errorf(code, "%s", msg)}
+	}
+	if resp.StatusCode != http.StatusOK {
+		return statusError(what, resp.StatusCode)
+	}
+	if decodeErr != nil || len(envelope.Data) == 0 || string(envelope.Data) == "null" {
+		return relay.Errorf(relay.EUNAVAILABLE, "linear: %s: malformed answer", what)
 	}
 	if err := json.Unmarshal(envelope.Data, out); err != nil {
 		return relay.Errorf(relay.EUNAVAILABLE, "linear: %s: malformed data", what)
@@ -290,10 +390,12 @@ func (c *Connector) graphql(ctx context.Context, token, what, query string, vars
 	return nil
 }
 
-func fromOAuth(t *oauth2.Token) *relay.Token {
+// fromOAuth converts x/oauth2's token, computing the expiry from
+// expires_in on the configured clock (x/oauth2 uses the wall clock).
+func (c *Connector) fromOAuth(t *oauth2.Token) *relay.Token {
 	out := &relay.Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType}
-	if !t.Expiry.IsZero() {
-		out.ExpiresAt = t.Expiry.UTC()
+	if t.ExpiresIn > 0 {
+		out.ExpiresAt = c.cfg.Now().Add(time.Duration(t.ExpiresIn) * time.Second).UTC()
 	}
 	if s, ok := t.Extra("scope").(string); ok {
 		out.Scope = s
@@ -301,9 +403,9 @@ func fromOAuth(t *oauth2.Token) *relay.Token {
 	return out
 }
 
-// oauthError maps an oauth2 failure: the provider refusing (4xx) is
-// EINVALID, anything else EUNAVAILABLE. The provider's error code is kept;
-// its body is not (it could echo a code).
+// oauthError maps an x/oauth2 failure: the provider refusing (4xx) is
+// EINVALID, anything else EUNAVAILABLE. The OAuth error code is kept; the
+// description and the body are not (they could echo a code or a token).
 func oauthError(what string, err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) && re.Response != nil {
@@ -311,7 +413,7 @@ func oauthError(what string, err error) error {
 		if re.ErrorCode != "" {
 			msg += ": " + truncate(re.ErrorCode, 60)
 		}
-		if re.Response.StatusCode >= 500 || re.Response.StatusCode == 429 {
+		if re.Response.StatusCode >= 500 || re.Response.StatusCode == http.StatusTooManyRequests {
 			return relay.Errorf(relay.EUNAVAILABLE, "%s", msg)
 		}
 		return relay.Errorf(relay.EINVALID, "%s", msg)
@@ -319,14 +421,15 @@ func oauthError(what string, err error) error {
 	return relay.Errorf(relay.EUNAVAILABLE, "linear: %s: %s", what, transportError(err))
 }
 
-func statusError(what string, resp *http.Response) error {
-	msg := fmt.Sprintf("linear: %s: HTTP %d", what, resp.StatusCode)
-	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+func statusError(what string, status int) error {
+	msg := fmt.Sprintf("linear: %s: HTTP %d", what, status)
+	if status >= 500 || status == http.StatusTooManyRequests {
 		return relay.Errorf(relay.EUNAVAILABLE, "%s", msg)
 	}
 	return relay.Errorf(relay.EINVALID, "%s", msg)
 }
 
+// transportError describes a failed request without its URL.
 func transportError(err error) string {
 	var ue *url.Error
 	if errors.As(err, &ue) {

@@ -14,11 +14,12 @@ import (
 	"time"
 )
 
-// Linear simulates Linear's OAuth (authorization codes bound to a PKCE
+// Linear simulates Linear's OAuth (authorization codes bound to a PKCE S256
 // challenge and single use, refresh-token rotation, revocation) and the
-// GraphQL queries a connection needs (organization, teams with Relay-style
-// cursors, webhookCreate/webhookDelete), with its rate-limit headers and
-// GraphQL error shapes. Calls and FailNext name its endpoints token_code,
+// GraphQL operations a connection needs (viewer and organization, teams with
+// Relay-style cursors two per page, webhookCreate and webhookDelete), with
+// Linear's X-RateLimit-Requests-* headers and GraphQL error shapes (HTTP 200
+// with "errors"). Calls and FailNext name its endpoints token_code,
 // token_refresh, revoke and graphql.
 type Linear struct {
 	calls
@@ -29,12 +30,15 @@ type Linear struct {
 
 	mu       sync.Mutex
 	orgs     map[string]*LinearOrg // by id
+	first    string                // the first organization added: AuthorizeRedirect's workspace
 	codes    map[string]linearCode
-	access   map[string]linearGrant // access token → grant
-	refresh  map[string]string      // refresh token → org id
+	access   map[string]linearGrant   // access token → grant
+	refresh  map[string]linearRefresh // refresh token → grant
 	webhooks map[string]LinearAPIWebhook
 	ttl      time.Duration
 	perPage  int
+	served   int // GraphQL requests, for X-RateLimit-Requests-Remaining
+	auths    int // authorizations granted, to tell them apart
 }
 
 // LinearOrg is a workspace with its teams.
@@ -46,31 +50,46 @@ type LinearOrg struct {
 // LinearTeam is a team of a workspace.
 type LinearTeam struct{ ID, Name, Key string }
 
-// LinearAPIWebhook is a webhook created through the API.
+// LinearAPIWebhook is a webhook created through webhookCreate, as the
+// simulator recorded it.
 type LinearAPIWebhook struct {
-	ID, OrgID, URL, Secret string
-	ResourceTypes          []string
+	ID, OrgID, URL, Secret, Label string
+	ResourceTypes                 []string
+	AllPublicTeams, Enabled       bool
+	// AuthorizedBy is the bearer token of the webhookCreate request: an
+	// OAuth access token of the workspace (the client secret is refused).
+	AuthorizedBy string
 }
 
 type linearCode struct {
 	orgID, challenge, redirect string
 }
 
+// linearGrant is an issued token; auth names the authorization (one
+// consent) it belongs to, which revocation ends as a whole.
 type linearGrant struct {
-	orgID   string
-	expires time.Time
+	orgID, auth string
+	expires     time.Time // zero: does not expire
 }
 
-// NewLinear starts a Linear simulator for one OAuth app. now may be nil.
+type linearRefresh struct{ orgID, auth string }
+
+// linearRateLimit is the simulated X-RateLimit-Requests-Limit per hour.
+const linearRateLimit = 1500
+
+// NewLinear starts a Linear simulator for one OAuth app, on now's clock
+// (time.Now when nil). Access tokens last 24 h until SetTokenTTL.
 func NewLinear(now func() time.Time) *Linear {
 	if now == nil {
 		now = time.Now
 	}
-	l := &Linear{ClientID: "lin_client", ClientSecret: "lin_secret_" + randomHex(8), now: now,
+	l := &Linear{ClientID: "lin_client_" + randomHex(4), ClientSecret: "lin_secret_" + randomHex(8), now: now,
 		orgs: map[string]*LinearOrg{}, codes: map[string]linearCode{}, access: map[string]linearGrant{},
-		refresh: map[string]string{}, webhooks: map[string]LinearAPIWebhook{}, ttl: 24 * time.Hour, perPage: 2}
+		refresh: map[string]linearRefresh{}, webhooks: map[string]LinearAPIWebhook{}, ttl: 24 * time.Hour, perPage: 2}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /oauth/authorize", l.authorizePage)
+	mux.HandleFunc("GET /oauth/authorize", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "<html><body>Authorize application</body></html>")
+	})
 	mux.HandleFunc("POST /oauth/token", l.token)
 	mux.HandleFunc("POST /oauth/revoke", l.revoke)
 	mux.HandleFunc("POST /graphql", l.graphql)
@@ -78,27 +97,35 @@ func NewLinear(now func() time.Time) *Linear {
 	return l
 }
 
-// URL serves both the web (authorize) and API paths.
+// URL is the simulator's base URL, for both the web (authorize) and the API
+// paths.
 func (l *Linear) URL() string { return l.srv.URL }
 
 // Close stops the simulator.
 func (l *Linear) Close() { l.srv.Close() }
 
-// AddOrganization makes a workspace exist.
+// AddOrganization makes a workspace exist (replacing one with the same id).
+// The first one added is the workspace AuthorizeRedirect consents for.
 func (l *Linear) AddOrganization(o LinearOrg) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.first == "" {
+		l.first = o.ID
+	}
+	o.Teams = append([]LinearTeam(nil), o.Teams...)
 	l.orgs[o.ID] = &o
 }
 
-// SetTokenTTL sets the lifetime of new access tokens (expires_in).
+// SetTokenTTL sets the lifetime of access tokens issued from now on (their
+// expires_in). A zero or negative d issues tokens without expires_in that
+// do not expire.
 func (l *Linear) SetTokenTTL(d time.Duration) {
 	l.mu.Lock()
 	l.ttl = d
 	l.mu.Unlock()
 }
 
-// Webhooks returns the webhooks created through the API.
+// Webhooks returns the webhooks created through the API, in no order.
 func (l *Linear) Webhooks() []LinearAPIWebhook {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -109,17 +136,46 @@ func (l *Linear) Webhooks() []LinearAPIWebhook {
 	return out
 }
 
-// ValidToken reports whether an access token is live.
+// ValidToken reports whether an access token is live (issued, not revoked,
+// not expired).
 func (l *Linear) ValidToken(token string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	_, ok := l.live(token)
+	return ok
+}
+
+// ValidRefreshToken reports whether a refresh token can still be used
+// (not rotated away, not revoked).
+func (l *Linear) ValidRefreshToken(token string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.refresh[token]
+	return ok
+}
+
+func (l *Linear) live(token string) (linearGrant, bool) {
 	g, ok := l.access[token]
-	return ok && l.now().Before(g.expires)
+	return g, ok && (g.expires.IsZero() || l.now().Before(g.expires))
+}
+
+// AuthorizeRedirect plays the user approving Relay's authorize URL for the
+// first workspace added; see Consent.
+func (l *Linear) AuthorizeRedirect(authorizeURL string) (string, error) {
+	l.mu.Lock()
+	org := l.first
+	l.mu.Unlock()
+	if org == "" {
+		return "", fmt.Errorf("linear simulator: no organization added")
+	}
+	return l.Consent(authorizeURL, org)
 }
 
 // Consent plays the user approving Relay's authorize URL for the workspace
-// orgID: it checks the URL's client id and PKCE parameters, records the
-// challenge with a new code, and returns the redirect URI with code and state.
+// orgID: it checks the URL's client id, response type, scope, actor and
+// PKCE parameters, records the code challenge with a new single-use code,
+// and returns the redirect URI with code and state (the URL Linear sends
+// the browser to).
 func (l *Linear) Consent(authorizeURL, orgID string) (string, error) {
 	u, err := url.Parse(authorizeURL)
 	if err != nil {
@@ -127,34 +183,58 @@ func (l *Linear) Consent(authorizeURL, orgID string) (string, error) {
 	}
 	q := u.Query()
 	switch {
+	case u.Path != "/oauth/authorize":
+		return "", fmt.Errorf("linear simulator: authorize path is %q", u.Path)
 	case q.Get("client_id") != l.ClientID:
-		return "", fmt.Errorf("linear: unknown client_id")
-	case q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "":
-		return "", fmt.Errorf("linear: missing S256 code challenge")
+		return "", fmt.Errorf("linear simulator: unknown client_id")
 	case q.Get("response_type") != "code":
-		return "", fmt.Errorf("linear: response_type must be code")
+		return "", fmt.Errorf("linear simulator: response_type must be code")
+	case q.Get("redirect_uri") == "":
+		return "", fmt.Errorf("linear simulator: missing redirect_uri")
+	case q.Get("scope") == "" || strings.Contains(q.Get("scope"), " "):
+		return "", fmt.Errorf("linear simulator: scope must be a comma-separated list")
+	case q.Get("actor") != "" && q.Get("actor") != "user" && q.Get("actor") != "app":
+		return "", fmt.Errorf("linear simulator: actor must be user or app")
+	case q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "":
+		return "", fmt.Errorf("linear simulator: missing S256 code challenge")
 	}
-	code := "lin_code_" + randomHex(12)
 	l.mu.Lock()
-	l.codes[code] = linearCode{orgID: orgID, challenge: q.Get("code_challenge"), redirect: q.Get("redirect_uri")}
+	_, known := l.orgs[orgID]
+	code := "lin_code_" + randomHex(12)
+	if known {
+		l.codes[code] = linearCode{orgID: orgID, challenge: q.Get("code_challenge"), redirect: q.Get("redirect_uri")}
+	}
 	l.mu.Unlock()
-	return q.Get("redirect_uri") + "?" + url.Values{"code": {code}, "state": {q.Get("state")}}.Encode(), nil
+	if !known {
+		return "", fmt.Errorf("linear simulator: unknown organization %q", orgID)
+	}
+	return withQuery(q.Get("redirect_uri"), url.Values{"code": {code}, "state": {q.Get("state")}}), nil
 }
 
-// Deny plays the user refusing consent.
+// Deny plays the user refusing consent: the redirect URI with
+// error=access_denied and state.
 func (l *Linear) Deny(authorizeURL string) string {
 	u, _ := url.Parse(authorizeURL)
 	q := u.Query()
-	return q.Get("redirect_uri") + "?" + url.Values{"error": {"access_denied"}, "state": {q.Get("state")}}.Encode()
+	return withQuery(q.Get("redirect_uri"), url.Values{"error": {"access_denied"}, "state": {q.Get("state")}})
 }
 
-func (l *Linear) authorizePage(w http.ResponseWriter, r *http.Request) {
-	fmt.Fprint(w, "<html><body>Authorize application</body></html>")
+// withQuery appends v to u's query.
+func withQuery(u string, v url.Values) string {
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	return u + sep + v.Encode()
 }
 
 func (l *Linear) rateHeaders(w http.ResponseWriter) {
-	w.Header().Set("X-RateLimit-Requests-Limit", "1500")
-	w.Header().Set("X-RateLimit-Requests-Remaining", "1499")
+	l.mu.Lock()
+	l.served++
+	remaining := max(linearRateLimit-l.served, 0)
+	l.mu.Unlock()
+	w.Header().Set("X-RateLimit-Requests-Limit", strconv.Itoa(linearRateLimit))
+	w.Header().Set("X-RateLimit-Requests-Remaining", strconv.Itoa(remaining))
 	w.Header().Set("X-RateLimit-Requests-Reset", strconv.FormatInt(l.now().Add(time.Hour).Unix(), 10))
 }
 
@@ -173,13 +253,17 @@ func (l *Linear) token(w http.ResponseWriter, r *http.Request) {
 		oauthErr(w, status, "server_error", "injected failure")
 		return
 	}
-	if r.PostForm.Get("client_id") != l.ClientID || r.PostForm.Get("client_secret") != l.ClientSecret {
+	id, secret := r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	if bid, bsecret, ok := r.BasicAuth(); ok {
+		id, secret = bid, bsecret
+	}
+	if id != l.ClientID || secret != l.ClientSecret {
 		oauthErr(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var orgID string
+	var orgID, auth string
 	switch grant {
 	case "authorization_code":
 		code, ok := l.codes[r.PostForm.Get("code")]
@@ -197,27 +281,38 @@ func (l *Linear) token(w http.ResponseWriter, r *http.Request) {
 			oauthErr(w, http.StatusBadRequest, "invalid_grant", "redirect_uri mismatch")
 			return
 		}
-		orgID = code.orgID
+		l.auths++
+		orgID, auth = code.orgID, "auth-"+strconv.Itoa(l.auths)
 	case "refresh_token":
-		id, ok := l.refresh[r.PostForm.Get("refresh_token")]
+		old, ok := l.refresh[r.PostForm.Get("refresh_token")]
 		delete(l.refresh, r.PostForm.Get("refresh_token")) // rotated: the old one dies
 		if !ok {
 			oauthErr(w, http.StatusBadRequest, "invalid_grant", "refresh token is invalid")
 			return
 		}
-		orgID = id
+		orgID, auth = old.orgID, old.auth
 	default:
-		oauthErr(w, http.StatusBadRequest, "unsupported_grant_type", grant)
+		oauthErr(w, http.StatusBadRequest, "unsupported_grant_type", "unsupported grant_type")
 		return
 	}
 	access, refresh := "lin_oauth_"+randomHex(16), "lin_refresh_"+randomHex(16)
-	l.access[access] = linearGrant{orgID: orgID, expires: l.now().Add(l.ttl)}
-	l.refresh[refresh] = orgID
-	writeJSON(w, http.StatusOK, map[string]any{"access_token": access, "refresh_token": refresh, "token_type": "Bearer",
-		"expires_in": int(l.ttl.Seconds()), "scope": "read"})
+	g := linearGrant{orgID: orgID, auth: auth}
+	out := map[string]any{"access_token": access, "refresh_token": refresh, "token_type": "Bearer", "scope": "read"}
+	if l.ttl > 0 {
+		g.expires = l.now().Add(l.ttl)
+		out["expires_in"] = int(l.ttl.Seconds())
+	}
+	l.access[access] = g
+	l.refresh[refresh] = linearRefresh{orgID: orgID, auth: auth}
+	writeJSON(w, http.StatusOK, out)
 }
 
+// revoke ends the authorization the token (access or refresh) belongs to:
+// all its tokens die. An unknown token is 400 invalid_token. Linear's
+// revocation endpoint is UNCONFIRMED (PROVIDERS.md); this is its likely
+// RFC 7009 shape.
 func (l *Linear) revoke(w http.ResponseWriter, r *http.Request) {
+	l.rateHeaders(w)
 	if status := l.take("revoke"); status != 0 {
 		oauthErr(w, status, "server_error", "injected failure")
 		return
@@ -225,33 +320,66 @@ func (l *Linear) revoke(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
 	tok := r.PostForm.Get("token")
 	l.mu.Lock()
-	_, ok := l.access[tok]
-	delete(l.access, tok)
+	auth := ""
+	if g, ok := l.access[tok]; ok {
+		auth = g.auth
+	} else if g, ok := l.refresh[tok]; ok {
+		auth = g.auth
+	}
+	if auth != "" {
+		for t, g := range l.access {
+			if g.auth == auth {
+				delete(l.access, t)
+			}
+		}
+		for t, g := range l.refresh {
+			if g.auth == auth {
+				delete(l.refresh, t)
+			}
+		}
+	}
 	l.mu.Unlock()
-	if !ok {
+	if auth == "" {
 		oauthErr(w, http.StatusBadRequest, "invalid_token", "unknown token")
 		return
 	}
 	w.WriteHeader(http.StatusOK)
 }
 
-func gqlError(w http.ResponseWriter, msg, code string) {
-	writeJSON(w, http.StatusOK, map[string]any{"data": nil,
+func gqlError(w http.ResponseWriter, status int, msg, code string) {
+	writeJSON(w, status, map[string]any{"data": nil,
 		"errors": []map[string]any{{"message": msg, "extensions": map[string]string{"code": code}}}})
+}
+
+// injectedCode is the GraphQL error code an injected failure carries.
+// Linear documents RATELIMITED; the HTTP status it comes with is
+// UNCONFIRMED, so the simulator uses 429 for it.
+func injectedCode(status int) string {
+	switch {
+	case status == http.StatusTooManyRequests:
+		return "RATELIMITED"
+	case status == http.StatusUnauthorized:
+		return "AUTHENTICATION_ERROR"
+	case status == http.StatusForbidden:
+		return "FORBIDDEN"
+	case status >= 500:
+		return "INTERNAL_SERVER_ERROR"
+	}
+	return "BAD_USER_INPUT"
 }
 
 func (l *Linear) graphql(w http.ResponseWriter, r *http.Request) {
 	l.rateHeaders(w)
 	if status := l.take("graphql"); status != 0 {
-		writeJSON(w, status, map[string]any{"errors": []map[string]string{{"message": "injected failure"}}})
+		gqlError(w, status, "injected failure", injectedCode(status))
 		return
 	}
-	tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	l.mu.Lock()
-	g, ok := l.access[tok]
-	l.mu.Unlock()
-	if !ok || !l.now().Before(g.expires) {
-		gqlError(w, "Authentication required, not authenticated", "AUTHENTICATION_ERROR")
+	defer l.mu.Unlock()
+	g, ok := l.live(tok)
+	if !ok {
+		gqlError(w, http.StatusOK, "Authentication required, not authenticated", "AUTHENTICATION_ERROR")
 		return
 	}
 	var req struct {
@@ -259,53 +387,66 @@ func (l *Linear) graphql(w http.ResponseWriter, r *http.Request) {
 		Variables json.RawMessage `json:"variables"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-		gqlError(w, "malformed request", "BAD_USER_INPUT")
+		gqlError(w, http.StatusBadRequest, "malformed request", "BAD_USER_INPUT")
 		return
 	}
 	var vars struct {
-		After *string        `json:"after"`
-		ID    string         `json:"id"`
-		Input map[string]any `json:"input"`
+		Cursor *string `json:"cursor"`
+		ID     string  `json:"id"`
+		Input  struct {
+			URL            string   `json:"url"`
+			ResourceTypes  []string `json:"resourceTypes"`
+			AllPublicTeams bool     `json:"allPublicTeams"`
+			TeamID         string   `json:"teamId"`
+			Label          string   `json:"label"`
+			Secret         string   `json:"secret"`
+			Enabled        *bool    `json:"enabled"`
+		} `json:"input"`
 	}
-	_ = json.Unmarshal(req.Variables, &vars)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	org := l.orgs[g.orgID]
-	if org == nil {
-		gqlError(w, "organization not found", "INTERNAL_SERVER_ERROR")
+	if len(req.Variables) > 0 && json.Unmarshal(req.Variables, &vars) != nil {
+		gqlError(w, http.StatusOK, "Variable types do not match", "BAD_USER_INPUT")
 		return
 	}
+	org := l.orgs[g.orgID]
+	if org == nil {
+		gqlError(w, http.StatusOK, "organization not found", "INTERNAL_SERVER_ERROR")
+		return
+	}
+	// The operations are told apart by their root field, which is all the
+	// connector's fixed queries need.
 	switch {
 	case strings.Contains(req.Query, "webhookCreate"):
-		id := "wh_" + randomHex(8)
-		u, _ := vars.Input["url"].(string)
-		secret, _ := vars.Input["secret"].(string)
-		if u == "" {
-			gqlError(w, "url is required", "BAD_USER_INPUT")
+		in := vars.Input
+		if in.URL == "" || len(in.ResourceTypes) == 0 || (!in.AllPublicTeams && in.TeamID == "") {
+			gqlError(w, http.StatusOK, "Argument Validation Error: url, resourceTypes and teamId or allPublicTeams are required", "INVALID_INPUT")
 			return
 		}
-		var types []string
-		if ts, ok := vars.Input["resourceTypes"].([]any); ok {
-			for _, t := range ts {
-				s, _ := t.(string)
-				types = append(types, s)
-			}
+		hook := LinearAPIWebhook{ID: "wh-" + randomHex(8), OrgID: org.ID, URL: in.URL, Secret: in.Secret, Label: in.Label,
+			ResourceTypes: in.ResourceTypes, AllPublicTeams: in.AllPublicTeams, Enabled: in.Enabled == nil || *in.Enabled,
+			AuthorizedBy: tok}
+		if hook.Secret == "" {
+			hook.Secret = "lin_wh_" + randomHex(16)
 		}
-		l.webhooks[id] = LinearAPIWebhook{ID: id, OrgID: org.ID, URL: u, Secret: secret, ResourceTypes: types}
+		l.webhooks[hook.ID] = hook
 		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"webhookCreate": map[string]any{
-			"success": true, "webhook": map[string]any{"id": id, "enabled": true}}}})
+			"success": true, "webhook": map[string]any{"id": hook.ID, "enabled": hook.Enabled}}}})
 	case strings.Contains(req.Query, "webhookDelete"):
-		wh, ok := l.webhooks[vars.ID]
-		if !ok || wh.OrgID != org.ID {
-			gqlError(w, "Entity not found: Webhook", "INVALID_INPUT")
+		hook, ok := l.webhooks[vars.ID]
+		if !ok || hook.OrgID != org.ID {
+			gqlError(w, http.StatusOK, "Entity not found: Webhook", "INVALID_INPUT")
 			return
 		}
 		delete(l.webhooks, vars.ID)
 		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"webhookDelete": map[string]any{"success": true}}})
 	case strings.Contains(req.Query, "teams"):
 		start := 0
-		if vars.After != nil {
-			start, _ = strconv.Atoi(strings.TrimPrefix(*vars.After, "cursor-"))
+		if vars.Cursor != nil {
+			n, err := strconv.Atoi(strings.TrimPrefix(*vars.Cursor, "cursor-"))
+			if err != nil || n < 0 {
+				gqlError(w, http.StatusOK, "Invalid cursor", "INVALID_INPUT")
+				return
+			}
+			start = n
 		}
 		start = min(start, len(org.Teams))
 		end := min(start+l.perPage, len(org.Teams))
@@ -317,9 +458,9 @@ func (l *Linear) graphql(w http.ResponseWriter, r *http.Request) {
 			"nodes": nodes, "pageInfo": map[string]any{"hasNextPage": end < len(org.Teams), "endCursor": "cursor-" + strconv.Itoa(end)}}}})
 	case strings.Contains(req.Query, "organization"):
 		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{
-			"organization": map[string]string{"id": org.ID, "name": org.Name, "urlKey": org.URLKey},
-			"viewer":       map[string]string{"id": "user-" + org.ID}}})
+			"viewer":       map[string]string{"id": "user-" + g.auth},
+			"organization": map[string]string{"id": org.ID, "name": org.Name, "urlKey": org.URLKey}}})
 	default:
-		gqlError(w, "unsupported query in the simulator", "BAD_USER_INPUT")
+		gqlError(w, http.StatusOK, "Cannot query this field in the simulator", "GRAPHQL_VALIDATION_FAILED")
 	}
 }
