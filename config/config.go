@@ -10,6 +10,8 @@ package config
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
@@ -17,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -32,8 +35,9 @@ type Config struct {
 	DataDir     string `yaml:"data_dir"`      // SQLite database and local state
 	DatabaseURL string `yaml:"database_url"`  // "" = SQLite in DataDir; postgres://… = PostgreSQL
 	AdminAPIKey string `yaml:"admin_api_key"` // when set, the admin API key (installed at start)
-	// PublicURL is the external base URL (OAuth redirects, links); "" means
-	// "http://" + Addr, see BaseURL.
+	// PublicURL is the external base URL (OAuth redirects, registered
+	// webhooks): scheme and host only, e.g. https://relay.example.com; ""
+	// means "http://" + Addr, see BaseURL.
 	PublicURL string `yaml:"public_url"`
 	LogLevel  string `yaml:"log_level"`  // debug | info | warn | error
 	LogFormat string `yaml:"log_format"` // json | text
@@ -108,13 +112,19 @@ type Vercel struct {
 	WebURL       string `yaml:"web_url"`
 }
 
-// ConnectConfigured reports whether the GitHub App connect flow is set up.
+// ConnectConfigured reports whether the GitHub App connect flow is set up:
+// app_id, app_slug and a private key (private_key or private_key_file).
+// client_id and client_secret are not needed: the App's installation flow
+// authenticates with JWTs signed by the private key, not with OAuth.
 func (g GitHub) ConnectConfigured() bool {
 	return g.AppID != "" && g.AppSlug != "" && (g.PrivateKey != "" || g.PrivateKeyFile != "")
 }
 
-// RSAKey parses the App's private key: PEM, PKCS#1 ("RSA PRIVATE KEY") or
-// PKCS#8 ("PRIVATE KEY") holding an RSA key. Its errors never contain the key.
+// RSAKey parses the App's private key, read from private_key_file when set,
+// else taken from private_key: PEM, PKCS#1 ("RSA PRIVATE KEY") or PKCS#8
+// ("PRIVATE KEY") holding an RSA key. A one-line private_key whose line
+// breaks are written \n (as environment variables often carry it) is
+// accepted. Its errors say what is wrong and never contain the key.
 func (g GitHub) RSAKey() (*rsa.PrivateKey, error) {
 	pemText := []byte(g.PrivateKey)
 	if g.PrivateKeyFile != "" {
@@ -124,6 +134,9 @@ func (g GitHub) RSAKey() (*rsa.PrivateKey, error) {
 		}
 		pemText = b
 	}
+	if !bytes.Contains(pemText, []byte("\n")) {
+		pemText = bytes.ReplaceAll(pemText, []byte(`\n`), []byte("\n"))
+	}
 	block, _ := pem.Decode(pemText)
 	if block == nil {
 		return nil, errors.New("must be a PEM-encoded RSA private key (-----BEGIN RSA PRIVATE KEY----- or -----BEGIN PRIVATE KEY-----)")
@@ -132,33 +145,41 @@ func (g GitHub) RSAKey() (*rsa.PrivateKey, error) {
 	case "RSA PRIVATE KEY":
 		k, err := x509.ParsePKCS1PrivateKey(block.Bytes)
 		if err != nil {
-			return nil, errors.New("not a valid PKCS#1 RSA private key")
+			return nil, errors.New("the RSA PRIVATE KEY block is not a valid PKCS#1 RSA private key")
 		}
 		return k, nil
 	case "PRIVATE KEY":
 		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 		if err != nil {
-			return nil, errors.New("not a valid PKCS#8 private key")
+			return nil, errors.New("the PRIVATE KEY block is not a valid PKCS#8 private key")
 		}
-		rk, ok := k.(*rsa.PrivateKey)
-		if !ok {
-			return nil, fmt.Errorf("a PKCS#8 %T key; GitHub Apps use RSA keys", k)
+		switch k := k.(type) {
+		case *rsa.PrivateKey:
+			return k, nil
+		case *ecdsa.PrivateKey:
+			return nil, errors.New("holds an ECDSA key; GitHub App private keys are RSA")
+		case ed25519.PrivateKey:
+			return nil, errors.New("holds an Ed25519 key; GitHub App private keys are RSA")
+		default:
+			return nil, errors.New("holds a key that is not RSA; GitHub App private keys are RSA")
 		}
-		return rk, nil
 	default:
 		return nil, fmt.Errorf("a PEM block of type %q; expected RSA PRIVATE KEY (PKCS#1) or PRIVATE KEY (PKCS#8)", block.Type)
 	}
 }
 
-// ConnectConfigured reports whether the Linear connect flow is set up.
+// ConnectConfigured reports whether the Linear connect flow is set up:
+// client_id and client_secret.
 func (l Linear) ConnectConfigured() bool { return l.ClientID != "" && l.ClientSecret != "" }
 
-// ConnectConfigured reports whether the Sentry connect flow is set up.
+// ConnectConfigured reports whether the Sentry connect flow is set up:
+// client_id, client_secret and slug (for the install URL).
 func (s Sentry) ConnectConfigured() bool {
 	return s.ClientID != "" && s.ClientSecret != "" && s.Slug != ""
 }
 
-// ConnectConfigured reports whether the Vercel connect flow is set up.
+// ConnectConfigured reports whether the Vercel connect flow is set up:
+// client_id, client_secret and slug (for the install URL).
 func (v Vercel) ConnectConfigured() bool {
 	return v.ClientID != "" && v.ClientSecret != "" && v.Slug != ""
 }
@@ -313,11 +334,11 @@ func (c *Config) fillDefaults() {
 	}
 }
 
-// BaseURL returns the external base URL: PublicURL, or "http://" + Addr
-// when it is not set.
+// BaseURL returns the external base URL, without a trailing slash:
+// PublicURL, or "http://" + Addr when it is not set.
 func (c *Config) BaseURL() string {
 	if c.PublicURL != "" {
-		return c.PublicURL
+		return strings.TrimSuffix(c.PublicURL, "/")
 	}
 	return "http://" + c.Addr
 }

@@ -28,7 +28,8 @@ func EnvName(path ...string) string {
 
 // applyEnv overlays the environment on c. It walks Config's yaml tags: a
 // leaf (scalar, duration, or list of those, comma-separated) is read from
-// RELAY_<PATH>; a list of structs is indexed, RELAY_<PATH>_<i>_<KEY>, and an
+// RELAY_<PATH> (an indexed RELAY_<PATH>_0 for such a list is an error that
+// says so); a list of structs is indexed, RELAY_<PATH>_<i>_<KEY>, and an
 // index equal to the list's length appends an element. An empty variable
 // counts as unset, since getenv cannot tell the two apart.
 func applyEnv(c *Config, getenv func(string) string) error {
@@ -53,6 +54,11 @@ func envStruct(v reflect.Value, prefix string, getenv func(string) string) (stri
 		var err error
 		switch {
 		case isLeaf(f.Type()):
+			if f.Kind() == reflect.Slice && getenv(name+"_0") != "" {
+				// Lists of values are one variable; an indexed one would
+				// otherwise be ignored without a word.
+				return "", fmt.Errorf("config: %s_0: a list of values is set by one comma-separated variable, %s", name, name)
+			}
 			s := getenv(name)
 			if s == "" {
 				continue

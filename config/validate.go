@@ -52,8 +52,10 @@ func (c *Config) Validate() error {
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		bad("database_url", "must be empty (SQLite in data_dir) or a postgres:// or postgresql:// URL")
 	}
-	if c.PublicURL != "" && !absoluteHTTP(c.PublicURL) {
-		bad("public_url", "must be an absolute http:// or https:// URL")
+	if c.PublicURL != "" {
+		if msg := checkPublicURL(c.PublicURL); msg != "" {
+			bad("public_url", "%s", msg)
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -78,46 +80,15 @@ func (c *Config) Validate() error {
 	}
 	if len(c.Encryption.Keys) > 0 {
 		if _, err := vault.ParseKeys(c.Encryption.Keys); err != nil {
-			bad("encryption.keys"+strings.SplitN(err.Error(), ":", 2)[0], "%s", strings.TrimSpace(strings.SplitN(err.Error(), ":", 2)[1]))
-		}
-	}
-	for name, u := range map[string]string{
-		"github.api_url": c.Providers.GitHub.APIURL, "github.web_url": c.Providers.GitHub.WebURL,
-		"linear.api_url": c.Providers.Linear.APIURL, "linear.web_url": c.Providers.Linear.WebURL,
-		"sentry.api_url": c.Providers.Sentry.APIURL, "sentry.web_url": c.Providers.Sentry.WebURL,
-		"vercel.api_url": c.Providers.Vercel.APIURL, "vercel.web_url": c.Providers.Vercel.WebURL,
-	} {
-		if !absoluteHTTP(u) {
-			bad("providers."+name, "must be an absolute http:// or https:// URL")
-		}
-	}
-	if l := c.Providers.Linear; (l.ClientID != "" || l.ClientSecret != "") && l.WebhookSecret == "" {
-		// Webhooks registered for a workspace are created with this secret;
-		// without it Linear would pick one Relay never learns.
-		bad("providers.linear.webhook_secret", "required with the Linear connect flow (client_id/client_secret)")
-	}
-	if g := c.Providers.GitHub; g.AppID != "" || g.AppSlug != "" || g.PrivateKey != "" || g.PrivateKeyFile != "" {
-		if g.AppID == "" {
-			bad("providers.github.app_id", "required for the GitHub App connect flow")
-		}
-		if g.AppSlug == "" {
-			bad("providers.github.app_slug", "required for the GitHub App connect flow")
-		}
-		switch {
-		case g.PrivateKey != "" && g.PrivateKeyFile != "":
-			bad("providers.github.private_key", "set private_key or private_key_file, not both")
-		case g.PrivateKey == "" && g.PrivateKeyFile == "":
-			bad("providers.github.private_key", "required for the GitHub App connect flow (or private_key_file)")
-		default:
-			if _, err := g.RSAKey(); err != nil {
-				key := "providers.github.private_key"
-				if g.PrivateKeyFile != "" {
-					key += "_file"
-				}
-				bad(key, "%s", err)
+			var ke *vault.KeyError
+			if errors.As(err, &ke) {
+				bad(fmt.Sprintf("encryption.keys[%d]", ke.Index), "%s", ke.Reason)
+			} else {
+				bad("encryption.keys", "%v", err)
 			}
 		}
 	}
+	c.validateProviders(bad)
 
 	seen := map[string]int{}
 	for i, s := range c.Sources {
@@ -206,6 +177,94 @@ func (c *Config) Validate() error {
 	}
 
 	return errors.Join(errs...)
+}
+
+// validateProviders checks the providers' connect settings, reporting
+// through bad as Validate does.
+func (c *Config) validateProviders(bad func(path, format string, args ...any)) {
+	p := c.Providers
+	for _, u := range []struct{ key, url string }{
+		{"github.api_url", p.GitHub.APIURL}, {"github.web_url", p.GitHub.WebURL},
+		{"linear.api_url", p.Linear.APIURL}, {"linear.web_url", p.Linear.WebURL},
+		{"sentry.api_url", p.Sentry.APIURL}, {"sentry.web_url", p.Sentry.WebURL},
+		{"vercel.api_url", p.Vercel.APIURL}, {"vercel.web_url", p.Vercel.WebURL},
+	} {
+		if !absoluteHTTP(u.url) {
+			bad("providers."+u.key, "must be an absolute http:// or https:// URL")
+		}
+	}
+
+	// An OAuth client is an id and a secret: one without the other is a
+	// mistake. (Sentry's and Vercel's client_secret alone is fine: it also
+	// verifies their webhooks.)
+	pair := func(name, id, secret string, secretAlone bool) {
+		if id != "" && secret == "" {
+			bad("providers."+name+".client_secret", "required with client_id")
+		}
+		if secret != "" && id == "" && !secretAlone {
+			bad("providers."+name+".client_id", "required with client_secret")
+		}
+	}
+	pair("github", p.GitHub.ClientID, p.GitHub.ClientSecret, false)
+	pair("linear", p.Linear.ClientID, p.Linear.ClientSecret, false)
+	pair("sentry", p.Sentry.ClientID, p.Sentry.ClientSecret, true)
+	pair("vercel", p.Vercel.ClientID, p.Vercel.ClientSecret, true)
+	if p.Sentry.ClientID != "" && p.Sentry.Slug == "" {
+		bad("providers.sentry.slug", "required for the Sentry connect flow (with client_id): the integration's slug")
+	}
+	if p.Vercel.ClientID != "" && p.Vercel.Slug == "" {
+		bad("providers.vercel.slug", "required for the Vercel connect flow (with client_id): the integration's slug")
+	}
+
+	if l := p.Linear; (l.ClientID != "" || l.ClientSecret != "") && l.WebhookSecret == "" {
+		// Webhooks registered for a workspace are created with this secret;
+		// without it Linear would pick one Relay never learns.
+		bad("providers.linear.webhook_secret", "required with the Linear connect flow (client_id/client_secret)")
+	}
+
+	g := p.GitHub
+	if g.AppID == "" && g.AppSlug == "" && g.PrivateKey == "" && g.PrivateKeyFile == "" && g.ClientID == "" && g.ClientSecret == "" {
+		return // webhooks only
+	}
+	if g.AppID == "" {
+		bad("providers.github.app_id", "required for the GitHub App connect flow")
+	}
+	if g.AppSlug == "" {
+		bad("providers.github.app_slug", "required for the GitHub App connect flow")
+	}
+	switch {
+	case g.PrivateKey != "" && g.PrivateKeyFile != "":
+		bad("providers.github.private_key", "set private_key or private_key_file, not both")
+	case g.PrivateKey == "" && g.PrivateKeyFile == "":
+		bad("providers.github.private_key", "required for the GitHub App connect flow (or private_key_file)")
+	default:
+		if _, err := g.RSAKey(); err != nil {
+			key := "providers.github.private_key"
+			if g.PrivateKeyFile != "" {
+				key += "_file"
+			}
+			bad(key, "%s", err)
+		}
+	}
+}
+
+// checkPublicURL returns what is wrong with public_url, "" when nothing is.
+// Relay appends its own paths (/oauth/…, /webhooks/…) to it, so it must
+// be a scheme and a host only; a trailing slash is tolerated (BaseURL
+// drops it).
+func checkPublicURL(s string) string {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || !absoluteHTTP(s):
+		return "must be an absolute http:// or https:// URL, e.g. https://relay.example.com"
+	case u.User != nil:
+		return "must not contain a user name or password"
+	case u.Path != "" && u.Path != "/":
+		return fmt.Sprintf("must be a scheme and host only, without a path (%q): Relay adds its own paths to it", u.Path)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return "must be a scheme and host only, without a query or fragment"
+	}
+	return ""
 }
 
 func validPort(s string) bool {

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -32,14 +33,17 @@ type Keyring struct {
 
 var _ relay.Sealer = (*Keyring)(nil)
 
-// KeyID names a key without revealing it: the first 8 hex characters of a
-// SHA-256 of the key, stored with every sealed value.
+// KeyID names a key without revealing it: the first 8 hex characters of
+// SHA-256("relay-key-id:" || key). It is stored with every sealed value
+// (relay.Sealed.KeyID), so configuration is just the list of keys.
 func KeyID(key []byte) string {
 	sum := sha256.Sum256(append([]byte("relay-key-id:"), key...))
 	return hex.EncodeToString(sum[:4])
 }
 
-// New returns a keyring over keys (each KeySize bytes); keys[0] seals.
+// New returns a keyring over keys (each KeySize bytes, as ParseKeys or
+// LoadOrCreateKeyFile return them); keys[0] seals. It returns an error when
+// keys is empty, a key has the wrong size, or a key is listed twice.
 func New(keys [][]byte) (*Keyring, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("vault: no key")
@@ -67,34 +71,51 @@ func New(keys [][]byte) (*Keyring, error) {
 	return k, nil
 }
 
-// ParseKeys decodes hex keys (64 hex characters each). Errors name the
-// entry, never its value.
+// KeyError is a key of a list given to ParseKeys that cannot be used. Its
+// text, "[1]: must be 64 hex characters (32 bytes)", is meant to follow the
+// list's name (e.g. "encryption.keys"); it never contains the key.
+type KeyError struct {
+	Index  int    // position in the list
+	Reason string // why it was refused
+}
+
+func (e *KeyError) Error() string { return fmt.Sprintf("[%d]: %s", e.Index, e.Reason) }
+
+// ParseKeys decodes hex keys, 64 hex characters (KeySize bytes) each,
+// surrounding spaces ignored. A bad or repeated entry is a *KeyError naming
+// its index and what is wrong; an empty list is an error too (deciding what
+// "no key configured" means is the caller's business).
 func ParseKeys(hexKeys []string) ([][]byte, error) {
 	if len(hexKeys) == 0 {
-		return nil, errors.New("no key given")
+		return nil, errors.New("vault: no key given")
 	}
 	seen := map[string]int{}
 	out := make([][]byte, len(hexKeys))
 	for i, h := range hexKeys {
 		h = strings.TrimSpace(h)
 		b, err := hex.DecodeString(h)
-		if err != nil || len(b) != KeySize {
-			return nil, fmt.Errorf("[%d]: must be %d hex characters (%d bytes)", i, 2*KeySize, KeySize)
+		switch {
+		case len(h) != 2*KeySize:
+			return nil, &KeyError{i, fmt.Sprintf("must be %d hex characters (%d bytes), not %d characters", 2*KeySize, KeySize, len(h))}
+		case err != nil:
+			return nil, &KeyError{i, fmt.Sprintf("must be %d hex characters (%d bytes); it has a character that is not 0-9 or a-f", 2*KeySize, KeySize)}
 		}
-		if j, dup := seen[strings.ToLower(h)]; dup {
-			return nil, fmt.Errorf("[%d]: the same key as [%d]", i, j)
+		id := string(b)
+		if j, dup := seen[id]; dup {
+			return nil, &KeyError{i, fmt.Sprintf("the same key as [%d]", j)}
 		}
-		seen[strings.ToLower(h)] = i
+		seen[id] = i
 		out[i] = b
 	}
 	return out, nil
 }
 
-// PrimaryID is the id of the key that seals.
+// PrimaryID is the id of the key that seals (see KeyID).
 func (k *Keyring) PrimaryID() string { return k.ids[0] }
 
-// Seal encrypts plaintext under the first key with a fresh random nonce;
-// the ciphertext is nonce || sealed box.
+// Seal encrypts plaintext under the first key with a fresh random 12-byte
+// nonce; the ciphertext is nonce || sealed box, and the key id is
+// authenticated with it. It fails only when the system's random source does.
 func (k *Keyring) Seal(plaintext []byte) (relay.Sealed, error) {
 	id := k.ids[0]
 	aead := k.aeads[id]
@@ -125,8 +146,11 @@ func (k *Keyring) Open(s relay.Sealed) ([]byte, error) {
 	return p, nil
 }
 
-// Reseal opens s and seals it again under the first key. A value already
-// under the first key is returned unchanged.
+// Reseal opens s and seals it again under the first key, for key rotation
+// (relay keys rotate passes it to ConnectionStore.ResealAll). A value
+// already under the first key is returned as it is, neither opened nor
+// re-encrypted: callers tell the no-op by the returned KeyID being s.KeyID.
+// Errors are Open's.
 func (k *Keyring) Reseal(s relay.Sealed) (relay.Sealed, error) {
 	if s.KeyID == k.ids[0] {
 		return s, nil
@@ -138,57 +162,85 @@ func (k *Keyring) Reseal(s relay.Sealed) (relay.Sealed, error) {
 	return k.Seal(p)
 }
 
-// LoadOrCreateKeyFile returns the key in the file at path, creating the file
-// with a new random key (mode 0600) when it does not exist. Two processes
-// starting together get the same key: creation is exclusive, and the loser
-// reads the winner's file. A file readable by others is refused.
+// LoadOrCreateKeyFile returns the key (KeySize bytes) held in hex in the
+// file at path, creating the file with a new random key, mode 0600, when it
+// does not exist; created reports which. Two processes starting together
+// get the same key: the file is created exclusively (O_EXCL), written and
+// synced, and the loser of the race reads the winner's key, waiting briefly
+// for it to be written. It returns an error when the file grants more than
+// 0600 (it must not be readable by others), does not hold a key, or cannot
+// be created or read. Errors never contain the key.
 func LoadOrCreateKeyFile(path string) (key []byte, created bool, err error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err == nil {
-		key = make([]byte, KeySize)
-		if _, err := rand.Read(key); err != nil {
-			f.Close()
-			return nil, false, fmt.Errorf("vault: new key: %w", err)
+	switch {
+	case err == nil:
+		key, err := writeNewKey(f)
+		if err != nil {
+			os.Remove(path) // so that the next start tries again
+			return nil, false, fmt.Errorf("vault: key file %s: %w", path, err)
 		}
-		if _, err := f.WriteString(hex.EncodeToString(key) + "\n"); err != nil {
-			f.Close()
-			return nil, false, fmt.Errorf("vault: write key file: %w", err)
-		}
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return nil, false, fmt.Errorf("vault: write key file: %w", err)
-		}
-		if err := f.Close(); err != nil {
-			return nil, false, fmt.Errorf("vault: write key file: %w", err)
-		}
+		syncDir(filepath.Dir(path))
 		return key, true, nil
-	}
-	if !errors.Is(err, fs.ErrExist) {
+	case !errors.Is(err, fs.ErrExist):
 		return nil, false, fmt.Errorf("vault: create key file: %w", err)
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, false, fmt.Errorf("vault: key file: %w", err)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, false, fmt.Errorf("vault: key file %s is readable by others (mode %v); chmod 600 it", path, fi.Mode().Perm())
+	if perm := fi.Mode().Perm(); perm&^0o600 != 0 {
+		return nil, false, fmt.Errorf("vault: key file %s has mode %v, broader than 0600; chmod 600 it", path, perm)
 	}
-	// A concurrent creator may not have written it yet.
-	for range 50 {
+	// A process that won the creation race may still be writing the file:
+	// wait for a whole key rather than mistake a partial one for a bad file.
+	const attempts, wait = 50, 10 * time.Millisecond
+	var s string
+	for range attempts {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, false, fmt.Errorf("vault: read key file: %w", err)
 		}
-		if s := strings.TrimSpace(string(b)); s != "" {
-			keys, err := ParseKeys([]string{s})
-			if err != nil {
-				return nil, false, fmt.Errorf("vault: key file %s: must hold %d hex characters", path, 2*KeySize)
-			}
-			return keys[0], false, nil
+		if s = strings.TrimSpace(string(b)); len(s) >= 2*KeySize {
+			break
 		}
-		sleep()
+		time.Sleep(wait)
 	}
-	return nil, false, fmt.Errorf("vault: key file %s is empty", path)
+	if s == "" {
+		return nil, false, fmt.Errorf("vault: key file %s is empty (a start interrupted while creating it?); remove it to generate a new key", path)
+	}
+	keys, err := ParseKeys([]string{s})
+	if err != nil {
+		return nil, false, fmt.Errorf("vault: key file %s: must hold %d hex characters (%d bytes)", path, 2*KeySize, KeySize)
+	}
+	return keys[0], false, nil
 }
 
-func sleep() { time.Sleep(10 * time.Millisecond) }
+// writeNewKey writes a new random key in hex to f, syncs and closes it.
+func writeNewKey(f *os.File) ([]byte, error) {
+	key := make([]byte, KeySize)
+	if _, err := rand.Read(key); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("new key: %w", err)
+	}
+	if _, err := f.WriteString(hex.EncodeToString(key) + "\n"); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("sync: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("close: %w", err)
+	}
+	return key, nil
+}
+
+// syncDir makes a new directory entry durable. It is best effort: the key
+// is already synced, and some systems cannot sync a directory.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}

@@ -3,6 +3,8 @@ package vault_test
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,25 +78,41 @@ func TestRotation(t *testing.T) {
 
 func TestParseKeys(t *testing.T) {
 	good := hex.EncodeToString(key(7))
-	if ks, err := vault.ParseKeys([]string{good, hex.EncodeToString(key(8))}); err != nil || len(ks) != 2 {
+	if ks, err := vault.ParseKeys([]string{good, " " + hex.EncodeToString(key(8)) + "\n"}); err != nil || len(ks) != 2 || !bytes.Equal(ks[0], key(7)) {
 		t.Fatalf("good keys: %v", err)
 	}
-	for name, in := range map[string][]string{
-		"none":      nil,
-		"short":     {good[:63]},
-		"not hex":   {strings.Repeat("zz", 32)},
-		"duplicate": {good, strings.ToUpper(good)},
-		"too long":  {good + "00"},
+	for name, tc := range map[string]struct {
+		in    []string
+		index int
+		want  string
+	}{
+		"short":     {[]string{good, "abcd"}, 1, "must be 64 hex characters (32 bytes), not 4 characters"},
+		"63 chars":  {[]string{good[:63]}, 0, "must be 64 hex characters (32 bytes), not 63 characters"},
+		"too long":  {[]string{good + "00"}, 0, "not 66 characters"},
+		"not hex":   {[]string{good, hex.EncodeToString(key(8)), strings.Repeat("zz", 32)}, 2, "not 0-9 or a-f"},
+		"duplicate": {[]string{good, hex.EncodeToString(key(8)), strings.ToUpper(good)}, 2, "the same key as [0]"},
 	} {
-		_, err := vault.ParseKeys(in)
-		if err == nil {
-			t.Errorf("%s: accepted", name)
-		} else if strings.Contains(err.Error(), good[:16]) {
+		_, err := vault.ParseKeys(tc.in)
+		var ke *vault.KeyError
+		if !errors.As(err, &ke) || ke.Index != tc.index || !strings.Contains(ke.Reason, tc.want) {
+			t.Errorf("%s: got %v, want [%d]: …%s…", name, err, tc.index, tc.want)
+			continue
+		}
+		if want := fmt.Sprintf("[%d]: ", tc.index); !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: %q does not start with %q", name, err, want)
+		}
+		if strings.Contains(strings.ToLower(err.Error()), good[:16]) || strings.Contains(err.Error(), "zzzz") {
 			t.Errorf("%s: the error shows the key: %v", name, err)
 		}
 	}
+	if _, err := vault.ParseKeys(nil); err == nil {
+		t.Error("an empty list accepted")
+	}
 	if _, err := vault.New([][]byte{key(1), key(1)}); err == nil {
 		t.Fatal("duplicate key accepted")
+	}
+	if _, err := vault.New([][]byte{key(1)[:16]}); err == nil {
+		t.Fatal("AES-128 key accepted")
 	}
 }
 
@@ -112,31 +130,80 @@ func TestKeyFile(t *testing.T) {
 	if err != nil || created || !bytes.Equal(k1, k2) {
 		t.Fatalf("reuse: %v %v", created, err)
 	}
-	_ = os.Chmod(path, 0o644)
-	if _, _, err := vault.LoadOrCreateKeyFile(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
-		t.Fatalf("wide permissions: %v", err)
+	if err := os.Chmod(path, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	if k3, _, err := vault.LoadOrCreateKeyFile(path); err != nil || !bytes.Equal(k1, k3) {
+		t.Fatalf("read-only for the owner: %v", err)
+	}
+	for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o700} {
+		if err := os.Chmod(path, mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := vault.LoadOrCreateKeyFile(path); err == nil || !strings.Contains(err.Error(), "broader than 0600; chmod 600") {
+			t.Fatalf("mode %v: %v", mode, err)
+		}
+	}
+}
+
+func TestKeyFileBadContent(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"empty":   "",
+		"partial": "abcdef",
+		"not hex": strings.Repeat("x", 64),
+	} {
+		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := vault.LoadOrCreateKeyFile(path)
+		if err == nil || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	// A key written by hand (upper case, no newline) is read as is.
+	path := filepath.Join(dir, "by-hand")
+	if err := os.WriteFile(path, []byte(strings.ToUpper(hex.EncodeToString(key(9)))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if k, created, err := vault.LoadOrCreateKeyFile(path); err != nil || created || !bytes.Equal(k, key(9)) {
+		t.Errorf("by hand: %v %v", created, err)
+	}
+	if _, _, err := vault.LoadOrCreateKeyFile(filepath.Join(dir, "no-such-dir", "relay.key")); err == nil {
+		t.Error("a key file in a missing directory")
 	}
 }
 
 func TestKeyFileConcurrentStart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "relay.key")
-	keys := make([][]byte, 8)
+	const n = 16
+	keys := make([][]byte, n)
+	created := make([]bool, n)
+	start := make(chan struct{})
 	var wg sync.WaitGroup
-	for i := range keys {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			k, _, err := vault.LoadOrCreateKeyFile(path)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			k, c, err := vault.LoadOrCreateKeyFile(path)
 			if err != nil {
 				t.Error(err)
 			}
-			keys[i] = k
-		}()
+			keys[i], created[i] = k, c
+		})
 	}
+	close(start)
 	wg.Wait()
+	creators := 0
 	for i := range keys {
-		if !bytes.Equal(keys[i], keys[0]) {
-			t.Fatalf("process %d got another key", i)
+		if len(keys[i]) != vault.KeySize || !bytes.Equal(keys[i], keys[0]) {
+			t.Fatalf("caller %d got another key", i)
 		}
+		if created[i] {
+			creators++
+		}
+	}
+	if creators != 1 {
+		t.Fatalf("%d callers created the file, want 1", creators)
 	}
 }
