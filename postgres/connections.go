@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,7 +47,7 @@ func (s *Store) ListOrgs(ctx context.Context) ([]*relay.Org, error) {
 		return nil, fmt.Errorf("postgres: list orgs: %w", err)
 	}
 	defer rows.Close()
-	var out []*relay.Org
+	out := []*relay.Org{}
 	for rows.Next() {
 		var o relay.Org
 		if err := rows.Scan(&o.ID, &o.Name, &o.CreatedAt); err != nil {
@@ -123,6 +124,7 @@ func marshalMetadata(m map[string]string) (string, error) {
 // UpsertConnection creates or revives the connection of (Provider,
 // ExternalID), with its token and resources, in one transaction. The
 // account's row is locked (FOR UPDATE) so concurrent upserts serialise.
+// TokenExpiresAt mirrors the stored token: it changes only with tok.
 func (s *Store) UpsertConnection(ctx context.Context, c *relay.Connection, tok *relay.SealedToken, resources []*relay.Resource) (bool, error) {
 	now := c.UpdatedAt
 	if now.IsZero() {
@@ -139,15 +141,15 @@ func (s *Store) UpsertConnection(ctx context.Context, c *relay.Connection, tok *
 		// Insert if absent; either way the row is then locked by this tx.
 		id := relay.NewID("con", now)
 		tag, err := tx.Exec(ctx, `INSERT INTO connections (`+connectionColumns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, '', $10, $10, NULL)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'epoch', '', $9, $9, NULL)
 			ON CONFLICT (provider, external_id) DO NOTHING`, id, c.OrgID, c.Provider, c.ExternalID, c.AccountName,
-			c.Status, c.StatusReason, meta, ts(c.TokenExpiresAt), now)
+			c.Status, c.StatusReason, meta, now)
 		if err != nil {
 			return fmt.Errorf("postgres: upsert connection: %w", err)
 		}
 		if tag.RowsAffected() == 1 {
 			created = true
-			c.ID, c.CreatedAt = id, now
+			c.ID, c.CreatedAt, c.TokenExpiresAt = id, now, time.Time{}
 		} else {
 			old, err := scanConnection(tx.QueryRow(ctx, `SELECT `+connectionColumns+` FROM connections
 				WHERE provider = $1 AND external_id = $2 FOR UPDATE`, c.Provider, c.ExternalID))
@@ -157,10 +159,10 @@ func (s *Store) UpsertConnection(ctx context.Context, c *relay.Connection, tok *
 			if old.DeletedAt == nil && old.OrgID != c.OrgID {
 				return relay.Errorf(relay.ECONFLICT, "%s account %s is connected to another org", c.Provider, c.ExternalID)
 			}
-			c.ID, c.CreatedAt = old.ID, old.CreatedAt
+			c.ID, c.CreatedAt, c.TokenExpiresAt = old.ID, old.CreatedAt, old.TokenExpiresAt
 			if _, err := tx.Exec(ctx, `UPDATE connections SET org_id = $1, account_name = $2, status = $3, status_reason = $4,
-				metadata = $5, token_expires_at = $6, teardown = '', updated_at = $7, deleted_at = NULL WHERE id = $8`,
-				c.OrgID, c.AccountName, c.Status, c.StatusReason, meta, ts(c.TokenExpiresAt), now, c.ID); err != nil {
+				metadata = $5, teardown = '', updated_at = $6, deleted_at = NULL WHERE id = $7`,
+				c.OrgID, c.AccountName, c.Status, c.StatusReason, meta, now, c.ID); err != nil {
 				return fmt.Errorf("postgres: upsert connection: %w", err)
 			}
 		}
@@ -230,7 +232,7 @@ func (s *Store) ListConnections(ctx context.Context, f relay.ConnectionFilter) (
 		return nil, fmt.Errorf("postgres: list connections: %w", err)
 	}
 	defer rows.Close()
-	var out []*relay.Connection
+	out := []*relay.Connection{}
 	for rows.Next() {
 		c, err := scanConnection(rows)
 		if err != nil {
@@ -353,7 +355,7 @@ func (s *Store) ListResources(ctx context.Context, connectionID string) ([]*rela
 		return nil, fmt.Errorf("postgres: list resources: %w", err)
 	}
 	defer rows.Close()
-	var out []*relay.Resource
+	out := []*relay.Resource{}
 	for rows.Next() {
 		var r relay.Resource
 		if err := rows.Scan(&r.ConnectionID, &r.Provider, &r.ExternalID, &r.Kind, &r.Name, &r.CreatedAt); err != nil {
@@ -495,16 +497,7 @@ func (s *Store) ReleaseHeld(ctx context.Context, r relay.HeldRelease) (int, erro
 			return fmt.Errorf("postgres: release held events: %w", err)
 		}
 		// Ids are time-ordered: sorting restores arrival order.
-		sortHeld := func(a, b held) int {
-			switch {
-			case a.id < b.id:
-				return -1
-			case a.id > b.id:
-				return 1
-			}
-			return 0
-		}
-		slices.SortFunc(evs, sortHeld)
+		slices.SortFunc(evs, func(a, b held) int { return strings.Compare(a.id, b.id) })
 		b := &pgx.Batch{}
 		for i, ev := range evs {
 			due := now.Add(time.Duration(i) * time.Millisecond) // keeps arrival order in the queue

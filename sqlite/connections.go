@@ -45,7 +45,7 @@ func (s *Store) ListOrgs(ctx context.Context) ([]*relay.Org, error) {
 		return nil, fmt.Errorf("sqlite: list orgs: %w", err)
 	}
 	defer rows.Close()
-	var out []*relay.Org
+	out := []*relay.Org{}
 	for rows.Next() {
 		var o relay.Org
 		var created int64
@@ -124,6 +124,7 @@ func marshalMetadata(m map[string]string) (string, error) {
 
 // UpsertConnection creates or revives the connection of (Provider,
 // ExternalID), with its token and resources, in one transaction.
+// TokenExpiresAt mirrors the stored token: it changes only with tok.
 func (s *Store) UpsertConnection(ctx context.Context, c *relay.Connection, tok *relay.SealedToken, resources []*relay.Resource) (bool, error) {
 	now := c.UpdatedAt
 	if now.IsZero() {
@@ -140,10 +141,10 @@ func (s *Store) UpsertConnection(ctx context.Context, c *relay.Connection, tok *
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			created = true
-			c.ID, c.CreatedAt = relay.NewID("con", now), now
+			c.ID, c.CreatedAt, c.TokenExpiresAt = relay.NewID("con", now), now, time.Time{}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO connections (`+connectionColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, ?, NULL)`, c.ID, c.OrgID, c.Provider, c.ExternalID, c.AccountName,
-				c.Status, c.StatusReason, meta, ms(c.TokenExpiresAt), ms(now), ms(now)); err != nil {
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, '', ?, ?, NULL)`, c.ID, c.OrgID, c.Provider, c.ExternalID, c.AccountName,
+				c.Status, c.StatusReason, meta, ms(now), ms(now)); err != nil {
 				return fmt.Errorf("sqlite: upsert connection: %w", err)
 			}
 		case err != nil:
@@ -152,10 +153,10 @@ func (s *Store) UpsertConnection(ctx context.Context, c *relay.Connection, tok *
 			if old.DeletedAt == nil && old.OrgID != c.OrgID {
 				return relay.Errorf(relay.ECONFLICT, "%s account %s is connected to another org", c.Provider, c.ExternalID)
 			}
-			c.ID, c.CreatedAt = old.ID, old.CreatedAt
+			c.ID, c.CreatedAt, c.TokenExpiresAt = old.ID, old.CreatedAt, old.TokenExpiresAt
 			if _, err := tx.ExecContext(ctx, `UPDATE connections SET org_id = ?, account_name = ?, status = ?, status_reason = ?,
-				metadata = ?, token_expires_at = ?, teardown = '', updated_at = ?, deleted_at = NULL WHERE id = ?`,
-				c.OrgID, c.AccountName, c.Status, c.StatusReason, meta, ms(c.TokenExpiresAt), ms(now), c.ID); err != nil {
+				metadata = ?, teardown = '', updated_at = ?, deleted_at = NULL WHERE id = ?`,
+				c.OrgID, c.AccountName, c.Status, c.StatusReason, meta, ms(now), c.ID); err != nil {
 				return fmt.Errorf("sqlite: upsert connection: %w", err)
 			}
 		}
@@ -241,7 +242,7 @@ func (s *Store) ListConnections(ctx context.Context, f relay.ConnectionFilter) (
 		return nil, fmt.Errorf("sqlite: list connections: %w", err)
 	}
 	defer rows.Close()
-	var out []*relay.Connection
+	out := []*relay.Connection{}
 	for rows.Next() {
 		c, err := scanConnection(rows)
 		if err != nil {
@@ -364,7 +365,7 @@ func (s *Store) ListResources(ctx context.Context, connectionID string) ([]*rela
 		return nil, fmt.Errorf("sqlite: list resources: %w", err)
 	}
 	defer rows.Close()
-	var out []*relay.Resource
+	out := []*relay.Resource{}
 	for rows.Next() {
 		var r relay.Resource
 		var created int64
@@ -486,12 +487,8 @@ func (s *Store) ResealAll(ctx context.Context, fn func(relay.Sealed) (relay.Seal
 // ReleaseHeld matches the account's unmatched events to the connection, in
 // arrival order, and creates deliveries to the destinations they match.
 func (s *Store) ReleaseHeld(ctx context.Context, r relay.HeldRelease) (int, error) {
-	st, err := s.stmts(ctx)
-	if err != nil {
-		return 0, err
-	}
 	released := 0
-	err = s.inTx(ctx, "release held events", func(tx *sql.Tx) error {
+	err := s.inTx(ctx, "release held events", func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT id, event_type, source FROM events
 			WHERE provider = ? AND account_id = ? AND match = 'unmatched' ORDER BY id`, r.Provider, r.AccountID)
 		if err != nil {
@@ -511,20 +508,23 @@ func (s *Store) ReleaseHeld(ctx context.Context, r relay.HeldRelease) (int, erro
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("sqlite: release held events: %w", err)
 		}
-		ins := tx.StmtContext(ctx, st.insDelivery)
 		for i, ev := range evs {
 			if _, err := tx.ExecContext(ctx, `UPDATE events SET org_id = ?, connection_id = ?, match = 'matched' WHERE id = ?`,
 				r.OrgID, r.ConnectionID, ev.id); err != nil {
 				return fmt.Errorf("sqlite: release held events: %w", err)
 			}
-			// Due times a millisecond apart keep arrival order in the queue.
+			// Due times a millisecond apart keep arrival order in the queue:
+			// claims order a destination's deliveries by due time only.
 			due := r.Now.Add(time.Duration(i) * time.Millisecond)
 			for _, d := range r.Destinations {
 				if !d.Matches(r.Provider, ev.typ, r.OrgID) {
 					continue
 				}
-				if _, err := ins.ExecContext(ctx, relay.NewID("dlv", r.Now), ev.id, d.ID, relay.DeliveryPending, ev.source,
-					ms(due), "", 0, ms(r.Now), ms(r.Now)); err != nil && !isUnique(err) {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
+					(id, event_id, destination_id, status, source, next_attempt_at, lease_owner, lease_until, created_at, updated_at)
+					VALUES (?, ?, ?, ?, ?, ?, '', 0, ?, ?)
+					ON CONFLICT (event_id, destination_id) DO NOTHING`,
+					relay.NewID("dlv", r.Now), ev.id, d.ID, relay.DeliveryPending, ev.source, ms(due), ms(r.Now), ms(r.Now)); err != nil {
 					return fmt.Errorf("sqlite: release held events: delivery: %w", err)
 				}
 			}
