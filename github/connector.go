@@ -21,27 +21,44 @@ import (
 
 // ConnectorConfig configures the GitHub App connect flow.
 type ConnectorConfig struct {
-	AppID      string          // the App's id (JWT issuer)
-	AppSlug    string          // for the install URL
-	PrivateKey *rsa.PrivateKey // signs the App's JWTs
-	APIURL     string          // https://api.github.com, or GHES https://HOST/api/v3
-	WebURL     string          // https://github.com
-	HTTPClient *http.Client    // default: 30 s timeout
-	Now        func() time.Time
+	// AppID is the App's numeric id, the issuer of its JWTs. When empty,
+	// ClientID is the issuer (GitHub accepts either).
+	AppID string
+	// AppSlug names the App in its install URL (required).
+	AppSlug string
+	// ClientID is the App's client id ("Iv23li…"): the JWT issuer when
+	// AppID is empty. ClientSecret is not used by the installation flow
+	// (which authenticates with JWTs); it is accepted so that the App is
+	// configured in one place.
+	ClientID, ClientSecret string
+	// PrivateKey signs the App's JWTs (required).
+	PrivateKey *rsa.PrivateKey
+	// APIURL is GitHub's REST API (default https://api.github.com; GitHub
+	// Enterprise Server: https://HOST/api/v3) and WebURL its web site, where
+	// the install page is (default https://github.com).
+	APIURL, WebURL string
+	// HTTPClient makes every call; default one with a 30 s timeout. Calls
+	// also end with the caller's context.
+	HTTPClient *http.Client
+	// Now is the clock JWTs are issued by; default time.Now.
+	Now func() time.Time
 }
 
 // Connector is the GitHub App connect flow: install, installation tokens,
-// repositories. It implements relay.Connector.
+// repositories. It implements relay.Connector and is safe for concurrent
+// use.
 type Connector struct {
 	cfg ConnectorConfig
+	iss string
 }
 
 var _ relay.Connector = (*Connector)(nil)
 
-// NewConnector returns the connector; AppID, AppSlug and PrivateKey are required.
+// NewConnector returns the connector for cfg. It returns an error when
+// AppSlug, PrivateKey, or both AppID and ClientID are missing.
 func NewConnector(cfg ConnectorConfig) (*Connector, error) {
-	if cfg.AppID == "" || cfg.AppSlug == "" || cfg.PrivateKey == nil {
-		return nil, errors.New("github: connector needs app_id, app_slug and private_key")
+	if (cfg.AppID == "" && cfg.ClientID == "") || cfg.AppSlug == "" || cfg.PrivateKey == nil {
+		return nil, errors.New("github: connector needs app_id (or client_id), app_slug and private_key")
 	}
 	if cfg.APIURL == "" {
 		cfg.APIURL = "https://api.github.com"
@@ -56,59 +73,84 @@ func NewConnector(cfg ConnectorConfig) (*Connector, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Connector{cfg: cfg}, nil
+	iss := cfg.AppID
+	if iss == "" {
+		iss = cfg.ClientID
+	}
+	return &Connector{cfg: cfg, iss: iss}, nil
 }
 
 // Name returns "github".
 func (c *Connector) Name() string { return "github" }
 
-// PKCE is false: the App installation flow returns no code to exchange (the
-// installation id comes back on the setup URL), so there is nothing for a
-// verifier to protect; the single-use state still binds the redirect.
+// PKCE is false: the App installation flow has no code exchange (GitHub
+// sends the installation id back on the setup URL, and Relay then
+// authenticates as the App with its private key), so there is nothing for a
+// verifier to protect. The single-use state still binds the redirect to the
+// org that started it.
 func (c *Connector) PKCE() bool { return false }
 
 // AuthorizeURL is the App's install page. GitHub sends the browser back to
-// the App's setup URL (configure it as Relay's callback) with
-// installation_id, setup_action and state.
+// the App's setup URL — configure it as Relay's callback — with
+// installation_id, setup_action and state; redirectURI and codeChallenge are
+// not part of it.
 func (c *Connector) AuthorizeURL(state, redirectURI, codeChallenge string) string {
 	return c.cfg.WebURL + "/apps/" + url.PathEscape(c.cfg.AppSlug) + "/installations/new?" + url.Values{"state": {state}}.Encode()
 }
 
-// Exchange completes an install: setup_action=request means an org admin
-// must still approve, so the connection is pending without a token;
-// otherwise an installation token is minted and the account and its
-// repositories are read.
+// Exchange completes an install from the setup URL's installation_id and
+// setup_action.
+//
+// setup_action=request means an organization owner must still approve the
+// App: the connection is pending, without a token. GitHub creates no
+// installation for a request, so the redirect may carry no installation_id;
+// the grant then has an empty ExternalID, which the connect flow reports as
+// pending without storing anything.
+//
+// Otherwise (install, update) it reads the installation with an App JWT
+// (account.login → AccountName; Metadata target_type and account_id), mints
+// an installation token and lists the repositories. The connection's
+// ExternalID is the installation id in decimal, which is the AccountID the
+// webhook adapter reads (payload installation.id).
+//
+// GitHub warns that installation_id can be spoofed; what binds it here is
+// the state (an org can only complete its own flow) and the store's rule
+// that a live connection of an installation belongs to one org.
+//
+// It returns EINVALID when installation_id is missing or malformed or
+// GitHub refuses (unknown installation, bad JWT), EUNAVAILABLE when GitHub
+// fails or times out.
 func (c *Connector) Exchange(ctx context.Context, q url.Values, redirectURI, codeVerifier string) (*relay.Grant, error) {
-	id := q.Get("installation_id")
-	if _, err := strconv.ParseInt(id, 10, 64); err != nil {
-		if q.Get("setup_action") == "request" {
-			// Requested, not installed: there is no installation (and no
-			// account) yet. Nothing to store; the flow reports pending.
-			return &relay.Grant{Connection: &relay.Connection{Status: relay.ConnectionPending,
-				StatusReason: "awaiting approval by an organization owner"}}, nil
-		}
+	instID, action := q.Get("installation_id"), q.Get("setup_action")
+	if instID == "" && action == "request" {
+		return &relay.Grant{Connection: &relay.Connection{Provider: "github", Status: relay.ConnectionPending,
+			StatusReason: "awaiting approval by an organization owner"}}, nil
+	}
+	if !validID(instID) {
 		return nil, relay.Errorf(relay.EINVALID, "github: the callback has no valid installation_id")
 	}
-	conn := &relay.Connection{ExternalID: id, Status: relay.ConnectionActive, Metadata: map[string]string{}}
-	if q.Get("setup_action") == "request" {
-		conn.Status = relay.ConnectionPending
-		conn.StatusReason = "awaiting approval by an organization owner"
+	conn := &relay.Connection{Provider: "github", ExternalID: instID, Status: relay.ConnectionActive, Metadata: map[string]string{}}
+	if action == "request" {
+		conn.Status, conn.StatusReason = relay.ConnectionPending, "awaiting approval by an organization owner"
 		return &relay.Grant{Connection: conn}, nil
 	}
 	var inst struct {
 		Account struct {
 			Login string `json:"login"`
-			ID    int64  `json:"id"`
+			ID    id     `json:"id"`
 		} `json:"account"`
 		TargetType string `json:"target_type"`
 	}
-	if err := c.appCall(ctx, http.MethodGet, "/app/installations/"+id, "get installation", &inst); err != nil {
+	if err := c.appCall(ctx, http.MethodGet, "/app/installations/"+instID, "get installation", &inst); err != nil {
 		return nil, err
 	}
 	conn.AccountName = inst.Account.Login
-	conn.Metadata["target_type"] = inst.TargetType
-	conn.Metadata["account_id"] = strconv.FormatInt(inst.Account.ID, 10)
-	tok, err := c.mint(ctx, id)
+	for k, v := range map[string]string{"target_type": inst.TargetType, "account_id": string(inst.Account.ID)} {
+		if v != "" {
+			conn.Metadata[k] = v
+		}
+	}
+	tok, err := c.mint(ctx, instID)
 	if err != nil {
 		return nil, err
 	}
@@ -119,46 +161,62 @@ func (c *Connector) Exchange(ctx context.Context, q url.Values, redirectURI, cod
 	return &relay.Grant{Connection: conn, Token: tok, Resources: res}, nil
 }
 
-// Refresh mints a new installation token (they last an hour; there is no
-// refresh token).
+// Refresh mints a new installation token for the connection's installation
+// (tokens last an hour and have no refresh token; t is not used). Errors as
+// Exchange's.
 func (c *Connector) Refresh(ctx context.Context, conn *relay.Connection, t *relay.Token) (*relay.Token, error) {
+	if !validID(conn.ExternalID) {
+		return nil, relay.Errorf(relay.EINVALID, "github: create installation token: the connection has no installation id")
+	}
 	return c.mint(ctx, conn.ExternalID)
 }
 
-// Revoke revokes the installation token (DELETE /installation/token). A
-// token already expired or revoked is not an error.
+// Revoke revokes the installation token with DELETE /installation/token,
+// authenticated by the token itself (GitHub answers 204). A token already
+// expired or revoked (401) or an installation gone (404) is not an error;
+// neither is a missing token. Uninstalling the App is the account owner's
+// act on GitHub: the App cannot do it with an installation token.
 func (c *Connector) Revoke(ctx context.Context, conn *relay.Connection, t *relay.Token) error {
+	if t == nil || t.AccessToken == "" {
+		return nil
+	}
 	resp, err := c.do(ctx, http.MethodDelete, c.cfg.APIURL+"/installation/token", "token "+t.AccessToken)
 	if err != nil {
-		return relay.Errorf(relay.EUNAVAILABLE, "github: revoke token: %s", transportError(err))
+		return relay.Errorf(relay.EUNAVAILABLE, "github: revoke token: %s", transportError(ctx, err))
 	}
 	defer drain(resp)
-	switch {
-	case resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusNotFound:
+	switch resp.StatusCode {
+	case http.StatusNoContent, http.StatusOK, http.StatusUnauthorized, http.StatusNotFound:
 		return nil
-	default:
-		return statusError("revoke token", resp)
 	}
+	return statusError("revoke token", resp)
 }
 
-// Resources lists the installation's repositories, following pagination.
+// Resources lists the installation's repositories (Kind "repository",
+// ExternalID the repository id, Name its full_name), following Link
+// rel="next" 100 at a time. It returns EINVALID when GitHub refuses the
+// token, EUNAVAILABLE when it fails.
 func (c *Connector) Resources(ctx context.Context, conn *relay.Connection, t *relay.Token) ([]*relay.Resource, error) {
-	var out []*relay.Resource
+	if t == nil || t.AccessToken == "" {
+		return nil, relay.Errorf(relay.EINVALID, "github: list repositories: no installation token")
+	}
+	out := []*relay.Resource{}
 	next := c.cfg.APIURL + "/installation/repositories?per_page=100"
-	for pages := 0; next != "" && pages < 1000; pages++ {
+	for pages := 0; next != ""; pages++ {
+		if pages == maxPages {
+			return nil, relay.Errorf(relay.EUNAVAILABLE, "github: list repositories: more than %d pages", maxPages)
+		}
 		resp, err := c.do(ctx, http.MethodGet, next, "token "+t.AccessToken)
 		if err != nil {
-			return nil, relay.Errorf(relay.EUNAVAILABLE, "github: list repositories: %s", transportError(err))
+			return nil, relay.Errorf(relay.EUNAVAILABLE, "github: list repositories: %s", transportError(ctx, err))
 		}
 		if resp.StatusCode != http.StatusOK {
-			defer drain(resp)
-			return nil, statusError("list repositories", resp)
+			err := statusError("list repositories", resp)
+			drain(resp)
+			return nil, err
 		}
 		var page struct {
-			Repositories []struct {
-				ID       int64  `json:"id"`
-				FullName string `json:"full_name"`
-			} `json:"repositories"`
+			Repositories []repo `json:"repositories"`
 		}
 		err = json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(&page)
 		link := resp.Header.Get("Link")
@@ -167,19 +225,39 @@ func (c *Connector) Resources(ctx context.Context, conn *relay.Connection, t *re
 			return nil, relay.Errorf(relay.EUNAVAILABLE, "github: list repositories: malformed answer")
 		}
 		for _, r := range page.Repositories {
-			out = append(out, &relay.Resource{Provider: "github", ExternalID: strconv.FormatInt(r.ID, 10),
-				Kind: "repository", Name: r.FullName})
+			if r.ID != "" {
+				out = append(out, r.resource())
+			}
 		}
-		next = nextLink(link)
+		if next, err = c.sameOrigin(nextLink(link)); err != nil {
+			return nil, relay.Errorf(relay.EUNAVAILABLE, "github: list repositories: %s", err)
+		}
 	}
 	return out, nil
+}
+
+// maxPages bounds a listing, in case a server's Link never ends.
+const maxPages = 1000
+
+// sameOrigin returns u when it is on the API's scheme and host ("" stays
+// ""): the installation token is only ever sent to the API.
+func (c *Connector) sameOrigin(u string) (string, error) {
+	if u == "" {
+		return "", nil
+	}
+	next, err1 := url.Parse(u)
+	api, err2 := url.Parse(c.cfg.APIURL)
+	if err1 != nil || err2 != nil || next.Scheme != api.Scheme || next.Host != api.Host {
+		return "", errors.New("the next page is on another host")
+	}
+	return u, nil
 }
 
 // mint creates an installation token with an App JWT.
 func (c *Connector) mint(ctx context.Context, installationID string) (*relay.Token, error) {
 	var out struct {
-		Token     string    `json:"token"`
-		ExpiresAt time.Time `json:"expires_at"`
+		Token     string `json:"token"`
+		ExpiresAt string `json:"expires_at"`
 	}
 	if err := c.appCall(ctx, http.MethodPost, "/app/installations/"+installationID+"/access_tokens", "create installation token", &out); err != nil {
 		return nil, err
@@ -187,15 +265,25 @@ func (c *Connector) mint(ctx context.Context, installationID string) (*relay.Tok
 	if out.Token == "" {
 		return nil, relay.Errorf(relay.EUNAVAILABLE, "github: create installation token: no token in the answer")
 	}
-	return &relay.Token{AccessToken: out.Token, TokenType: "token", ExpiresAt: out.ExpiresAt.UTC()}, nil
+	tok := &relay.Token{AccessToken: out.Token, TokenType: "token"}
+	if exp, err := time.Parse(time.RFC3339, out.ExpiresAt); err == nil {
+		tok.ExpiresAt = exp.UTC()
+	} else {
+		// GitHub documents an hour; a missing or odd expires_at must not
+		// leave a token Relay believes never expires.
+		tok.ExpiresAt = c.cfg.Now().Add(time.Hour).UTC()
+	}
+	return tok, nil
 }
 
-// AppJWT returns a JWT for the App: RS256, issued 60 s in the past (clock
-// drift), expiring in 9 minutes (GitHub allows at most 10).
+// AppJWT returns a JWT authenticating as the App: RS256 with the private
+// key, iss the AppID (else the ClientID), issued 60 s in the past (GitHub's
+// advice against clock drift) and expiring 9 minutes from now (GitHub
+// refuses more than 10). The error, if any, is from signing.
 func (c *Connector) AppJWT() (string, error) {
 	now := c.cfg.Now()
 	claims := jwt.RegisteredClaims{
-		Issuer:    c.cfg.AppID,
+		Issuer:    c.iss,
 		IssuedAt:  jwt.NewNumericDate(now.Add(-60 * time.Second)),
 		ExpiresAt: jwt.NewNumericDate(now.Add(9 * time.Minute)),
 	}
@@ -210,11 +298,11 @@ func (c *Connector) AppJWT() (string, error) {
 func (c *Connector) appCall(ctx context.Context, method, path, what string, out any) error {
 	token, err := c.AppJWT()
 	if err != nil {
-		return err
+		return relay.Errorf(relay.EINTERNAL, "github: %s: the App JWT could not be signed", what)
 	}
 	resp, err := c.do(ctx, method, c.cfg.APIURL+path, "Bearer "+token)
 	if err != nil {
-		return relay.Errorf(relay.EUNAVAILABLE, "github: %s: %s", what, transportError(err))
+		return relay.Errorf(relay.EUNAVAILABLE, "github: %s: %s", what, transportError(ctx, err))
 	}
 	defer drain(resp)
 	if resp.StatusCode/100 != 2 {
@@ -238,27 +326,32 @@ func (c *Connector) do(ctx context.Context, method, u, auth string) (*http.Respo
 	return c.cfg.HTTPClient.Do(req)
 }
 
-// statusError maps a provider answer to an *Error: 5xx and 429 are the
-// provider's trouble (EUNAVAILABLE), other 4xx a refusal (EINVALID). The
-// message carries GitHub's own message, never a token.
+// statusError maps a non-2xx answer to an *Error: 5xx, 429 and a 403 that
+// is a rate limit (x-ratelimit-remaining 0, or retry-after) are GitHub's
+// trouble or a wait (EUNAVAILABLE); other 4xx a refusal (EINVALID). The
+// message carries GitHub's own short message, never a token.
 func statusError(what string, resp *http.Response) error {
 	var body struct {
 		Message string `json:"message"`
 	}
 	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body)
 	msg := fmt.Sprintf("github: %s: HTTP %d", what, resp.StatusCode)
-	if body.Message != "" {
-		msg += ": " + truncate(body.Message, 200)
+	if m := strings.TrimSpace(body.Message); m != "" {
+		msg += ": " + truncate(m, 200)
 	}
-	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+	rateLimited := resp.StatusCode == http.StatusForbidden &&
+		(resp.Header.Get("X-Ratelimit-Remaining") == "0" || resp.Header.Get("Retry-After") != "")
+	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || rateLimited {
 		return relay.Errorf(relay.EUNAVAILABLE, "%s", msg)
 	}
 	return relay.Errorf(relay.EINVALID, "%s", msg)
 }
 
-// transportError describes a failed request without its URL (which could
-// carry a query secret in other providers) or any header.
-func transportError(err error) string {
+// transportError describes a failed request without its URL or headers.
+func transportError(ctx context.Context, err error) string {
+	if ctx.Err() != nil {
+		return "cancelled or timed out"
+	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		if ue.Timeout() {
@@ -266,10 +359,10 @@ func transportError(err error) string {
 		}
 		return ue.Err.Error()
 	}
-	return err.Error()
+	return "request failed"
 }
 
-var linkNext = regexp.MustCompile(`<([^>]+)>;\s*rel="next"`)
+var linkNext = regexp.MustCompile(`<([^>]+)>\s*;\s*rel="next"`)
 
 // nextLink returns the rel="next" URL of a Link header, or "".
 func nextLink(h string) string {
@@ -277,6 +370,12 @@ func nextLink(h string) string {
 		return m[1]
 	}
 	return ""
+}
+
+// validID reports whether s is a GitHub numeric id (a positive decimal).
+func validID(s string) bool {
+	n, err := strconv.ParseInt(s, 10, 64)
+	return err == nil && n > 0 && strconv.FormatInt(n, 10) == s
 }
 
 func drain(resp *http.Response) {
