@@ -3,6 +3,7 @@ package relay
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Error codes. Each maps to one HTTP status in the http package's table.
@@ -22,6 +23,9 @@ const (
 type Error struct {
 	Code    string
 	Message string
+	// RetryAt, when set, is when the failed dependency said to try again
+	// (a provider's Retry-After or rate-limit reset).
+	RetryAt time.Time
 }
 
 // Error implements the error interface.
@@ -56,4 +60,13 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "Internal error."
+}
+
+// RetryAt returns the RetryAt of the first *Error in err's chain, or zero.
+func RetryAt(err error) time.Time {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAt
+	}
+	return time.Time{}
 }

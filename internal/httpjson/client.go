@@ -1,0 +1,262 @@
+package httpjson
+
+import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/relayhq/relay"
+)
+
+// Client is the HTTP client provider adapters call their APIs with. Each
+// attempt has its own timeout; timeouts, connection errors, 5xx and 429 are
+// retried with exponential backoff and jitter (Retry-After and rate-limit
+// resets honoured), other 4xx never; a create gets one Idempotency-Key that
+// every retry repeats. A wait longer than MaxWait is not slept: the error
+// carries RetryAt, so a job can snooze instead of holding a worker.
+type Client struct {
+	HTTP     *http.Client
+	Provider string        // names the provider in errors
+	Timeout  time.Duration // per attempt; default 20 s
+	Attempts int           // tries in all for a retryable failure; default 3
+	// BaseDelay is the first backoff (doubling, ±50 % jitter, capped at
+	// MaxWait); default 250 ms.
+	BaseDelay time.Duration
+	// MaxWait is the longest wait slept between attempts; default 5 s.
+	MaxWait time.Duration
+	// RateLimit reads the provider's rate-limit headers; nil when it has none.
+	RateLimit func(h http.Header, now time.Time) relay.RateLimit
+	// Limiter, when set, spaces out requests (a per-provider client-side limit).
+	Limiter *rate.Limiter
+	Now     func() time.Time
+}
+
+// Request is one logical API call.
+type Request struct {
+	Method string
+	URL    string
+	What   string // names the call in errors: "list issues"
+	Header http.Header
+	Body   any // JSON-encoded; url.Values as a form; nil for none
+	// Idempotent sends an Idempotency-Key header, generated once for the
+	// call and repeated on every retry (for POSTs that create something).
+	Idempotent bool
+	// IdempotencyKey, when set, is the key to send (a caller's own stable
+	// key for a logical operation); it implies Idempotent.
+	IdempotencyKey string
+	Out            any // decodes a 2xx JSON answer; nil to ignore it
+}
+
+// Response is a successful answer's metadata.
+type Response struct {
+	Status    int
+	Header    http.Header
+	RateLimit relay.RateLimit
+	Attempts  int
+}
+
+func (c *Client) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// Do performs the call, retrying as the Client's doc says. Errors are
+// *relay.Error naming the provider, the call and the status: EUNAUTHORIZED
+// for 401, EINVALID for other 4xx, EUNAVAILABLE for timeouts, transport
+// errors, 5xx and 429 (with RetryAt when the provider said when).
+func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
+	attempts := cmpOr(c.Attempts, 3)
+	timeout := cmpOr(c.Timeout, 20*time.Second)
+	base := cmpOr(c.BaseDelay, 250*time.Millisecond)
+	maxWait := cmpOr(c.MaxWait, 5*time.Second)
+
+	var body []byte
+	form := false
+	if r.Body != nil {
+		switch b := r.Body.(type) {
+		case url.Values:
+			body, form = []byte(b.Encode()), true
+		default:
+			j, err := json.Marshal(b)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", c.Provider, r.What, err)
+			}
+			body = j
+		}
+	}
+	key := r.IdempotencyKey
+	if key == "" && r.Idempotent {
+		key = crand.Text()
+	}
+
+	var lastErr error
+	for attempt := 1; ; attempt++ {
+		if c.Limiter != nil {
+			if err := c.Limiter.Wait(ctx); err != nil {
+				return nil, relay.Errorf(relay.EUNAVAILABLE, "%s: %s: %s", c.Provider, r.What, "cancelled while rate limited")
+			}
+		}
+		resp, wait, err := c.once(ctx, r, body, form, key, timeout)
+		if err == nil {
+			resp.Attempts = attempt
+			return resp, nil
+		}
+		lastErr = err
+		if relay.ErrorCode(err) != relay.EUNAVAILABLE || ctx.Err() != nil {
+			return nil, err
+		}
+		if wait == 0 {
+			d := base << min(attempt-1, 16)
+			d = min(d/2+rand.N(d), maxWait)
+			wait = d
+		}
+		if wait > maxWait || attempt >= attempts {
+			var e *relay.Error
+			if errors.As(err, &e) && wait > maxWait {
+				e.RetryAt = c.now().Add(wait)
+			}
+			return nil, lastErr
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, lastErr
+		case <-t.C:
+		}
+	}
+}
+
+// once makes one attempt. It returns the wait the provider asked for (0 when
+// it named none) with a retryable error.
+func (c *Client) once(ctx context.Context, r *Request, body []byte, form bool, key string, timeout time.Duration) (*Response, time.Duration, error) {
+	actx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(actx, r.Method, r.URL, rd)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %s: %w", c.Provider, r.What, err)
+	}
+	for k, v := range r.Header {
+		req.Header[k] = v
+	}
+	if body != nil && req.Header.Get("Content-Type") == "" {
+		if form {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		} else {
+			req.Header.Set("Content-Type", "application/json")
+		}
+	}
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "application/json")
+	}
+	if key != "" && r.Method == http.MethodPost {
+		req.Header.Set("Idempotency-Key", key)
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, 0, relay.Errorf(relay.EUNAVAILABLE, "%s: %s: %s", c.Provider, r.What, transport(err))
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+	}()
+	now := c.now()
+	out := &Response{Status: resp.StatusCode, Header: resp.Header}
+	if c.RateLimit != nil {
+		out.RateLimit = c.RateLimit(resp.Header, now)
+	}
+	if resp.StatusCode/100 == 2 {
+		if r.Out != nil && resp.StatusCode != http.StatusNoContent {
+			if err := json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(r.Out); err != nil {
+				return nil, 0, relay.Errorf(relay.EUNAVAILABLE, "%s: %s: malformed answer", c.Provider, r.What)
+			}
+		}
+		return out, 0, nil
+	}
+	msg := fmt.Sprintf("%s: %s: HTTP %d", c.Provider, r.What, resp.StatusCode)
+	rl := out.RateLimit
+	limited := resp.StatusCode == http.StatusTooManyRequests ||
+		(resp.StatusCode == http.StatusForbidden && rl.Known && rl.Remaining == 0)
+	switch {
+	case limited || resp.StatusCode >= 500:
+		wait := RetryAfter(resp.Header, now)
+		if wait == 0 && rl.Known && rl.Remaining == 0 && rl.Reset.After(now) {
+			wait = rl.Reset.Sub(now)
+		}
+		if limited {
+			msg += " (rate limited)"
+		}
+		return nil, wait, relay.Errorf(relay.EUNAVAILABLE, "%s", msg)
+	case resp.StatusCode == http.StatusUnauthorized:
+		return nil, 0, relay.Errorf(relay.EUNAUTHORIZED, "%s", msg)
+	default:
+		return nil, 0, relay.Errorf(relay.EINVALID, "%s", msg)
+	}
+}
+
+// RetryAfter parses a Retry-After header (seconds or an HTTP date); 0 when
+// absent or unparsable.
+func RetryAfter(h http.Header, now time.Time) time.Duration {
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// EpochRateLimit returns a RateLimit reader for headers named limit,
+// remaining and reset, where reset is a Unix time in seconds (GitHub,
+// Linear, Sentry, Vercel) or, when resetIsDelta, seconds from now (Persona).
+func EpochRateLimit(limit, remaining, reset string, resetIsDelta bool) func(http.Header, time.Time) relay.RateLimit {
+	return func(h http.Header, now time.Time) relay.RateLimit {
+		rem, err := strconv.Atoi(h.Get(remaining))
+		if err != nil {
+			return relay.RateLimit{}
+		}
+		rl := relay.RateLimit{Known: true, Remaining: rem}
+		rl.Limit, _ = strconv.Atoi(h.Get(limit))
+		if r, err := strconv.ParseFloat(h.Get(reset), 64); err == nil {
+			if resetIsDelta {
+				rl.Reset = now.Add(time.Duration(r * float64(time.Second)))
+			} else {
+				rl.Reset = time.Unix(0, int64(r*1e9))
+			}
+		}
+		return rl
+	}
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
