@@ -18,84 +18,87 @@ func (s *Store) InsertEvents(ctx context.Context, items []*relay.IngestItem) err
 	if len(items) == 0 {
 		return nil
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		for _, it := range items {
-			it.Duplicate = false
-			e := it.Event
-			headers, err := marshalHeaders(e.Headers)
-			if err != nil {
-				return err
-			}
-			// Inserted → its id and true; already there (earlier, or earlier
-			// in this batch) → the existing id and false.
-			b.Queue(`WITH ins AS (
-					INSERT INTO events (id, provider, delivery_id, event_type, source, account_id, resource_id,
-						org_id, connection_id, headers, payload, received_at, match)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-					ON CONFLICT (provider, delivery_id) DO NOTHING RETURNING id)
-				SELECT id, true FROM ins
-				UNION ALL
-				SELECT id, false FROM events WHERE provider = $2 AND delivery_id = $3 AND NOT EXISTS (SELECT 1 FROM ins)`,
-				e.ID, e.Provider, e.DeliveryID, e.EventType, e.Source, e.AccountID, e.ResourceID, e.OrgID,
-				e.ConnectionID, headers, []byte(e.Payload), e.ReceivedAt.UTC(), e.Match)
-		}
-		br := tx.SendBatch(ctx, b)
-		var reread []*relay.IngestItem
-		for _, it := range items {
-			var id string
-			var inserted bool
-			err := br.QueryRow().Scan(&id, &inserted)
-			if errors.Is(err, pgx.ErrNoRows) {
-				// A concurrent transaction inserted it and committed after this
-				// statement's snapshot: a duplicate whose id we read below.
-				it.Duplicate = true
-				reread = append(reread, it)
-				continue
-			} else if err != nil {
-				br.Close()
-				return fmt.Errorf("postgres: insert event: %w", err)
-			}
-			it.Duplicate = !inserted
-			it.Event.ID = id
-		}
-		if err := br.Close(); err != nil {
-			return fmt.Errorf("postgres: insert events: %w", err)
-		}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return insertEventsTx(ctx, tx, items) })
+}
 
-		b = &pgx.Batch{}
-		for _, it := range reread {
-			// A new statement has a fresh snapshot that sees the committed row.
-			b.Queue(`SELECT id FROM events WHERE provider = $1 AND delivery_id = $2`, it.Event.Provider, it.Event.DeliveryID).
-				QueryRow(func(row pgx.Row) error { return row.Scan(&it.Event.ID) })
+// insertEventsTx is InsertEvents inside the caller's transaction.
+func insertEventsTx(ctx context.Context, tx pgx.Tx, items []*relay.IngestItem) error {
+	b := &pgx.Batch{}
+	for _, it := range items {
+		it.Duplicate = false
+		e := it.Event
+		headers, err := marshalHeaders(e.Headers)
+		if err != nil {
+			return err
 		}
-		for _, it := range items {
-			if it.Duplicate {
-				continue
-			}
-			leaseUntil := epoch
+		// Inserted → its id and true; already there (earlier, or earlier
+		// in this batch) → the existing id and false.
+		b.Queue(`WITH ins AS (
+				INSERT INTO events (id, provider, delivery_id, event_type, source, account_id, resource_id,
+					org_id, connection_id, headers, payload, received_at, match)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+				ON CONFLICT (provider, delivery_id) DO NOTHING RETURNING id)
+			SELECT id, true FROM ins
+			UNION ALL
+			SELECT id, false FROM events WHERE provider = $2 AND delivery_id = $3 AND NOT EXISTS (SELECT 1 FROM ins)`,
+			e.ID, e.Provider, e.DeliveryID, e.EventType, e.Source, e.AccountID, e.ResourceID, e.OrgID,
+			e.ConnectionID, headers, []byte(e.Payload), e.ReceivedAt.UTC(), e.Match)
+	}
+	br := tx.SendBatch(ctx, b)
+	var reread []*relay.IngestItem
+	for _, it := range items {
+		var id string
+		var inserted bool
+		err := br.QueryRow().Scan(&id, &inserted)
+		if errors.Is(err, pgx.ErrNoRows) {
+			// A concurrent transaction inserted it and committed after this
+			// statement's snapshot: a duplicate whose id we read below.
+			it.Duplicate = true
+			reread = append(reread, it)
+			continue
+		} else if err != nil {
+			br.Close()
+			return fmt.Errorf("postgres: insert event: %w", err)
+		}
+		it.Duplicate = !inserted
+		it.Event.ID = id
+	}
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("postgres: insert events: %w", err)
+	}
+
+	b = &pgx.Batch{}
+	for _, it := range reread {
+		// A new statement has a fresh snapshot that sees the committed row.
+		b.Queue(`SELECT id FROM events WHERE provider = $1 AND delivery_id = $2`, it.Event.Provider, it.Event.DeliveryID).
+			QueryRow(func(row pgx.Row) error { return row.Scan(&it.Event.ID) })
+	}
+	for _, it := range items {
+		if it.Duplicate {
+			continue
+		}
+		leaseUntil := epoch
+		if it.LeaseOwner != "" {
+			leaseUntil = it.LeaseUntil.UTC()
+		}
+		for _, d := range it.Deliveries {
+			d.EventID = it.Event.ID
 			if it.LeaseOwner != "" {
-				leaseUntil = it.LeaseUntil.UTC()
+				d.NextAttemptAt = it.LeaseUntil // leased: due again only if its lease runs out
 			}
-			for _, d := range it.Deliveries {
-				d.EventID = it.Event.ID
-				if it.LeaseOwner != "" {
-					d.NextAttemptAt = it.LeaseUntil // leased: due again only if its lease runs out
-				}
-				b.Queue(`INSERT INTO deliveries (id, event_id, destination_id, status, source, next_attempt_at,
-						lease_owner, lease_until, created_at, updated_at)
-					VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-					d.ID, d.EventID, d.DestinationID, d.Status, d.Source, d.NextAttemptAt.UTC(),
-					it.LeaseOwner, leaseUntil, d.CreatedAt.UTC(), d.UpdatedAt.UTC())
-			}
+			b.Queue(`INSERT INTO deliveries (id, event_id, destination_id, status, source, next_attempt_at,
+					lease_owner, lease_until, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+				d.ID, d.EventID, d.DestinationID, d.Status, d.Source, d.NextAttemptAt.UTC(),
+				it.LeaseOwner, leaseUntil, d.CreatedAt.UTC(), d.UpdatedAt.UTC())
 		}
-		if b.Len() > 0 {
-			if err := tx.SendBatch(ctx, b).Close(); err != nil {
-				return fmt.Errorf("postgres: insert deliveries: %w", err)
-			}
+	}
+	if b.Len() > 0 {
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			return fmt.Errorf("postgres: insert deliveries: %w", err)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 func marshalHeaders(h map[string]string) (string, error) {
