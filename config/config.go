@@ -50,6 +50,35 @@ type Config struct {
 	// returns them as domain values. (The field cannot share the method's name.)
 	Dests    []Destination `yaml:"destinations"`
 	Delivery Delivery      `yaml:"delivery"`
+	Backfill Backfill      `yaml:"backfill"`
+	Jobs     Jobs          `yaml:"jobs"`
+}
+
+// Backfill configures history imports.
+type Backfill struct {
+	// OnConnect starts a backfill (DepthDays, EntityTypes) for every new
+	// connection.
+	OnConnect   bool     `yaml:"on_connect"`
+	DepthDays   int      `yaml:"depth_days"`   // default depth, 1-365
+	EntityTypes []string `yaml:"entity_types"` // default entity types; empty = all the provider has
+	// MaxUndelivered pauses a backfill while more of its connection's
+	// deliveries than this wait to be sent, so live events keep flowing.
+	MaxUndelivered int `yaml:"max_undelivered"`
+	// Concurrency is how many (resource, entity type) tasks of one backfill
+	// fetch pages at once.
+	Concurrency int `yaml:"concurrency"`
+	// MaxAttempts is how many failed fetches of one page end its task with
+	// an error (rate-limit waits do not count).
+	MaxAttempts int `yaml:"max_attempts"`
+}
+
+// Jobs configures the durable job runner (River).
+type Jobs struct {
+	// RescueAfter is how long a job may stay running before it counts as
+	// stuck (its process died) and is run again.
+	RescueAfter Duration `yaml:"rescue_after"`
+	// Workers is how many jobs run at once in this process.
+	Workers int `yaml:"workers"`
 }
 
 // Ingest configures the webhook ingest path.
@@ -258,6 +287,8 @@ func Default() *Config {
 			Lease:          Duration(60 * time.Second),
 			PollInterval:   Duration(time.Second),
 		},
+		Backfill: Backfill{DepthDays: 30, MaxUndelivered: 1000, Concurrency: 2, MaxAttempts: 5},
+		Jobs:     Jobs{RescueAfter: Duration(3 * time.Minute), Workers: 8},
 	}
 }
 

@@ -129,6 +129,9 @@ func TestLoadFullFile(t *testing.T) {
 		},
 		Delivery: config.Delivery{Timeout: d("20s"), RetrySchedule: []config.Duration{0, d("1s"), d("1m")},
 			Jitter: 0.2, MaxConcurrency: 16, Lease: d("90s"), PollInterval: d("500ms")},
+		Backfill: config.Backfill{OnConnect: true, DepthDays: 7, EntityTypes: []string{"issues"}, MaxUndelivered: 500,
+			Concurrency: 4, MaxAttempts: 3},
+		Jobs: config.Jobs{RescueAfter: d("5m"), Workers: 12},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)

@@ -157,6 +157,25 @@ func (c *Config) Validate() error {
 	if time.Duration(d.PollInterval) < minPollInterval {
 		bad("delivery.poll_interval", "must be at least %s", minPollInterval)
 	}
+	b := c.Backfill
+	if b.DepthDays < 1 || b.DepthDays > 365 {
+		bad("backfill.depth_days", "must be between 1 and 365")
+	}
+	if b.MaxUndelivered < 1 {
+		bad("backfill.max_undelivered", "must be at least 1")
+	}
+	if b.Concurrency < 1 || b.Concurrency > 32 {
+		bad("backfill.concurrency", "must be between 1 and 32")
+	}
+	if b.MaxAttempts < 1 || b.MaxAttempts > 25 {
+		bad("backfill.max_attempts", "must be between 1 and 25")
+	}
+	if time.Duration(c.Jobs.RescueAfter) < time.Second {
+		bad("jobs.rescue_after", "must be at least 1s")
+	}
+	if c.Jobs.Workers < 1 || c.Jobs.Workers > 100 {
+		bad("jobs.workers", "must be between 1 and 100")
+	}
 
 	names := map[string]int{}
 	for i := range c.Dests {

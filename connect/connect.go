@@ -60,6 +60,7 @@ type Service struct {
 	wake       func() // makes the delivery engine look for due work
 
 	enqueueTeardown func(ctx context.Context, connectionID string) error // nil: in-process
+	hooks           Hooks
 
 	refreshes singleflight.Group
 	cache     matchCache
@@ -248,8 +249,24 @@ func (s *Service) save(ctx context.Context, orgID, provider string, g *relay.Gra
 		s.invalidateResource(provider, r.ExternalID)
 	}
 	s.release(ctx, c)
+	if s.hooks.Connected != nil && c.Status == relay.ConnectionActive {
+		s.hooks.Connected(ctx, c, created)
+	}
 	return c, nil
 }
+
+// Hooks are what other services do when connections change.
+type Hooks struct {
+	// Connected is called after a connect flow saved an active connection
+	// (created: a new one rather than a reconnect or an update).
+	Connected func(ctx context.Context, c *relay.Connection, created bool)
+	// TearingDown is called first in a teardown (and again if the teardown
+	// is retried); an error fails the step, to be retried.
+	TearingDown func(ctx context.Context, connectionID string) error
+}
+
+// SetHooks installs the hooks; call it before serving.
+func (s *Service) SetHooks(h Hooks) { s.hooks = h }
 
 // release delivers the account's held events to the org's destinations,
 // now and once more after the negative cache's lifetime, for events another

@@ -114,6 +114,11 @@ func (s *Service) runTeardown(ctx context.Context, id string) error {
 		return nil
 	}
 	log := s.logger.With("connection_id", c.ID, "provider", c.Provider)
+	if s.hooks.TearingDown != nil {
+		if err := s.hooks.TearingDown(ctx, c.ID); err != nil {
+			return err
+		}
+	}
 	now := s.now()
 	conn := s.connectors[c.Provider]
 	var tok *relay.Token

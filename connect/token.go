@@ -40,7 +40,29 @@ func (s *Service) Token(ctx context.Context, connectionID, orgID string) (*relay
 	v, err, _ := s.refreshes.Do(c.ID, func() (any, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		return s.refresh(rctx, c)
+		return s.refresh(rctx, c, "")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*relay.Token), nil
+}
+
+// Refresh replaces a token the provider rejected (answered 401) although
+// it had not expired: unless another caller replaced it already, it asks
+// the provider for a new one. Errors as Token's.
+func (s *Service) Refresh(ctx context.Context, connectionID, rejected string) (*relay.Token, error) {
+	c, err := s.store.GetConnection(ctx, connectionID, "")
+	if err != nil {
+		return nil, err
+	}
+	if c.Status != relay.ConnectionActive {
+		return nil, relay.Errorf(relay.ECONFLICT, "connection %s is %s", c.ID, c.Status)
+	}
+	v, err, _ := s.refreshes.Do(c.ID, func() (any, error) {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		return s.refresh(rctx, c, rejected)
 	})
 	if err != nil {
 		return nil, err
@@ -54,9 +76,9 @@ func (s *Service) expiring(t *relay.Token) bool {
 }
 
 // refresh re-reads the token (another replica may have refreshed it), and if
-// it is still expiring asks the provider for a new one and stores it with a
-// compare-and-swap on its version.
-func (s *Service) refresh(ctx context.Context, c *relay.Connection) (*relay.Token, error) {
+// it is still expiring (or still the rejected one) asks the provider for a
+// new one and stores it with a compare-and-swap on its version.
+func (s *Service) refresh(ctx context.Context, c *relay.Connection, rejected string) (*relay.Token, error) {
 	conn, ok := s.connectors[c.Provider]
 	if !ok {
 		return nil, relay.Errorf(relay.EUNAVAILABLE, "provider %q has no connect flow configured: cannot refresh", c.Provider)
@@ -70,7 +92,7 @@ func (s *Service) refresh(ctx context.Context, c *relay.Connection) (*relay.Toke
 		if err != nil {
 			return nil, err
 		}
-		if !s.expiring(old) {
+		if !s.expiring(old) && (rejected == "" || old.AccessToken != rejected) {
 			return old, nil
 		}
 		fresh, err := conn.Refresh(ctx, c, old)

@@ -222,6 +222,12 @@ type clientErrorBody struct {
 // a 2xx answer into out (when not nil). A non-2xx answer in the API's error
 // format becomes an *relay.Error.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	_, err := c.doStatus(ctx, method, path, query, in, out)
+	return err
+}
+
+// doStatus is do that also returns the answer's status (0 on a transport error).
+func (c *Client) doStatus(ctx context.Context, method, path string, query url.Values, in, out any) (int, error) {
 	u := c.baseURL + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -230,13 +236,13 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
-			return fmt.Errorf("relay api: %s %s: encoding the request: %w", method, path, err)
+			return 0, fmt.Errorf("relay api: %s %s: encoding the request: %w", method, path, err)
 		}
 		body = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
-		return fmt.Errorf("relay api: %w", err)
+		return 0, fmt.Errorf("relay api: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.apiKey)
 	req.Header.Set("Accept", "application/json")
@@ -250,7 +256,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("relay api: %w", err) // *url.Error names the method and URL
+		return 0, fmt.Errorf("relay api: %w", err) // *url.Error names the method and URL
 	}
 	defer resp.Body.Close()
 
@@ -258,18 +264,18 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, clientMaxErrorBody))
 		var eb clientErrorBody
 		if json.Unmarshal(b, &eb) == nil && eb.Error != nil && eb.Error.Code != "" {
-			return &relay.Error{Code: eb.Error.Code, Message: eb.Error.Message}
+			return resp.StatusCode, &relay.Error{Code: eb.Error.Code, Message: eb.Error.Message}
 		}
-		return fmt.Errorf("relay api: %s %s: unexpected answer %s: %s", method, path, resp.Status, clientSnippet(b))
+		return resp.StatusCode, fmt.Errorf("relay api: %s %s: unexpected answer %s: %s", method, path, resp.Status, clientSnippet(b))
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		_, _ = io.Copy(io.Discard, resp.Body) // let the connection be reused
-		return nil
+		return resp.StatusCode, nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("relay api: %s %s: decoding the answer: %w", method, path, err)
+		return resp.StatusCode, fmt.Errorf("relay api: %s %s: decoding the answer: %w", method, path, err)
 	}
-	return nil
+	return resp.StatusCode, nil
 }
 
 func clientSet(q url.Values, key, value string) {

@@ -1,8 +1,10 @@
 package http
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 
@@ -69,6 +71,24 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		if errors.As(err, &mbe) {
 			return relay.Errorf(relay.ETOOLARGE, "Request body over %d bytes.", maxAPIBody)
 		}
+		return relay.Errorf(relay.EINVALID, "Invalid JSON body: %v", err)
+	}
+	return nil
+}
+
+// readOptionalJSON is readJSON for requests whose every field has a
+// default: an empty body leaves v as it is.
+func readOptionalJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAPIBody))
+	if err != nil {
+		return relay.Errorf(relay.ETOOLARGE, "Request body over %d bytes.", maxAPIBody)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		return relay.Errorf(relay.EINVALID, "Invalid JSON body: %v", err)
 	}
 	return nil

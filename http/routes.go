@@ -36,6 +36,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	conn("GET /api/v1/connections/{id}", s.handleGetConnection())
 	conn("DELETE /api/v1/connections/{id}", s.handleDeleteConnection())
 	conn("GET /api/v1/connections/{id}/token", s.handleConnectionToken())
+	conn("POST /api/v1/connections/{id}/backfills", s.requireBackfills(s.handleStartBackfill()))
+	conn("GET /api/v1/connections/{id}/backfills", s.requireBackfills(s.handleListBackfills()))
+	conn("GET /api/v1/connections/{id}/backfills/{bid}", s.requireBackfills(s.handleGetBackfill()))
+	conn("DELETE /api/v1/connections/{id}/backfills/{bid}", s.requireBackfills(s.handleCancelBackfill()))
 	mux.Handle("GET /oauth/{provider}/callback", s.handleOAuthCallback())
 
 	// Anything else under /api/ answers a JSON 404 rather than the mux's text one.

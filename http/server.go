@@ -50,6 +50,7 @@ type Server struct {
 
 	conns   relay.ConnectionStore // nil until EnableConnections
 	connSvc Connections
+	bfSvc   Backfills // nil until EnableBackfills
 }
 
 // NewServer returns the server's handler with every dependency explicit.

@@ -3,8 +3,9 @@
 // everything else (River's SQLite driver on the embedded file, its pgx
 // driver on PostgreSQL), survive crashes and are retried with backoff.
 //
-// Today that is connection teardown; each job kind is one Args type and
-// one worker here, calling into the service that does the work.
+// The jobs are connection teardown and backfills (one orchestrator job per
+// backfill, one job per (resource, entity type) task); each job kind is one
+// Args type and one worker here, calling into the service that does the work.
 package riverjobs
 
 import (
@@ -33,10 +34,82 @@ type TeardownArgs struct {
 // Kind names the job kind in River's tables.
 func (TeardownArgs) Kind() string { return "connection_teardown" }
 
+// BackfillArgs is the job fanning a backfill out into its tasks' jobs.
+type BackfillArgs struct {
+	BackfillID string `json:"backfill_id"`
+}
+
+// Kind names the job kind in River's tables.
+func (BackfillArgs) Kind() string { return "backfill" }
+
+// BackfillTaskArgs is the job fetching one backfill task's pages.
+type BackfillTaskArgs struct {
+	TaskID string `json:"task_id"`
+}
+
+// Kind names the job kind in River's tables.
+func (BackfillTaskArgs) Kind() string { return "backfill_task" }
+
 // Handlers are the functions the jobs call.
 type Handlers struct {
 	// Teardown runs a connection's teardown steps; it must be idempotent.
 	Teardown func(ctx context.Context, connectionID string) error
+	// Backfill starts a backfill's tasks; it must be idempotent.
+	Backfill func(ctx context.Context, backfillID string) error
+	// BackfillTask fetches and commits pages of a task for a while. attempt
+	// counts the job's failed runs plus one. It returns again with a wait
+	// to be called again after it (a rate limit, backpressure, or its time
+	// slice used up), or an error to be retried with backoff.
+	BackfillTask func(ctx context.Context, taskID string, attempt int) (again bool, after time.Duration, err error)
+}
+
+// Options tune the runner.
+type Options struct {
+	// RescueAfter is how long a job may run before it counts as stuck (its
+	// process died) and is run again; default 3 minutes.
+	RescueAfter time.Duration
+	// Workers is how many jobs run at once; default 8.
+	Workers int
+}
+
+type backfillWorker struct {
+	river.WorkerDefaults[BackfillArgs]
+	run func(ctx context.Context, id string) error
+}
+
+func (w *backfillWorker) Work(ctx context.Context, job *river.Job[BackfillArgs]) error {
+	return w.run(ctx, job.Args.BackfillID)
+}
+
+func (w *backfillWorker) NextRetry(job *river.Job[BackfillArgs]) time.Time {
+	return time.Now().Add(min(time.Second<<min(job.Attempt, 9), 5*time.Minute))
+}
+
+type backfillTaskWorker struct {
+	river.WorkerDefaults[BackfillTaskArgs]
+	run func(ctx context.Context, id string, attempt int) (bool, time.Duration, error)
+}
+
+func (w *backfillTaskWorker) Work(ctx context.Context, job *river.Job[BackfillTaskArgs]) error {
+	again, after, err := w.run(ctx, job.Args.TaskID, job.Attempt)
+	if err != nil {
+		return err
+	}
+	if again {
+		return river.JobSnooze(max(after, 0))
+	}
+	return nil
+}
+
+// NextRetry backs off 1 s, 2 s, 4 s, … up to 5 minutes.
+func (w *backfillTaskWorker) NextRetry(job *river.Job[BackfillTaskArgs]) time.Time {
+	return time.Now().Add(min(time.Second<<min(job.Attempt-1, 9), 5*time.Minute))
+}
+
+// Timeout bounds one run: the handler yields after its time slice, so this
+// only stops a run stuck on a provider.
+func (w *backfillTaskWorker) Timeout(*river.Job[BackfillTaskArgs]) time.Duration {
+	return 5 * time.Minute
 }
 
 type teardownWorker struct {
@@ -73,7 +146,7 @@ var live = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStateP
 // OpenSQLite opens River on the SQLite database file at path (its own
 // connection, taking the write lock at BEGIN and waiting for it, next to the
 // store's writer), migrates River's tables and builds the client.
-func OpenSQLite(ctx context.Context, path string, h Handlers, logger *slog.Logger) (*Queue, error) {
+func OpenSQLite(ctx context.Context, path string, h Handlers, opts Options, logger *slog.Logger) (*Queue, error) {
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(FULL)"} {
 		q.Add("_pragma", p)
@@ -83,7 +156,7 @@ func OpenSQLite(ctx context.Context, path string, h Handlers, logger *slog.Logge
 		return nil, fmt.Errorf("riverjobs: open: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	qu, err := build(ctx, riversqlite.New(db), h, logger)
+	qu, err := build(ctx, riversqlite.New(db), h, opts, logger)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -93,11 +166,11 @@ func OpenSQLite(ctx context.Context, path string, h Handlers, logger *slog.Logge
 }
 
 // OpenPostgres opens River on the store's PostgreSQL pool.
-func OpenPostgres(ctx context.Context, pool *pgxpool.Pool, h Handlers, logger *slog.Logger) (*Queue, error) {
-	return build(ctx, riverpgxv5.New(pool), h, logger)
+func OpenPostgres(ctx context.Context, pool *pgxpool.Pool, h Handlers, opts Options, logger *slog.Logger) (*Queue, error) {
+	return build(ctx, riverpgxv5.New(pool), h, opts, logger)
 }
 
-func build[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handlers, logger *slog.Logger) (*Queue, error) {
+func build[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handlers, opts Options, logger *slog.Logger) (*Queue, error) {
 	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("riverjobs: migrate: %w", err)
@@ -106,18 +179,39 @@ func build[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handl
 		return nil, fmt.Errorf("riverjobs: migrate: %w", err)
 	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &teardownWorker{run: h.Teardown})
+	if h.Teardown != nil {
+		river.AddWorker(workers, &teardownWorker{run: h.Teardown})
+	}
+	if h.Backfill != nil {
+		river.AddWorker(workers, &backfillWorker{run: h.Backfill})
+	}
+	if h.BackfillTask != nil {
+		river.AddWorker(workers, &backfillTaskWorker{run: h.BackfillTask})
+	}
+	rescue := opts.RescueAfter
+	if rescue <= 0 {
+		rescue = 3 * time.Minute
+	}
+	n := opts.Workers
+	if n <= 0 {
+		n = 8
+	}
 	client, err := river.NewClient(driver, &river.Config{
-		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 4}},
-		Workers: workers,
-		Logger:  logger,
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: n}},
+		Workers:              workers,
+		Logger:               logger,
+		JobTimeout:           rescue,
+		RescueStuckJobsAfter: rescue,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("riverjobs: client: %w", err)
 	}
 	return &Queue{
 		start: client.Start,
-		stop:  client.Stop,
+		// Running jobs see their context cancelled: a backfill task yields
+		// at once (to run again at the next start) instead of finishing its
+		// time slice.
+		stop: client.StopAndCancel,
 		insert: func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
 			_, err := client.Insert(ctx, args, opts)
 			return err
@@ -147,6 +241,31 @@ func (q *Queue) EnqueueTeardown(ctx context.Context, connectionID string) error 
 	})
 	if err != nil {
 		return fmt.Errorf("riverjobs: enqueue teardown: %w", err)
+	}
+	return nil
+}
+
+// EnqueueBackfill queues a backfill's orchestrator job, once while live.
+func (q *Queue) EnqueueBackfill(ctx context.Context, backfillID string) error {
+	err := q.insert(ctx, BackfillArgs{BackfillID: backfillID}, &river.InsertOpts{
+		MaxAttempts: 25,
+		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: live},
+	})
+	if err != nil {
+		return fmt.Errorf("riverjobs: enqueue backfill: %w", err)
+	}
+	return nil
+}
+
+// EnqueueBackfillTask queues a task's job, once while live: a task whose
+// job is queued, running or waiting is not queued again.
+func (q *Queue) EnqueueBackfillTask(ctx context.Context, taskID string) error {
+	err := q.insert(ctx, BackfillTaskArgs{TaskID: taskID}, &river.InsertOpts{
+		MaxAttempts: 25,
+		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: live},
+	})
+	if err != nil {
+		return fmt.Errorf("riverjobs: enqueue backfill task: %w", err)
 	}
 	return nil
 }

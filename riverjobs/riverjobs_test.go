@@ -82,7 +82,7 @@ func testSurvivesRestart(t *testing.T, open func(riverjobs.Handlers) *riverjobs.
 func TestSurvivesRestartSQLite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "relay.db")
 	testSurvivesRestart(t, func(h riverjobs.Handlers) *riverjobs.Queue {
-		q, err := riverjobs.OpenSQLite(context.Background(), path, h, quiet)
+		q, err := riverjobs.OpenSQLite(context.Background(), path, h, riverjobs.Options{}, quiet)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +98,7 @@ func TestSurvivesRestartPostgres(t *testing.T) {
 	}
 	defer store.Close()
 	testSurvivesRestart(t, func(h riverjobs.Handlers) *riverjobs.Queue {
-		q, err := riverjobs.OpenPostgres(context.Background(), store.Pool(), h, quiet)
+		q, err := riverjobs.OpenPostgres(context.Background(), store.Pool(), h, riverjobs.Options{}, quiet)
 		if err != nil {
 			t.Fatal(err)
 		}

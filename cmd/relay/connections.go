@@ -165,12 +165,12 @@ func buildConnectors(cfg *config.Config, logger *slog.Logger) ([]relay.Connector
 }
 
 // openJobs starts River on the store's database.
-func openJobs(ctx context.Context, store relay.Store, h riverjobs.Handlers, logger *slog.Logger) (*riverjobs.Queue, error) {
+func openJobs(ctx context.Context, store relay.Store, h riverjobs.Handlers, opts riverjobs.Options, logger *slog.Logger) (*riverjobs.Queue, error) {
 	switch st := store.(type) {
 	case *sqlite.Store:
-		return riverjobs.OpenSQLite(ctx, st.Path(), h, logger)
+		return riverjobs.OpenSQLite(ctx, st.Path(), h, opts, logger)
 	case *postgres.Store:
-		return riverjobs.OpenPostgres(ctx, st.Pool(), h, logger)
+		return riverjobs.OpenPostgres(ctx, st.Pool(), h, opts, logger)
 	default:
 		return nil, fmt.Errorf("jobs: no River driver for %T", store)
 	}

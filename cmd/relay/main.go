@@ -51,6 +51,7 @@ API (talks to a running Relay; --url and --api-key, or RELAY_URL and RELAY_API_K
   orgs          list and create orgs and their org-scoped API keys
   connections   connect, list, show, get a token for, and tear down provider connections
   connect       start connecting an org to a provider: prints the URL to open in a browser
+  backfill      import a connection's provider history: start, ls, status, cancel
 
 Run 'relay <command> --help' for a command's flags.
 `
@@ -89,6 +90,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdConnections(ctx, rest, getenv, stdout, stderr)
 	case "connect":
 		return cmdConnect(ctx, rest, getenv, stdout, stderr)
+	case "backfill", "backfills":
+		return cmdBackfill(ctx, rest, getenv, stdout, stderr)
 	case "destinations":
 		return cmdDestinations(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":

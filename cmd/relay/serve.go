@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/backfill"
 	"github.com/relayhq/relay/config"
 	"github.com/relayhq/relay/connect"
 	"github.com/relayhq/relay/delivery"
@@ -221,6 +222,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	var router ingest.Router = engine
 	var conns *connect.Service
+	var backfills *backfill.Service
 	if cs, ok := store.(connect.Store); ok {
 		ring, err := openKeyring(cfg, kind, logger)
 		if err != nil {
@@ -234,11 +236,32 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 			connect.Config{PublicURL: cfg.BaseURL()})
 		defer conns.Close()
 		router = ingestRouter{match: conns.Match, route: engine.Route, orgFiltered: engine.OrgFiltered}
-		jobs, err := openJobs(ctx, store, riverjobs.Handlers{Teardown: conns.RunTeardown}, logger.With("component", "jobs"))
+		var listers []relay.BackfillLister
+		var listerNames []string
+		for _, c := range connectors {
+			if l, ok := c.(relay.BackfillLister); ok {
+				listers, listerNames = append(listers, l), append(listerNames, c.Name())
+			}
+		}
+		bc := cfg.Backfill
+		backfills = backfill.New(store.(backfill.Store), conns, listers, listerNames, engine.Route, engine.Wake,
+			logger.With("component", "backfill"), now, backfill.Config{
+				DepthDays: bc.DepthDays, EntityTypes: bc.EntityTypes, MaxUndelivered: bc.MaxUndelivered,
+				Concurrency: bc.Concurrency, MaxAttempts: bc.MaxAttempts,
+			})
+		hooks := connect.Hooks{TearingDown: backfills.CancelConnection}
+		if bc.OnConnect {
+			hooks.Connected = backfills.Connected
+		}
+		conns.SetHooks(hooks)
+		jobs, err := openJobs(ctx, store, riverjobs.Handlers{
+			Teardown: conns.RunTeardown, Backfill: backfills.RunBackfill, BackfillTask: backfills.RunTask,
+		}, riverjobs.Options{RescueAfter: time.Duration(cfg.Jobs.RescueAfter), Workers: cfg.Jobs.Workers}, logger.With("component", "jobs"))
 		if err != nil {
 			return err
 		}
 		conns.SetTeardownQueue(jobs.EnqueueTeardown)
+		backfills.SetQueue(jobs)
 		if err := jobs.Start(ctx); err != nil {
 			return fmt.Errorf("start jobs: %w", err)
 		}
@@ -257,8 +280,12 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		relayhttp.Config{MaxBodyBytes: cfg.Ingest.MaxBodyBytes})
 	if conns != nil {
 		server.EnableConnections(store.(relay.ConnectionStore), conns)
+		server.EnableBackfills(backfills)
 		if err := conns.ResumeTeardowns(ctx); err != nil {
 			logger.Warn("resuming teardowns failed", "err", err)
+		}
+		if err := backfills.Resume(ctx); err != nil {
+			logger.Warn("resuming backfills failed", "err", err)
 		}
 	}
 

@@ -1,0 +1,219 @@
+package backfill
+
+import (
+	"context"
+	"time"
+
+	"github.com/relayhq/relay"
+)
+
+// connLimit is a connection's provider rate limit as this process last saw
+// it, shared by the connection's tasks: a request is only sent while the
+// remaining budget covers it and the requests already in flight.
+type connLimit struct {
+	remaining int
+	reset     time.Time
+	known     bool
+	inflight  int
+}
+
+// acquire reserves one request of the connection's budget, or returns when
+// the budget resets.
+func (s *Service) acquire(connectionID string, now time.Time) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.limits[connectionID]
+	if l == nil {
+		l = &connLimit{}
+		s.limits[connectionID] = l
+	}
+	if l.known && now.Before(l.reset) && l.remaining-l.inflight <= 0 {
+		return l.reset, false
+	}
+	l.inflight++
+	return time.Time{}, true
+}
+
+// release returns the reservation and records what the answer said.
+func (s *Service) release(connectionID string, rl relay.RateLimit) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.limits[connectionID]
+	l.inflight--
+	if rl.Known {
+		l.known, l.remaining, l.reset = true, rl.Remaining, rl.Reset
+	}
+	if l.inflight == 0 && !l.known {
+		delete(s.limits, connectionID)
+	}
+}
+
+// RunTask is a task's job: it fetches and commits pages until the task is
+// done or its time slice is used up. It returns again with a wait when the
+// job should run again later: at once after a slice, at the reset of a rate
+// limit, after BackpressureWait while the connection's deliveries are
+// backed up. A failed fetch is recorded on the task and returned, to be
+// retried with backoff; at attempt MaxAttempts (or for an answer that a
+// retry cannot change) the task fails with that error instead.
+func (s *Service) RunTask(ctx context.Context, taskID string, attempt int) (again bool, after time.Duration, err error) {
+	t, err := s.store.GetBackfillTask(ctx, taskID)
+	if relay.ErrorCode(err) == relay.ENOTFOUND {
+		return false, 0, nil
+	} else if err != nil {
+		return false, 0, err
+	}
+	if t.Finished() {
+		return false, 0, s.next(ctx, t.BackfillID)
+	}
+	b, err := s.store.GetBackfill(ctx, t.BackfillID, "")
+	if err != nil {
+		return false, 0, err
+	}
+	if !b.Active() {
+		return false, 0, nil
+	}
+	log := s.logger.With("backfill_id", b.ID, "task_id", t.ID, "entity", t.EntityType, "resource_id", t.ResourceID)
+	c, err := s.store.GetConnection(ctx, b.ConnectionID, "")
+	if err != nil {
+		return false, 0, err
+	}
+	lister, ok := s.listers[c.Provider]
+	if !ok {
+		return false, 0, s.finish(ctx, t, relay.TaskFailed, "provider "+c.Provider+" has no backfill configured")
+	}
+	if c.Status != relay.ConnectionActive {
+		return false, 0, s.finish(ctx, t, relay.TaskFailed, "connection is "+c.Status)
+	}
+	res := &relay.Resource{ConnectionID: c.ID, Provider: c.Provider, ExternalID: t.ResourceID, Name: t.ResourceName,
+		Kind: lister.BackfillEntities()[t.EntityType]}
+	until := b.CreatedAt
+	deadline := s.now().Add(s.cfg.Slice)
+	status := t.Status
+	setStatus := func(st string, waited bool) error {
+		if st == status && !waited {
+			return nil
+		}
+		status = st
+		err := s.store.UpdateBackfillTask(ctx, t.ID, st, "", waited, s.now())
+		if relay.ErrorCode(err) == relay.ECONFLICT {
+			return nil // finished meanwhile (cancelled): the next look sees it
+		}
+		return err
+	}
+	rejected := ""
+	for {
+		if err := ctx.Err(); err != nil {
+			return true, 0, nil // shutting down: run again at the next start
+		}
+		if !s.now().Before(deadline) {
+			return true, 0, nil // yield the worker; queued again at once
+		}
+		// Stop within one page of a cancellation.
+		if cur, err := s.store.GetBackfillTask(ctx, t.ID); err != nil {
+			return false, 0, err
+		} else if cur.Finished() {
+			return false, 0, nil
+		} else if cur.Cursor != t.Cursor {
+			t = cur // another run of this task moved on (a rescued job): continue from there
+		}
+		// Backpressure: wait while the connection's deliveries are backed up.
+		n, err := s.store.Undelivered(ctx, c.ID, s.cfg.MaxUndelivered)
+		if err != nil {
+			return false, 0, err
+		}
+		if n > s.cfg.MaxUndelivered {
+			if err := setStatus(relay.TaskWaiting, false); err != nil {
+				return false, 0, err
+			}
+			return true, s.cfg.BackpressureWait, nil
+		}
+		now := s.now()
+		if reset, ok := s.acquire(c.ID, now); !ok {
+			log.Info("backfill waiting for the rate limit to reset", "reset", reset)
+			if err := setStatus(relay.TaskWaiting, true); err != nil {
+				return false, 0, err
+			}
+			return true, reset.Sub(now) + 100*time.Millisecond, nil
+		}
+		tok, err := s.tokens.Token(ctx, c.ID, "")
+		var page *relay.BackfillResult
+		if err == nil {
+			page, err = lister.ListBackfillPage(ctx, c, tok, res, t.EntityType, b.Since, t.Cursor)
+		}
+		rl := relay.RateLimit{}
+		if page != nil {
+			rl = page.RateLimit
+		}
+		s.release(c.ID, rl)
+		if relay.ErrorCode(err) == relay.EUNAUTHORIZED && tok != nil && rejected == "" {
+			// The provider rejected a token we thought valid: refresh once.
+			rejected = tok.AccessToken
+			if _, err := s.tokens.Refresh(ctx, c.ID, rejected); err != nil {
+				log.Warn("backfill: token refresh after a 401 failed", "err", err)
+			}
+			continue
+		}
+		if err != nil {
+			if at := relay.RetryAt(err); !at.IsZero() {
+				log.Info("backfill waiting: the provider asked to retry later", "retry_at", at, "err", errString(err))
+				if err := setStatus(relay.TaskWaiting, true); err != nil {
+					return false, 0, err
+				}
+				return true, max(at.Sub(s.now()), 0), nil
+			}
+			msg := errString(err)
+			code := relay.ErrorCode(err)
+			if attempt >= s.cfg.MaxAttempts || code == relay.EINVALID || code == relay.EUNAUTHORIZED {
+				log.Warn("backfill task failed", "attempt", attempt, "err", msg)
+				return false, 0, s.finish(ctx, t, relay.TaskFailed, msg)
+			}
+			log.Warn("backfill page failed; retrying", "attempt", attempt, "err", msg)
+			if uerr := s.store.UpdateBackfillTask(ctx, t.ID, status, msg, false, s.now()); uerr != nil && relay.ErrorCode(uerr) != relay.ECONFLICT {
+				return false, 0, uerr
+			}
+			return false, 0, err
+		}
+		rejected = ""
+
+		items := s.items(c, page.Items, b.Since, until)
+		commit := &relay.BackfillPage{TaskID: t.ID, PrevCursor: t.Cursor, Cursor: page.Next, Last: page.Next == "",
+			Items: items, Now: s.now()}
+		if err := s.store.CommitBackfillPage(ctx, commit); relay.ErrorCode(err) == relay.ECONFLICT {
+			continue // cancelled, or another run committed this page: look again
+		} else if err != nil {
+			return false, 0, err
+		}
+		status = relay.TaskRunning
+		if len(items) > 0 {
+			s.wake()
+		}
+		if commit.Last {
+			log.Info("backfill task done")
+			return false, 0, s.next(ctx, t.BackfillID)
+		}
+		t.Cursor = page.Next
+	}
+}
+
+// items turns a page into events for the connection's org, keeping the
+// objects updated inside the backfill's window.
+func (s *Service) items(c *relay.Connection, page []*relay.BackfillItem, since, until time.Time) []*relay.IngestItem {
+	now := s.now()
+	out := make([]*relay.IngestItem, 0, len(page))
+	for _, it := range page {
+		if it.UpdatedAt.Before(since) || it.UpdatedAt.After(until) {
+			continue
+		}
+		e := &relay.Event{ID: relay.NewID("evt", now), Provider: c.Provider, DeliveryID: it.DeliveryID, EventType: it.EventType,
+			Source: relay.SourceBackfill, AccountID: c.ExternalID, ResourceID: it.ResourceID, OrgID: c.OrgID,
+			ConnectionID: c.ID, Match: relay.MatchMatched, Payload: it.Payload, ReceivedAt: now}
+		dsts := s.route(e)
+		ii := &relay.IngestItem{Event: e, Deliveries: make([]*relay.Delivery, len(dsts))}
+		for i, d := range dsts {
+			ii.Deliveries[i] = &relay.Delivery{ID: relay.NewID("dlv", now), EventID: e.ID, DestinationID: d.ID,
+				Status: relay.DeliveryPending, Source: relay.SourceBackfill, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
+		}
+		out = append(out, ii)
+	}
+	return out
+}
