@@ -339,7 +339,9 @@ func TestUnauthorizedRefreshesOnce(t *testing.T) {
 
 	// A token the provider keeps rejecting fails the task after one refresh.
 	f2 := newFixture(t, backfill.Config{}, 5)
-	f2.lister.fail = func(int, *relay.Token) error { return relay.Errorf(relay.EUNAUTHORIZED, "github: list issues: HTTP 401") }
+	f2.lister.fail = func(int, *relay.Token) error {
+		return relay.Errorf(relay.EUNAUTHORIZED, "github: list issues: HTTP 401")
+	}
 	_, task2 := f2.start(t, 30)
 	again, _, err := f2.svc.RunTask(ctx, task2.ID, 1)
 	if err != nil || again {
@@ -354,7 +356,9 @@ func TestUnauthorizedRefreshesOnce(t *testing.T) {
 // task fails with the error recorded and the backfill completes.
 func TestRepeatedFailuresFailTheTask(t *testing.T) {
 	f := newFixture(t, backfill.Config{MaxAttempts: 3}, 5)
-	f.lister.fail = func(int, *relay.Token) error { return relay.Errorf(relay.EUNAVAILABLE, "github: list issues: HTTP 502") }
+	f.lister.fail = func(int, *relay.Token) error {
+		return relay.Errorf(relay.EUNAVAILABLE, "github: list issues: HTTP 502")
+	}
 	b, task := f.start(t, 30)
 	for attempt := 1; attempt <= 2; attempt++ {
 		if _, _, err := f.svc.RunTask(ctx, task.ID, attempt); relay.ErrorCode(err) != relay.EUNAVAILABLE {
