@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/metrics"
 )
 
 // Store is what the service needs from storage.
@@ -73,6 +74,7 @@ type Service struct {
 	listers map[string]relay.BackfillLister
 	route   func(*relay.Event) []*relay.Destination
 	wake    func()
+	metrics *metrics.Metrics
 	logger  *slog.Logger
 	now     func() time.Time
 	cfg     Config
@@ -84,9 +86,10 @@ type Service struct {
 }
 
 // New returns the service. route chooses an event's destinations (the
-// delivery engine's), wake tells the delivery engine work is due.
+// delivery engine's), wake tells the delivery engine work is due; m may be
+// nil (no metrics).
 func New(store Store, tokens Tokens, listers []relay.BackfillLister, names []string, route func(*relay.Event) []*relay.Destination,
-	wake func(), logger *slog.Logger, now func() time.Time, cfg Config) *Service {
+	wake func(), m *metrics.Metrics, logger *slog.Logger, now func() time.Time, cfg Config) *Service {
 	if cfg.DepthDays <= 0 {
 		cfg.DepthDays = 30
 	}
@@ -106,7 +109,7 @@ func New(store Store, tokens Tokens, listers []relay.BackfillLister, names []str
 		cfg.BackpressureWait = 2 * time.Second
 	}
 	s := &Service{store: store, tokens: tokens, listers: map[string]relay.BackfillLister{}, route: route, wake: wake,
-		logger: logger, now: now, cfg: cfg, limits: map[string]*connLimit{}}
+		metrics: m, logger: logger, now: now, cfg: cfg, limits: map[string]*connLimit{}}
 	for i, l := range listers {
 		s.listers[names[i]] = l
 	}

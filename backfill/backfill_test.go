@@ -15,6 +15,7 @@ import (
 
 	"github.com/relayhq/relay"
 	"github.com/relayhq/relay/backfill"
+	"github.com/relayhq/relay/metrics"
 	"github.com/relayhq/relay/sqlite"
 )
 
@@ -152,7 +153,7 @@ func newFixture(t *testing.T, cfg backfill.Config, items int) *fixture {
 		t.Fatal(err)
 	}
 	route := func(e *relay.Event) []*relay.Destination { return []*relay.Destination{f.dst} }
-	f.svc = backfill.New(store, f.tokens, []relay.BackfillLister{f.lister}, []string{"github"}, route, func() {},
+	f.svc = backfill.New(store, f.tokens, []relay.BackfillLister{f.lister}, []string{"github"}, route, func() {}, metrics.New(),
 		slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return f.now }, cfg)
 	f.svc.SetQueue(f.queue)
 	return f

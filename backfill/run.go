@@ -122,6 +122,7 @@ func (s *Service) RunTask(ctx context.Context, taskID string, attempt int) (agai
 			return false, 0, err
 		}
 		if n > s.cfg.MaxUndelivered {
+			s.count(c.Provider, "backpressure")
 			if err := setStatus(relay.TaskWaiting, false); err != nil {
 				return false, 0, err
 			}
@@ -130,6 +131,7 @@ func (s *Service) RunTask(ctx context.Context, taskID string, attempt int) (agai
 		now := s.now()
 		if reset, ok := s.acquire(c.ID, now); !ok {
 			log.Info("backfill waiting for the rate limit to reset", "reset", reset)
+			s.count(c.Provider, "rate_limit")
 			if err := setStatus(relay.TaskWaiting, true); err != nil {
 				return false, 0, err
 			}
@@ -156,6 +158,7 @@ func (s *Service) RunTask(ctx context.Context, taskID string, attempt int) (agai
 		if err != nil {
 			if at := relay.RetryAt(err); !at.IsZero() {
 				log.Info("backfill waiting: the provider asked to retry later", "retry_at", at, "err", errString(err))
+				s.count(c.Provider, "rate_limit")
 				if err := setStatus(relay.TaskWaiting, true); err != nil {
 					return false, 0, err
 				}
@@ -163,6 +166,9 @@ func (s *Service) RunTask(ctx context.Context, taskID string, attempt int) (agai
 			}
 			msg := errString(err)
 			code := relay.ErrorCode(err)
+			if s.metrics != nil {
+				s.metrics.BackfillErrors.WithLabelValues(c.Provider).Inc()
+			}
 			if attempt >= s.cfg.MaxAttempts || code == relay.EINVALID || code == relay.EUNAUTHORIZED {
 				log.Warn("backfill task failed", "attempt", attempt, "err", msg)
 				return false, 0, s.finish(ctx, t, relay.TaskFailed, msg)
@@ -184,6 +190,16 @@ func (s *Service) RunTask(ctx context.Context, taskID string, attempt int) (agai
 			return false, 0, err
 		}
 		status = relay.TaskRunning
+		if s.metrics != nil {
+			s.metrics.BackfillPages.WithLabelValues(c.Provider).Inc()
+			stored := 0
+			for _, it := range items {
+				if !it.Duplicate {
+					stored++
+				}
+			}
+			s.metrics.BackfillItems.WithLabelValues(c.Provider).Add(float64(stored))
+		}
 		if len(items) > 0 {
 			s.wake()
 		}
@@ -216,4 +232,11 @@ func (s *Service) items(c *relay.Connection, page []*relay.BackfillItem, since, 
 		out = append(out, ii)
 	}
 	return out
+}
+
+// count counts a wait in the metrics.
+func (s *Service) count(provider, reason string) {
+	if s.metrics != nil {
+		s.metrics.BackfillWaits.WithLabelValues(provider, reason).Inc()
+	}
 }

@@ -45,6 +45,11 @@ type Metrics struct {
 	DestinationPauses prometheus.Counter     // circuit breaker openings
 	QueueDepth        prometheus.Gauge       // pending + retrying deliveries
 	InFlight          prometheus.Gauge       // deliveries held in memory by this replica
+
+	BackfillPages  *prometheus.CounterVec // provider: pages committed
+	BackfillItems  *prometheus.CounterVec // provider: items committed (new events)
+	BackfillWaits  *prometheus.CounterVec // provider, reason (rate_limit, backpressure)
+	BackfillErrors *prometheus.CounterVec // provider: failed page fetches
 }
 
 // New returns a fresh set of collectors registered on their own registry,
@@ -92,11 +97,24 @@ func New() *Metrics {
 		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "relay_delivery_in_memory", Help: "Deliveries this replica holds in memory (queued or being sent).",
 		}),
+		BackfillPages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relay_backfill_pages_total", Help: "Backfill pages committed, by provider.",
+		}, []string{"provider"}),
+		BackfillItems: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relay_backfill_items_total", Help: "Backfilled items stored as new events, by provider.",
+		}, []string{"provider"}),
+		BackfillWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relay_backfill_waits_total", Help: "Times a backfill task waited, by provider and reason (rate_limit, backpressure).",
+		}, []string{"provider", "reason"}),
+		BackfillErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relay_backfill_errors_total", Help: "Failed backfill page fetches, by provider.",
+		}, []string{"provider"}),
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.IngestRequests, m.VerifyFailures, m.Duplicates, m.CommitBatchSize, m.CommitDuration,
 		m.DeliveryAttempts, m.DeliveryLatency, m.DeliveryEndToEnd, m.DeliveriesDead, m.DestinationPauses, m.QueueDepth, m.InFlight,
+		m.BackfillPages, m.BackfillItems, m.BackfillWaits, m.BackfillErrors,
 	)
 	return m
 }

@@ -244,7 +244,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 			}
 		}
 		bc := cfg.Backfill
-		backfills = backfill.New(store.(backfill.Store), conns, listers, listerNames, engine.Route, engine.Wake,
+		backfills = backfill.New(store.(backfill.Store), conns, listers, listerNames, engine.Route, engine.Wake, m,
 			logger.With("component", "backfill"), now, backfill.Config{
 				DepthDays: bc.DepthDays, EntityTypes: bc.EntityTypes, MaxUndelivered: bc.MaxUndelivered,
 				Concurrency: bc.Concurrency, MaxAttempts: bc.MaxAttempts,
