@@ -34,14 +34,27 @@ func (s *Service) acquire(connectionID string, now time.Time) (time.Time, bool) 
 	return time.Time{}, true
 }
 
-// release returns the reservation and records what the answer said.
-func (s *Service) release(connectionID string, rl relay.RateLimit) {
+// release returns the reservation and records what the answer said. A
+// rate-limited answer (retryAt set) used the budget up: no request goes out
+// before the later of retryAt and the window's known reset.
+func (s *Service) release(connectionID string, rl relay.RateLimit, retryAt time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	l := s.limits[connectionID]
 	l.inflight--
-	if rl.Known {
-		l.known, l.remaining, l.reset = true, rl.Remaining, rl.Reset
+	if !retryAt.IsZero() {
+		l.known, l.remaining = true, 0
+		l.reset = later(l.reset, retryAt)
+		return
+	}
+	switch {
+	case !rl.Known:
+	case !l.known || rl.Reset.After(l.reset):
+		l.known, l.remaining, l.reset = true, rl.Remaining, rl.Reset // a new window
+	case !rl.Reset.Before(l.reset):
+		// The same window: answers can arrive out of order; the lowest
+		// remaining is the latest.
+		l.remaining = min(l.remaining, rl.Remaining)
 	}
 	if l.inflight == 0 && !l.known {
 		delete(s.limits, connectionID)
@@ -146,7 +159,7 @@ func (s *Service) RunTask(ctx context.Context, taskID string, attempt int) (agai
 		if page != nil {
 			rl = page.RateLimit
 		}
-		s.release(c.ID, rl)
+		s.release(c.ID, rl, relay.RetryAt(err))
 		if relay.ErrorCode(err) == relay.EUNAUTHORIZED && tok != nil && rejected == "" {
 			// The provider rejected a token we thought valid: refresh once.
 			rejected = tok.AccessToken
@@ -239,4 +252,11 @@ func (s *Service) count(provider, reason string) {
 	if s.metrics != nil {
 		s.metrics.BackfillWaits.WithLabelValues(provider, reason).Inc()
 	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

@@ -17,7 +17,7 @@ import (
 // Options selects what a benchmark run does.
 type Options struct {
 	RelayBin    string        // the relay binary to run (its own path for `relay bench`)
-	Modes       []string      // throughput, rate, backlog, kill
+	Modes       []string      // throughput, rate, backlog, kill, backfill
 	DatabaseURL string        // postgres://… to bench PostgreSQL (modes run on it instead of SQLite)
 	Replicas    int           // relay processes behind the load generator, round-robin
 	Concurrency int           // closed-loop workers
@@ -25,9 +25,11 @@ type Options struct {
 	Rate        int           // open-loop requests per second
 	RateFor     time.Duration // open-loop run length
 	Backlog     int           // events queued while the destination is down
-	KeepDir     bool          // keep the temp data dir
-	CPUProfile  string        // if set, replica 0 of each mode writes a CPU profile to CPUProfile.<mode>
-	mode        string
+	// BackfillItems is how many history items the backfill mode imports.
+	BackfillItems int
+	KeepDir       bool   // keep the temp data dir
+	CPUProfile    string // if set, replica 0 of each mode writes a CPU profile to CPUProfile.<mode>
+	mode          string
 }
 
 const benchSecret = "bench-github-secret"
@@ -68,8 +70,10 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 			err = runBacklog(ctx, o, payloads, out)
 		case "kill":
 			err = runKill(ctx, o, payloads, out)
+		case "backfill":
+			err = runBackfill(ctx, o, out)
 		default:
-			err = fmt.Errorf("unknown mode %q (throughput, rate, backlog, kill)", mode)
+			err = fmt.Errorf("unknown mode %q (throughput, rate, backlog, kill, backfill)", mode)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", mode, err)

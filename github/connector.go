@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/internal/httpjson"
 )
 
 // ConnectorConfig configures the GitHub App connect flow.
@@ -45,14 +46,18 @@ type ConnectorConfig struct {
 }
 
 // Connector is the GitHub App connect flow: install, installation tokens,
-// repositories. It implements relay.Connector and is safe for concurrent
-// use.
+// repositories, and the repositories' history for backfills. It implements
+// relay.Connector and relay.BackfillLister and is safe for concurrent use.
 type Connector struct {
 	cfg ConnectorConfig
 	iss string
+	api *httpjson.Client // installation-token API calls with retries (backfill)
 }
 
-var _ relay.Connector = (*Connector)(nil)
+var (
+	_ relay.Connector      = (*Connector)(nil)
+	_ relay.BackfillLister = (*Connector)(nil)
+)
 
 // NewConnector returns the connector for cfg. It returns an error when
 // AppSlug, PrivateKey, or both AppID and ClientID are missing.
@@ -77,7 +82,9 @@ func NewConnector(cfg ConnectorConfig) (*Connector, error) {
 	if iss == "" {
 		iss = cfg.ClientID
 	}
-	return &Connector{cfg: cfg, iss: iss}, nil
+	api := &httpjson.Client{HTTP: cfg.HTTPClient, Provider: "github", Attempts: 3, DeferLimits: true,
+		RateLimit: httpjson.EpochRateLimit("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", false)}
+	return &Connector{cfg: cfg, iss: iss, api: api}, nil
 }
 
 // Name returns "github".

@@ -87,7 +87,8 @@ func (w *backfillWorker) NextRetry(job *river.Job[BackfillArgs]) time.Time {
 
 type backfillTaskWorker struct {
 	river.WorkerDefaults[BackfillTaskArgs]
-	run func(ctx context.Context, id string, attempt int) (bool, time.Duration, error)
+	run     func(ctx context.Context, id string, attempt int) (bool, time.Duration, error)
+	timeout time.Duration
 }
 
 func (w *backfillTaskWorker) Work(ctx context.Context, job *river.Job[BackfillTaskArgs]) error {
@@ -106,11 +107,11 @@ func (w *backfillTaskWorker) NextRetry(job *river.Job[BackfillTaskArgs]) time.Ti
 	return time.Now().Add(min(time.Second<<min(job.Attempt-1, 9), 5*time.Minute))
 }
 
-// Timeout bounds one run: the handler yields after its time slice, so this
-// only stops a run stuck on a provider.
-func (w *backfillTaskWorker) Timeout(*river.Job[BackfillTaskArgs]) time.Duration {
-	return 5 * time.Minute
-}
+// Timeout bounds one run at Options.RescueAfter: the handler yields after
+// its time slice (shorter), so this only stops a run stuck on a provider;
+// a longer timeout would also keep the rescuer from re-running the job of
+// a process that died until it ran out.
+func (w *backfillTaskWorker) Timeout(*river.Job[BackfillTaskArgs]) time.Duration { return w.timeout }
 
 type teardownWorker struct {
 	river.WorkerDefaults[TeardownArgs]
@@ -185,12 +186,12 @@ func build[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handl
 	if h.Backfill != nil {
 		river.AddWorker(workers, &backfillWorker{run: h.Backfill})
 	}
-	if h.BackfillTask != nil {
-		river.AddWorker(workers, &backfillTaskWorker{run: h.BackfillTask})
-	}
 	rescue := opts.RescueAfter
 	if rescue <= 0 {
 		rescue = 3 * time.Minute
+	}
+	if h.BackfillTask != nil {
+		river.AddWorker(workers, &backfillTaskWorker{run: h.BackfillTask, timeout: rescue})
 	}
 	n := opts.Workers
 	if n <= 0 {

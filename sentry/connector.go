@@ -34,11 +34,18 @@ type ConnectorConfig struct {
 
 // Connector is the Sentry public integration flow: install, code exchange
 // on the installation's authorizations endpoint, refresh (rotating the
-// refresh token), and the organization's projects. It implements
-// relay.Connector and is safe for concurrent use.
-type Connector struct{ cfg ConnectorConfig }
+// refresh token), the organization's projects, and the projects' issues
+// for backfills. It implements relay.Connector and relay.BackfillLister and
+// is safe for concurrent use.
+type Connector struct {
+	cfg ConnectorConfig
+	api *httpjson.Client // API calls with retries (backfill)
+}
 
-var _ relay.Connector = (*Connector)(nil)
+var (
+	_ relay.Connector      = (*Connector)(nil)
+	_ relay.BackfillLister = (*Connector)(nil)
+)
 
 // NewConnector returns the connector for cfg. It returns an error when
 // ClientID, ClientSecret or Slug is missing.
@@ -59,7 +66,9 @@ func NewConnector(cfg ConnectorConfig) (*Connector, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Connector{cfg: cfg}, nil
+	api := &httpjson.Client{HTTP: cfg.HTTPClient, Provider: "sentry", Attempts: 3, DeferLimits: true,
+		RateLimit: httpjson.EpochRateLimit("X-Sentry-Rate-Limit-Limit", "X-Sentry-Rate-Limit-Remaining", "X-Sentry-Rate-Limit-Reset", false)}
+	return &Connector{cfg: cfg, api: api}, nil
 }
 
 // Name returns "sentry".

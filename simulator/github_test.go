@@ -2,6 +2,7 @@ package simulator_test
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -127,5 +128,201 @@ func TestGitHubSimulatorRepositories(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 204 || sim.ValidToken(tok.Token) {
 		t.Fatalf("revoke: %d", resp.StatusCode)
+	}
+}
+
+// githubInstallationToken mints an installation token from the simulator.
+func githubInstallationToken(t testing.TB, sim *simulator.GitHub, installation string, now time.Time) string {
+	t.Helper()
+	jwtStr, _ := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"iss": sim.AppID,
+		"iat": now.Add(-time.Minute).Unix(), "exp": now.Add(5 * time.Minute).Unix()}).SignedString(sim.PrivateKey())
+	req, _ := http.NewRequest("POST", sim.URL()+"/app/installations/"+installation+"/access_tokens", nil)
+	req.Header.Set("Authorization", "Bearer "+jwtStr)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tok struct{ Token string }
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.Token == "" {
+		t.Fatalf("token: %d %v", resp.StatusCode, err)
+	}
+	return tok.Token
+}
+
+// githubGet GETs u with the token and decodes a list answer.
+func githubGet(t testing.TB, u, token string) (*http.Response, []map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", u, nil)
+	req.Header.Set("Authorization", "token "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out []map[string]any
+	if resp.StatusCode == 200 {
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return resp, out
+}
+
+// linkRel returns the URL of rel in a Link header, or "".
+func linkRel(h, rel string) string {
+	for _, part := range strings.Split(h, ", ") {
+		if strings.HasSuffix(part, `rel="`+rel+`"`) || strings.Contains(part, `rel="`+rel+`";`) {
+			return part[strings.Index(part, "<")+1 : strings.Index(part, ">")]
+		}
+	}
+	return ""
+}
+
+func TestGitHubSimulatorHistory(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	sim := simulator.NewGitHub(func() time.Time { return now })
+	defer sim.Close()
+	sim.AddInstallation(simulator.GitHubInstallation{ID: 42, Login: "octo-org", Repos: []simulator.GitHubRepo{{ID: 7, FullName: "octo-org/hello"}}})
+	sim.AddInstallation(simulator.GitHubInstallation{ID: 43, Login: "other", Repos: []simulator.GitHubRepo{{ID: 8, FullName: "other/x"}}})
+	sim.SeedHistory(10, 10*24*time.Hour)
+	tok := githubInstallationToken(t, sim, "42", now)
+	api := sim.URL() + "/repos/octo-org/hello"
+
+	for _, e := range []string{"issues", "pull_requests", "releases"} {
+		h := sim.History("7", e)
+		if len(h) != 10 || h[0].UpdatedAt.Before(now.Add(-10*24*time.Hour)) || !h[9].UpdatedAt.Before(now) || h[0].UpdatedAt.After(h[9].UpdatedAt) {
+			t.Fatalf("%s history %v", e, h)
+		}
+	}
+
+	// Issues, pull requests included, by updated_at ascending, four a page.
+	next, got, prs := api+"/issues?state=all&sort=updated&direction=asc&per_page=4", []map[string]any{}, 0
+	for pages := 1; next != ""; pages++ {
+		resp, page := githubGet(t, next, tok)
+		link := resp.Header.Get("Link")
+		if resp.StatusCode != 200 || (pages < 5) != (linkRel(link, "next") != "" && linkRel(link, "last") != "") ||
+			(pages > 1) != (linkRel(link, "prev") != "" && linkRel(link, "first") != "") {
+			t.Fatalf("page %d: %d %s", pages, resp.StatusCode, link)
+		}
+		got, next = append(got, page...), linkRel(link, "next")
+	}
+	for i, it := range got {
+		if _, ok := it["pull_request"]; ok {
+			prs++
+			if !strings.Contains(it["html_url"].(string), "/pull/") {
+				t.Fatalf("pull request %v", it)
+			}
+		}
+		if i > 0 && it["updated_at"].(string) < got[i-1]["updated_at"].(string) {
+			t.Fatalf("not ascending at %d", i)
+		}
+		for _, k := range []string{"id", "number", "title", "state", "html_url", "user", "created_at", "updated_at", "closed_at"} {
+			if _, ok := it[k]; !ok {
+				t.Fatalf("no %s in %v", k, it)
+			}
+		}
+		if (it["state"] == "closed") != (it["closed_at"] != nil) {
+			t.Fatalf("closed_at %v", it)
+		}
+	}
+	if len(got) != 20 || prs != 10 {
+		t.Fatalf("%d issues, %d pull requests", len(got), prs)
+	}
+
+	// Defaults (state open, sort created desc, 30 a page) and since.
+	_, open := githubGet(t, api+"/issues", tok)
+	since := sim.History("7", "issues")[5].UpdatedAt
+	_, recent := githubGet(t, api+"/issues?state=all&since="+since.Format(time.RFC3339), tok)
+	if len(open) == 0 || len(open) >= 20 || len(recent) != 10 || open[0]["created_at"].(string) < open[len(open)-1]["created_at"].(string) {
+		t.Fatalf("%d open, %d since", len(open), len(recent))
+	}
+	for _, it := range open {
+		if it["state"] != "open" {
+			t.Fatalf("state %v", it["state"])
+		}
+	}
+	for _, it := range recent {
+		if it["updated_at"].(string) < since.Format(time.RFC3339) {
+			t.Fatalf("before since: %v", it["updated_at"])
+		}
+	}
+	// Pull requests: sort=updated defaults to ascending, created to descending.
+	_, asc := githubGet(t, api+"/pulls?state=all&sort=updated&per_page=100", tok)
+	_, desc := githubGet(t, api+"/pulls?state=all&sort=updated&direction=desc", tok)
+	if len(asc) != 10 || len(desc) != 10 || asc[0]["id"] != desc[9]["id"] || asc[0]["updated_at"].(string) > asc[9]["updated_at"].(string) {
+		t.Fatalf("pulls %d %d", len(asc), len(desc))
+	}
+	if _, ok := asc[0]["pull_request"]; ok || asc[0]["head"] == nil {
+		t.Fatalf("pull %v", asc[0])
+	}
+	// Releases: newest first; drafts unpublished.
+	_, rels := githubGet(t, api+"/releases?per_page=100", tok)
+	drafts := 0
+	for i, it := range rels {
+		if it["draft"] == true {
+			drafts++
+			if it["published_at"] != nil {
+				t.Fatalf("draft %v", it)
+			}
+		}
+		if i > 0 && it["created_at"].(string) > rels[i-1]["created_at"].(string) {
+			t.Fatalf("releases not newest first at %d", i)
+		}
+	}
+	if len(rels) != 10 || drafts != 2 {
+		t.Fatalf("%d releases, %d drafts", len(rels), drafts)
+	}
+
+	// Refusals.
+	for _, tt := range []struct {
+		u, token string
+		code     int
+	}{
+		{api + "/issues", "ghs_bad", 401},
+		{sim.URL() + "/repos/other/x/issues", tok, 404},
+		{api + "/issues?state=merged", tok, 422},
+		{api + "/issues?since=yesterday", tok, 422},
+	} {
+		if resp, _ := githubGet(t, tt.u, tt.token); resp.StatusCode != tt.code {
+			t.Errorf("%s: %d, want %d", tt.u, resp.StatusCode, tt.code)
+		}
+	}
+	if sim.Calls("list-issues") != 5+2+4 || sim.Calls("list-pulls") != 2 || sim.Calls("list-releases") != 1 {
+		t.Fatalf("calls %d %d %d", sim.Calls("list-issues"), sim.Calls("list-pulls"), sim.Calls("list-releases"))
+	}
+
+	// Past the limit: 403 with x-ratelimit-remaining 0.
+	sim.SetRateLimit(1, time.Hour)
+	if resp, _ := githubGet(t, api+"/releases", tok); resp.StatusCode != 200 || resp.Header.Get("X-Ratelimit-Limit") != "1" {
+		t.Fatalf("within the limit: %d", resp.StatusCode)
+	}
+	resp, _ := githubGet(t, api+"/releases", tok)
+	if resp.StatusCode != 403 || resp.Header.Get("X-Ratelimit-Remaining") != "0" || resp.Header.Get("X-Ratelimit-Reset") == "" || sim.OverLimit() != 1 {
+		t.Fatalf("over the limit: %d %v, %d", resp.StatusCode, resp.Header, sim.OverLimit())
+	}
+}
+
+// BenchmarkGitHubSimulatorIssuesPage serves pages of 100 issues (HTTP on
+// the loopback included, the body not decoded).
+func BenchmarkGitHubSimulatorIssuesPage(b *testing.B) {
+	sim := simulator.NewGitHub(nil)
+	defer sim.Close()
+	sim.AddInstallation(simulator.GitHubInstallation{ID: 42, Login: "octo-org", Repos: []simulator.GitHubRepo{{ID: 7, FullName: "octo-org/hello"}}})
+	sim.SeedHistory(1000, 90*24*time.Hour)
+	tok := githubInstallationToken(b, sim, "42", time.Now())
+	u := sim.URL() + "/repos/octo-org/hello/issues?state=all&sort=updated&direction=asc&per_page=100&page=3"
+	req, _ := http.NewRequest("GET", u, nil)
+	req.Header.Set("Authorization", "token "+tok)
+	for b.Loop() {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || n < 100*500 {
+			b.Fatal(resp.StatusCode, n)
+		}
 	}
 }

@@ -22,7 +22,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fs := flag.NewFlagSet("relay bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	modes := fs.String("modes", "throughput,rate", "comma-separated: throughput, rate, backlog, kill")
+	modes := fs.String("modes", "throughput,rate", "comma-separated: throughput, rate, backlog, kill, backfill")
 	dbURL := fs.String("database-url", "", "postgres://… to run Relay on PostgreSQL (default: SQLite in a temp dir)")
 	replicas := fs.Int("replicas", 1, "relay serve processes, load spread round-robin (use 2 with PostgreSQL)")
 	conc := fs.Int("concurrency", 64, "closed-loop concurrent senders")
@@ -30,6 +30,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	rate := fs.Int("rate", 2000, "open-loop requests per second")
 	rateFor := fs.Duration("rate-duration", 10*time.Second, "open-loop run length")
 	backlog := fs.Int("backlog", 100000, "events queued while the destination is down (backlog mode)")
+	bfItems := fs.Int("backfill-items", 60000, "history items the backfill mode imports from the GitHub simulator")
 	keep := fs.Bool("keep", false, "keep the temporary data directory")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the (first) relay serve process of each mode to `file`.<mode>")
 	fs.Usage = func() {
@@ -45,7 +46,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	return bench.Run(ctx, bench.Options{
 		RelayBin: bin, Modes: strings.Split(*modes, ","), DatabaseURL: *dbURL, Replicas: *replicas,
-		Concurrency: *conc, Duration: *dur, Rate: *rate, RateFor: *rateFor, Backlog: *backlog, KeepDir: *keep,
+		Concurrency: *conc, Duration: *dur, Rate: *rate, RateFor: *rateFor, Backlog: *backlog, BackfillItems: *bfItems, KeepDir: *keep,
 		CPUProfile: *cpuProfile,
 	}, stdout)
 }

@@ -35,8 +35,9 @@ var buildRelay = sync.OnceValues(func() (string, error) {
 
 // proc is a relay binary running as a child process.
 type proc struct {
-	cmd *exec.Cmd
-	url string
+	cmd    *exec.Cmd
+	url    string
+	stderr *syncBuffer
 }
 
 func startProcess(t *testing.T, bin string, args []string, env []string) *proc {
@@ -61,7 +62,7 @@ func startProcess(t *testing.T, bin string, args []string, env []string) *proc {
 			}
 		}
 	}()
-	p := &proc{cmd: cmd}
+	p := &proc{cmd: cmd, stderr: stderr}
 	select {
 	case p.url = <-urls:
 	case <-time.After(30 * time.Second):

@@ -248,6 +248,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 			logger.With("component", "backfill"), now, backfill.Config{
 				DepthDays: bc.DepthDays, EntityTypes: bc.EntityTypes, MaxUndelivered: bc.MaxUndelivered,
 				Concurrency: bc.Concurrency, MaxAttempts: bc.MaxAttempts,
+				// A job's time slice stays well inside the jobs' timeout.
+				Slice: min(10*time.Second, time.Duration(cfg.Jobs.RescueAfter)/3),
 			})
 		hooks := connect.Hooks{TearingDown: backfills.CancelConnection}
 		if bc.OnConnect {

@@ -37,6 +37,11 @@ type Client struct {
 	MaxWait time.Duration
 	// RateLimit reads the provider's rate-limit headers; nil when it has none.
 	RateLimit func(h http.Header, now time.Time) relay.RateLimit
+	// DeferLimits returns a rate-limited answer (429, or GitHub's 403) at
+	// once with RetryAt set (1 s when the provider named no wait), instead
+	// of retrying in place: for callers that keep their own request budget
+	// and wait by rescheduling (backfill jobs).
+	DeferLimits bool
 	// Limiter, when set, spaces out requests (a per-provider client-side limit).
 	Limiter *rate.Limiter
 	Now     func() time.Time
@@ -109,13 +114,20 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 				return nil, relay.Errorf(relay.EUNAVAILABLE, "%s: %s: %s", c.Provider, r.What, "cancelled while rate limited")
 			}
 		}
-		resp, wait, err := c.once(ctx, r, body, form, key, timeout)
+		resp, wait, limited, err := c.once(ctx, r, body, form, key, timeout)
 		if err == nil {
 			resp.Attempts = attempt
 			return resp, nil
 		}
 		lastErr = err
 		if relay.ErrorCode(err) != relay.EUNAVAILABLE || ctx.Err() != nil {
+			return nil, err
+		}
+		if limited && c.DeferLimits {
+			var e *relay.Error
+			if errors.As(err, &e) {
+				e.RetryAt = c.now().Add(max(wait, time.Second))
+			}
 			return nil, err
 		}
 		if wait == 0 {
@@ -141,8 +153,8 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 }
 
 // once makes one attempt. It returns the wait the provider asked for (0 when
-// it named none) with a retryable error.
-func (c *Client) once(ctx context.Context, r *Request, body []byte, form bool, key string, timeout time.Duration) (*Response, time.Duration, error) {
+// it named none) and whether it was a rate limit, with a retryable error.
+func (c *Client) once(ctx context.Context, r *Request, body []byte, form bool, key string, timeout time.Duration) (*Response, time.Duration, bool, error) {
 	actx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var rd io.Reader
@@ -151,7 +163,7 @@ func (c *Client) once(ctx context.Context, r *Request, body []byte, form bool, k
 	}
 	req, err := http.NewRequestWithContext(actx, r.Method, r.URL, rd)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s: %s: %w", c.Provider, r.What, err)
+		return nil, 0, false, fmt.Errorf("%s: %s: %w", c.Provider, r.What, err)
 	}
 	for k, v := range r.Header {
 		req.Header[k] = v
@@ -175,7 +187,7 @@ func (c *Client) once(ctx context.Context, r *Request, body []byte, form bool, k
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, 0, relay.Errorf(relay.EUNAVAILABLE, "%s: %s: %s", c.Provider, r.What, transport(err))
+		return nil, 0, false, relay.Errorf(relay.EUNAVAILABLE, "%s: %s: %s", c.Provider, r.What, transport(err))
 	}
 	defer func() {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -189,29 +201,33 @@ func (c *Client) once(ctx context.Context, r *Request, body []byte, form bool, k
 	if resp.StatusCode/100 == 2 {
 		if r.Out != nil && resp.StatusCode != http.StatusNoContent {
 			if err := json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(r.Out); err != nil {
-				return nil, 0, relay.Errorf(relay.EUNAVAILABLE, "%s: %s: malformed answer", c.Provider, r.What)
+				return nil, 0, false, relay.Errorf(relay.EUNAVAILABLE, "%s: %s: malformed answer", c.Provider, r.What)
 			}
 		}
-		return out, 0, nil
+		return out, 0, false, nil
 	}
 	msg := fmt.Sprintf("%s: %s: HTTP %d", c.Provider, r.What, resp.StatusCode)
 	rl := out.RateLimit
+	// A 403 is a rate limit when the limit is used up or it names a wait
+	// (GitHub's primary and secondary limits).
 	limited := resp.StatusCode == http.StatusTooManyRequests ||
-		(resp.StatusCode == http.StatusForbidden && rl.Known && rl.Remaining == 0)
+		(resp.StatusCode == http.StatusForbidden && ((rl.Known && rl.Remaining == 0) || resp.Header.Get("Retry-After") != ""))
 	switch {
 	case limited || resp.StatusCode >= 500:
+		// Retry-After, but not before the window resets when the limit is
+		// used up.
 		wait := RetryAfter(resp.Header, now)
-		if wait == 0 && rl.Known && rl.Remaining == 0 && rl.Reset.After(now) {
-			wait = rl.Reset.Sub(now)
+		if rl.Known && rl.Remaining == 0 && rl.Reset.After(now) {
+			wait = max(wait, rl.Reset.Sub(now))
 		}
 		if limited {
 			msg += " (rate limited)"
 		}
-		return nil, wait, relay.Errorf(relay.EUNAVAILABLE, "%s", msg)
+		return nil, wait, limited, relay.Errorf(relay.EUNAVAILABLE, "%s", msg)
 	case resp.StatusCode == http.StatusUnauthorized:
-		return nil, 0, relay.Errorf(relay.EUNAUTHORIZED, "%s", msg)
+		return nil, 0, false, relay.Errorf(relay.EUNAUTHORIZED, "%s", msg)
 	default:
-		return nil, 0, relay.Errorf(relay.EINVALID, "%s", msg)
+		return nil, 0, false, relay.Errorf(relay.EINVALID, "%s", msg)
 	}
 }
 
