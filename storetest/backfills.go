@@ -20,8 +20,8 @@ func backfillStore(t *testing.T, s relay.Store) relay.BackfillStore {
 }
 
 func newBackfill(conn, org string, days int, types ...string) (*relay.Backfill, []*relay.BackfillTask) {
-	seq++ // ids ordered by creation
-	b := &relay.Backfill{ID: relay.NewID("bf", t0.Add(time.Duration(seq)*time.Millisecond)), ConnectionID: conn, OrgID: org, Provider: "github", DepthDays: days,
+	n := seq.Add(1) // ids ordered by creation
+	b := &relay.Backfill{ID: relay.NewID("bf", t0.Add(time.Duration(n)*time.Millisecond)), ConnectionID: conn, OrgID: org, Provider: "github", DepthDays: days,
 		EntityTypes: types, Since: t0.AddDate(0, 0, -days), Status: relay.BackfillPending, CreatedAt: t0}
 	var tasks []*relay.BackfillTask
 	for _, res := range []string{"r1", "r2"} {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -130,14 +131,15 @@ func destination(t *testing.T, s relay.Store, name string) *relay.Destination {
 	return d
 }
 
-var seq int
+// seq numbers built items and runs; tests build them from several goroutines.
+var seq atomic.Int64
 
 // item builds an event (received at `at`) with one pending delivery per destination.
 func item(provider, deliveryID, eventType, org string, at time.Time, dsts ...*relay.Destination) *relay.IngestItem {
-	seq++
+	n := seq.Add(1)
 	e := &relay.Event{ID: relay.NewID("evt", at), Provider: provider, DeliveryID: deliveryID, EventType: eventType,
 		Source: relay.SourceLive, AccountID: "acct-1", ResourceID: "res-1", OrgID: org,
-		Headers: map[string]string{"X-Github-Event": "issues"}, Payload: json.RawMessage(fmt.Sprintf(`{"n": %d, "s": "é\u0000x"}`, seq)), ReceivedAt: at}
+		Headers: map[string]string{"X-Github-Event": "issues"}, Payload: json.RawMessage(fmt.Sprintf(`{"n": %d, "s": "é\u0000x"}`, n)), ReceivedAt: at}
 	it := &relay.IngestItem{Event: e}
 	for _, d := range dsts {
 		it.Deliveries = append(it.Deliveries, &relay.Delivery{ID: relay.NewID("dlv", at), EventID: e.ID, DestinationID: d.ID,
