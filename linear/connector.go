@@ -15,6 +15,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/internal/httpjson"
 )
 
 // DefaultResourceTypes are the entities a webhook registered by
@@ -46,17 +47,20 @@ type ConnectorConfig struct {
 	Now func() time.Time
 }
 
-// Connector is the Linear OAuth flow (PKCE), workspace and teams lookup, and
-// webhook registration. It implements relay.Connector and
-// relay.WebhookRegistrar, and is safe for concurrent use.
+// Connector is the Linear OAuth flow (PKCE), workspace and teams lookup,
+// webhook registration, and the teams' issues and comments for backfills.
+// It implements relay.Connector, relay.WebhookRegistrar and
+// relay.BackfillLister, and is safe for concurrent use.
 type Connector struct {
 	cfg   ConnectorConfig
 	oauth oauth2.Config
+	api   *httpjson.Client // GraphQL calls with retries (backfill)
 }
 
 var (
 	_ relay.Connector        = (*Connector)(nil)
 	_ relay.WebhookRegistrar = (*Connector)(nil)
+	_ relay.BackfillLister   = (*Connector)(nil)
 )
 
 // NewConnector returns the connector for cfg. It returns an error when
@@ -91,7 +95,9 @@ func NewConnector(cfg ConnectorConfig) (*Connector, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Connector{cfg: cfg, oauth: oauth2.Config{
+	api := &httpjson.Client{HTTP: graphQLStatusClient(cfg.HTTPClient), Provider: "linear", Attempts: 3, DeferLimits: true,
+		RateLimit: rateLimit}
+	return &Connector{cfg: cfg, api: api, oauth: oauth2.Config{
 		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Scopes: cfg.Scopes,
 		Endpoint: oauth2.Endpoint{AuthURL: cfg.WebURL + "/oauth/authorize", TokenURL: cfg.APIURL + "/oauth/token",
 			AuthStyle: oauth2.AuthStyleInParams},

@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -23,6 +24,7 @@ import (
 // token_refresh, revoke and graphql.
 type Linear struct {
 	calls
+	apiLimits
 	ClientID, ClientSecret string
 
 	srv *httptest.Server
@@ -37,8 +39,9 @@ type Linear struct {
 	webhooks map[string]LinearAPIWebhook
 	ttl      time.Duration
 	perPage  int
-	served   int // GraphQL requests, for X-RateLimit-Requests-Remaining
-	auths    int // authorizations granted, to tell them apart
+	served   int                           // GraphQL requests, for X-RateLimit-Requests-Remaining
+	auths    int                           // authorizations granted, to tell them apart
+	history  map[string]*linearTeamHistory // by team id, from SeedHistory
 }
 
 // LinearOrg is a workspace with its teams.
@@ -370,8 +373,17 @@ func injectedCode(status int) string {
 
 func (l *Linear) graphql(w http.ResponseWriter, r *http.Request) {
 	l.rateHeaders(w)
-	if status := l.take("graphql"); status != 0 {
+	var req struct {
+		Query     string          `json:"query"`
+		Variables json.RawMessage `json:"variables"`
+	}
+	decodeErr := json.NewDecoder(r.Body).Decode(&req)
+	endpoint := cmp.Or(historyOp(req.Query), "graphql")
+	if status := l.take(endpoint); status != 0 {
 		gqlError(w, status, "injected failure", injectedCode(status))
+		return
+	}
+	if !l.admit(w, r, endpoint, linearRateHeaders) {
 		return
 	}
 	tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -382,11 +394,7 @@ func (l *Linear) graphql(w http.ResponseWriter, r *http.Request) {
 		gqlError(w, http.StatusOK, "Authentication required, not authenticated", "AUTHENTICATION_ERROR")
 		return
 	}
-	var req struct {
-		Query     string          `json:"query"`
-		Variables json.RawMessage `json:"variables"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+	if decodeErr != nil {
 		gqlError(w, http.StatusBadRequest, "malformed request", "BAD_USER_INPUT")
 		return
 	}
@@ -415,6 +423,8 @@ func (l *Linear) graphql(w http.ResponseWriter, r *http.Request) {
 	// The operations are told apart by their root field, which is all the
 	// connector's fixed queries need.
 	switch {
+	case endpoint != "graphql":
+		l.listHistory(w, endpoint, req.Query, req.Variables, org.ID)
 	case strings.Contains(req.Query, "webhookCreate"):
 		in := vars.Input
 		if in.URL == "" || len(in.ResourceTypes) == 0 || (!in.AllPublicTeams && in.TeamID == "") {

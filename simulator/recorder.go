@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"io"
 	"math"
 	"net/http"
 	"strconv"
@@ -53,8 +54,9 @@ func (c *calls) take(endpoint string) int {
 // rateHeaders names a provider's rate-limit headers.
 type rateHeaders struct {
 	limit, remaining, reset string
-	resetIsDelta            bool // reset is seconds from now (Persona), else a Unix time
-	status                  int  // answered past the limit (429, or GitHub's 403)
+	resetIsDelta            bool   // reset is seconds from now (Persona), else a Unix time
+	status                  int    // answered past the limit (429, or GitHub's 403)
+	body                    string // the answer past the limit; a JSON message when ""
 }
 
 // apiLimits is the rate limit and the slow/limited answers a simulator's
@@ -169,7 +171,13 @@ func (a *apiLimits) admit(w http.ResponseWriter, r *http.Request, endpoint strin
 		if st == 0 {
 			st = http.StatusTooManyRequests
 		}
-		http.Error(w, `{"message":"API rate limit exceeded"}`, st)
+		body := h.body
+		if body == "" {
+			body = `{"message":"API rate limit exceeded"}`
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(st)
+		_, _ = io.WriteString(w, body+"\n")
 		return false
 	}
 	return true
