@@ -5,6 +5,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -55,7 +56,15 @@ func runBackfill(t *testing.T, base, connID string, sim historySim, resources []
 			t.Fatalf("idempotent start: %d %s vs %s", code, again.ID, b.ID)
 		}
 	}
-	want := expectedBackfill(sim, &b, resources)
+	return checkBackfill(t, base, connID, &b, sim, resources, sink)
+}
+
+// checkBackfill waits for backfill b of the connection to complete and
+// for its events to reach sink, and checks that sink got every expected
+// item of the connection exactly once and nothing else.
+func checkBackfill(t *testing.T, base, connID string, b *relay.Backfill, sim historySim, resources []string, sink *collector) *relay.Backfill {
+	t.Helper()
+	want := expectedBackfill(sim, b, resources)
 	if len(want) == 0 {
 		t.Fatal("the simulator's history has nothing in the window")
 	}
@@ -67,24 +76,22 @@ func runBackfill(t *testing.T, base, connID string, sim historySim, resources []
 	if got.Failed != 0 || got.Items < len(want) {
 		t.Fatalf("backfill: %+v", got)
 	}
-	waitUntil(t, fmt.Sprintf("%d backfilled deliveries", len(want)), func() bool {
-		n := 0
+	backfilled := func() []delivered {
+		var out []delivered
 		for _, d := range sink.all() {
-			if d.env["source"] == relay.SourceBackfill {
-				n++
+			if d.env["source"] == relay.SourceBackfill && d.env["connection_id"] == connID {
+				out = append(out, d)
 			}
 		}
-		return n >= len(want)
-	})
+		return out
+	}
+	waitUntil(t, fmt.Sprintf("%d backfilled deliveries", len(want)), func() bool { return len(backfilled()) >= len(want) })
 	time.Sleep(200 * time.Millisecond) // a duplicate would arrive right behind
 	seen := map[string]int{}
-	for _, d := range sink.all() {
-		if d.env["source"] != relay.SourceBackfill {
-			continue
-		}
+	for _, d := range backfilled() {
 		id, _ := d.env["delivery_id"].(string)
 		seen[id]++
-		if d.env["connection_id"] != connID || d.env["org_id"] == "" || d.env["payload"] == nil {
+		if d.env["org_id"] == "" || d.env["payload"] == nil {
 			t.Fatalf("envelope: %v", d.env)
 		}
 	}
@@ -380,4 +387,92 @@ func TestLiveEventsFlowDuringBackfill(t *testing.T) {
 		t.Fatalf("a live event waited behind %d backfilled deliveries (bound %d)", worst, limit)
 	}
 	t.Logf("a live event waited behind at most %d deliveries (bound %d); backfill %s with %d items so far", worst, bound+concurrency*page, got.Status, got.Items)
+}
+
+// connectionBackfill waits for the connection's only backfill (started by
+// backfill.on_connect) and returns it.
+func connectionBackfill(t *testing.T, base, connID string) *relay.Backfill {
+	t.Helper()
+	var list struct {
+		Items []relay.Backfill `json:"items"`
+	}
+	waitUntil(t, "a backfill started on connect", func() bool {
+		apiCall(t, "GET", base+"/api/v1/connections/"+connID+"/backfills", testAdminKey, nil, &list)
+		return len(list.Items) > 0
+	})
+	if len(list.Items) != 1 {
+		t.Fatalf("backfills on connect: %d", len(list.Items))
+	}
+	return &list.Items[0]
+}
+
+// Sentry and Linear connections with backfill.on_connect: each starts a
+// 30-day backfill of every entity type when it connects, and delivers
+// every item of the window once, named like the live webhooks.
+func TestSentryAndLinearBackfillsOnConnect(t *testing.T) {
+	sen := simulator.NewSentry(nil)
+	defer sen.Close()
+	sen.AddInstallation(simulator.SentryInstallation{UUID: "inst-uuid-1", OrgSlug: "acme",
+		Projects: []simulator.SentryProject{{ID: "1", Slug: "backend"}, {ID: "2", Slug: "web"}}})
+	sen.SeedHistory(300, 60*24*time.Hour)
+	lin := simulator.NewLinear(nil)
+	defer lin.Close()
+	lin.AddOrganization(simulator.LinearOrg{ID: "org-linear-1", Name: "Acme", URLKey: "acme",
+		Teams: []simulator.LinearTeam{{ID: "team-1", Name: "Eng", Key: "ENG"}, {ID: "team-2", Name: "Ops", Key: "OPS"}}})
+	lin.SeedHistory(300, 60*24*time.Hour)
+	sink := newCollector(t)
+	cfg := fmt.Sprintf(`
+admin_api_key: %q
+log_level: warn
+public_url: https://relay.example
+providers:
+  sentry: {client_secret: %q, client_id: %q, slug: %q, api_url: %q, web_url: %q}
+  linear: {webhook_secret: %q, client_id: %q, client_secret: %q, api_url: %q, web_url: %q}
+destinations:
+  - {name: acme, url: %q, secret: %q, org_id: acme}
+backfill: {on_connect: true}
+`, testAdminKey, sen.ClientSecret, sen.ClientID, sen.Slug, sen.URL(), sen.URL(),
+		testLinear, lin.ClientID, lin.ClientSecret, lin.URL(), lin.URL(), sink.URL, testDestination)
+	relayP := startRelay(t, cfg, nil)
+	base := relayP.url
+	apiCall(t, "POST", base+"/api/v1/orgs", testAdminKey, map[string]string{"id": "acme"}, nil)
+
+	u, _ := url.Parse(authorize(t, base, "acme", "sentry"))
+	sq := followCallback(t, base, sen.InstallRedirect("https://relay.example/oauth/sentry/callback", u.Query().Get("state"), "inst-uuid-1"))
+	to, err := lin.Consent(authorize(t, base, "acme", "linear"), "org-linear-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lq := followCallback(t, base, to)
+	senID, linID := sq.Get("connection_id"), lq.Get("connection_id")
+	if sq.Get("status") != "active" || lq.Get("status") != "active" {
+		t.Fatalf("connect: sentry %v, linear %v", sq, lq)
+	}
+
+	sb := connectionBackfill(t, base, senID)
+	lb := connectionBackfill(t, base, linID)
+	if sb.DepthDays != 30 || !slices.Equal(sb.EntityTypes, []string{"issues"}) ||
+		lb.DepthDays != 30 || !slices.Equal(lb.EntityTypes, []string{"comments", "issues"}) {
+		t.Fatalf("on-connect backfills: sentry %d %v, linear %d %v", sb.DepthDays, sb.EntityTypes, lb.DepthDays, lb.EntityTypes)
+	}
+	got := checkBackfill(t, base, senID, sb, sen, []string{"1", "2"}, sink)
+	if len(got.Tasks) != 2 || sen.OverLimit() != 0 {
+		t.Fatalf("sentry tasks %d, requests over the limit %d", len(got.Tasks), sen.OverLimit())
+	}
+	got = checkBackfill(t, base, linID, lb, lin, []string{"team-1", "team-2"}, sink)
+	if len(got.Tasks) != 4 || lin.OverLimit() != 0 {
+		t.Fatalf("linear tasks %d, requests over the limit %d", len(got.Tasks), lin.OverLimit())
+	}
+	types := map[string]int{}
+	for _, d := range sink.all() {
+		if d.env["source"] == relay.SourceBackfill {
+			types[d.env["provider"].(string)+" "+d.env["event_type"].(string)]++
+		}
+	}
+	for _, want := range []string{"sentry issue.created", "sentry issue.resolved", "sentry issue.ignored",
+		"linear Issue.create", "linear Issue.update", "linear Comment.create", "linear Comment.update"} {
+		if types[want] == 0 {
+			t.Errorf("no backfilled %s event (got %v)", want, types)
+		}
+	}
 }
