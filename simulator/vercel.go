@@ -1,11 +1,17 @@
 package simulator
 
 import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,12 +24,21 @@ import (
 // Vercel's {count, next, prev} object (next is the last item's updatedAt in
 // ms, passed back as until; two per page), webhooks created and deleted
 // through the API (each with its generated secret), and removing the
-// integration configuration, which ends its tokens and webhooks. Team
-// tokens need ?teamId=. Errors use Vercel's {"error":{code,message}}.
+// integration configuration, which ends its tokens and webhooks, and, once
+// SeedHistory has run, the projects' deployments (see SeedHistory). Team
+// tokens need ?teamId=. Errors use Vercel's {"error":{code,message}}; a
+// token Vercel does not know is refused as Vercel does, 403 with
+// "invalidToken": true.
+//
 // Calls and FailNext name its endpoints exchange, list_projects,
-// create_webhook, delete_webhook and remove_configuration.
+// create_webhook, delete_webhook, remove_configuration and
+// list-deployments. SetRateLimit, RateLimitNext and DelayNext apply to the
+// endpoints authenticated with a token (all but exchange); every answer of
+// those carries X-RateLimit-Limit, -Remaining and -Reset (a Unix time in
+// seconds), and past the limit Vercel answers 429 rate_limited.
 type Vercel struct {
 	calls
+	apiLimits
 	ClientID, ClientSecret, Slug string
 
 	srv *httptest.Server
@@ -35,6 +50,7 @@ type Vercel struct {
 	tokens   map[string]string // token → configuration id
 	webhooks map[string]VercelAPIWebhook
 	perPage  int
+	history  map[string][]*vercelDeployment // by project id, newest first, from SeedHistory
 }
 
 // VercelAccount is an installation of the integration (a configuration) on
@@ -90,6 +106,7 @@ func NewVercel(now func() time.Time) *Vercel {
 	mux.HandleFunc("POST /v1/webhooks", v.authed("create_webhook", v.createWebhook))
 	mux.HandleFunc("DELETE /v1/webhooks/{id}", v.authed("delete_webhook", v.deleteWebhook))
 	mux.HandleFunc("DELETE /v1/integrations/configuration/{id}", v.authed("remove_configuration", v.removeConfiguration))
+	mux.HandleFunc("GET /v6/deployments", v.authed("list-deployments", v.listDeployments))
 	v.srv = httptest.NewServer(mux)
 	return v
 }
@@ -161,6 +178,13 @@ func vercelErr(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": msg}})
 }
 
+// vercelRateHeaders are Vercel's rate-limit headers; past the limit it
+// answers 429 with its rate_limited error.
+var vercelRateHeaders = rateHeaders{limit: "X-RateLimit-Limit", remaining: "X-RateLimit-Remaining", reset: "X-RateLimit-Reset",
+	status: http.StatusTooManyRequests, body: `{"error":{"code":"rate_limited","message":"Rate limit exceeded"}}`}
+
+// rateHeaders writes the fixed budget answers carry while no SetRateLimit
+// is in force (admit overwrites them when one is).
 func (v *Vercel) rateHeaders(w http.ResponseWriter) {
 	w.Header().Set("X-RateLimit-Limit", "100")
 	w.Header().Set("X-RateLimit-Remaining", "99")
@@ -196,13 +220,16 @@ func (v *Vercel) exchange(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// authed counts the call, answers an injected failure, and checks the
-// bearer token and, for a team's token, ?teamId=.
+// authed counts the call, answers an injected failure, applies the rate
+// limit, and checks the bearer token and, for a team's token, ?teamId=.
 func (v *Vercel) authed(endpoint string, h func(http.ResponseWriter, *http.Request, *VercelAccount, string)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v.rateHeaders(w)
 		if status := v.take(endpoint); status != 0 {
 			vercelErr(w, status, "internal_server_error", "Injected failure")
+			return
+		}
+		if !v.admit(w, r, endpoint, vercelRateHeaders) {
 			return
 		}
 		tok, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -211,7 +238,10 @@ func (v *Vercel) authed(endpoint string, h func(http.ResponseWriter, *http.Reque
 		a := v.accounts[cfg]
 		v.mu.Unlock()
 		if !ok || a == nil {
-			vercelErr(w, http.StatusForbidden, "forbidden", "Not authorized")
+			// Vercel refuses an unknown, expired or revoked token with 403,
+			// telling it apart from other refusals by invalidToken.
+			writeJSON(w, http.StatusForbidden, map[string]any{"error": map[string]any{"code": "forbidden",
+				"message": "Not authorized", "invalidToken": true}})
 			return
 		}
 		if a.TeamID != "" && r.URL.Query().Get("teamId") != a.TeamID {
@@ -331,4 +361,241 @@ func (v *Vercel) removeConfiguration(w http.ResponseWriter, r *http.Request, a *
 	}
 	v.mu.Unlock()
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// vercelDeployment is one seeded deployment: what the list endpoint filters
+// and sorts on, and its JSON, rendered once at seed time so that answering a
+// page is a copy.
+type vercelDeployment struct {
+	uid     string
+	created int64 // ms
+	json    []byte
+}
+
+// SeedHistory generates perResource deployments for every project of every
+// account, created at times spread evenly over [now-span, now) on the
+// simulator's clock, rounded up to the millisecond (Vercel's precision);
+// the k-th project of an account is shifted k ms later, so that an
+// account's deployments have distinct times (when span/perResource is more
+// than the account's number of projects in ms) and until-pagination over
+// several projects loses none. Most are READY, one in eight ERROR and one
+// in eight CANCELED; the newest is QUEUED and the one before it BUILDING.
+// One in three targets production, the others are previews (target null).
+//
+// They are served by GET /v6/deployments with projectId (a project's id or
+// name; without it, every project of the account), since (ms, inclusive),
+// until (ms, exclusive) and limit (1 to 100, default 20), newest first, in
+// {"deployments":[…],"pagination":{count,next,prev}}: next is the created
+// of the page's last deployment when more match (passed back as until),
+// else null; prev is the created of the page's first deployment when newer
+// ones match, else null. A project the account does not have is 404, a bad
+// parameter 400; other parameters are ignored.
+//
+// SeedHistory replaces earlier history; projects added later have none.
+// perResource or span ≤ 0 clears it.
+func (v *Vercel) SeedHistory(perResource int, span time.Duration) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.history = map[string][]*vercelDeployment{}
+	if perResource <= 0 || span <= 0 {
+		return
+	}
+	now := v.now()
+	start, step := now.Add(-span), span/time.Duration(perResource)
+	for _, cfg := range slices.Sorted(maps.Keys(v.accounts)) {
+		a := v.accounts[cfg]
+		for k, p := range a.Projects {
+			if v.history[p.ID] != nil {
+				continue
+			}
+			deps := make([]*vercelDeployment, perResource)
+			for i := range perResource {
+				created := ceilTo(start.Add(step*time.Duration(i)), time.Millisecond).UnixMilli() + int64(k)
+				d := &vercelDeployment{uid: vercelUID(cfg + "/" + p.ID + "/" + strconv.Itoa(i)), created: created}
+				d.json = mustJSON(v.deploymentBody(a, p, d, i, perResource))
+				deps[perResource-1-i] = d // newest first
+			}
+			v.history[p.ID] = deps
+		}
+	}
+}
+
+// History returns what SeedHistory generated for the project with id
+// resourceID and entity "deployments", oldest first: the deployments' uids
+// and created times. It is nil for anything else.
+func (v *Vercel) History(resourceID, entity string) []HistoryItem {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	deps := v.history[resourceID]
+	if entity != "deployments" || deps == nil {
+		return nil
+	}
+	out := make([]HistoryItem, 0, len(deps))
+	for i := len(deps) - 1; i >= 0; i-- {
+		out = append(out, HistoryItem{ID: deps[i].uid, UpdatedAt: time.UnixMilli(deps[i].created).UTC()})
+	}
+	return out
+}
+
+// vercelUID derives a deployment uid ("dpl_" and 28 letters and digits,
+// Vercel's shape) from seed, so that a seeding is reproducible.
+func vercelUID(seed string) string {
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	sum := sha256.Sum256([]byte(seed))
+	b := make([]byte, 28)
+	for i := range b {
+		b[i] = alphabet[int(sum[i])%len(alphabet)]
+	}
+	return "dpl_" + string(b)
+}
+
+type (
+	vercelDeploymentJSON struct {
+		UID                 string            `json:"uid"`
+		Name                string            `json:"name"`
+		URL                 string            `json:"url"`
+		Created             int64             `json:"created"`
+		Source              string            `json:"source"`
+		State               string            `json:"state"`
+		ReadyState          string            `json:"readyState"`
+		Type                string            `json:"type"`
+		Creator             vercelCreatorJSON `json:"creator"`
+		InspectorURL        string            `json:"inspectorUrl"`
+		Meta                map[string]string `json:"meta"`
+		Target              *string           `json:"target"`
+		AliasError          any               `json:"aliasError"`
+		AliasAssigned       *int64            `json:"aliasAssigned"`
+		IsRollbackCandidate bool              `json:"isRollbackCandidate"`
+		CreatedAt           int64             `json:"createdAt"`
+		BuildingAt          *int64            `json:"buildingAt,omitempty"`
+		Ready               *int64            `json:"ready,omitempty"`
+		ProjectID           string            `json:"projectId"`
+	}
+	vercelCreatorJSON struct {
+		UID         string `json:"uid"`
+		Email       string `json:"email"`
+		Username    string `json:"username"`
+		GithubLogin string `json:"githubLogin"`
+	}
+)
+
+// deploymentBody is the list-endpoint JSON of deployment number i (oldest
+// first) of n of project p, fields in Vercel's order.
+func (v *Vercel) deploymentBody(a *VercelAccount, p VercelProject, d *vercelDeployment, i, n int) vercelDeploymentJSON {
+	state := "READY"
+	switch {
+	case i == n-1:
+		state = "QUEUED"
+	case i == n-2:
+		state = "BUILDING"
+	case i%8 == 3:
+		state = "ERROR"
+	case i%8 == 6:
+		state = "CANCELED"
+	}
+	name := strings.ToLower(cmp.Or(p.Name, p.ID))
+	scope := cmp.Or(a.TeamID, a.UserID)
+	sha := sha256.Sum256([]byte(d.uid))
+	ref := "feature/change-" + strconv.Itoa(i)
+	var target *string
+	if i%3 == 0 {
+		prod := "production"
+		target, ref = &prod, "main"
+	}
+	j := vercelDeploymentJSON{UID: d.uid, Name: name, URL: name + "-" + strings.ToLower(d.uid[4:13]) + "-" + strings.ToLower(scope) + ".vercel.app",
+		Created: d.created, Source: "git", State: state, ReadyState: state, Type: "LAMBDAS",
+		Creator:      vercelCreatorJSON{UID: a.UserID, Email: "dev@example.com", Username: "dev", GithubLogin: "dev"},
+		InspectorURL: "https://vercel.com/" + scope + "/" + name + "/" + d.uid[4:],
+		Meta: map[string]string{"githubCommitRef": ref, "githubCommitSha": hex.EncodeToString(sha[:20]),
+			"githubCommitMessage": "Change " + strconv.Itoa(i), "githubOrg": "acme", "githubRepo": name},
+		Target: target, CreatedAt: d.created, ProjectID: p.ID}
+	if state != "QUEUED" {
+		building := d.created + int64(2000+i%7*1000)
+		j.BuildingAt = &building
+	}
+	if state == "READY" || state == "ERROR" || state == "CANCELED" {
+		ready := *j.BuildingAt + int64(30000+i%11*9000)
+		j.Ready = &ready
+		if state == "READY" {
+			j.AliasAssigned, j.IsRollbackCandidate = &ready, target != nil
+		}
+	}
+	return j
+}
+
+// listDeployments serves GET /v6/deployments (see SeedHistory).
+func (v *Vercel) listDeployments(w http.ResponseWriter, r *http.Request, a *VercelAccount, _ string) {
+	q := r.URL.Query()
+	limit := 20
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 100 {
+			vercelErr(w, http.StatusBadRequest, "bad_request", "Invalid request: `limit` should be between 1 and 100")
+			return
+		}
+		limit = n
+	}
+	var bounds [2]int64 // since, until
+	var has [2]bool
+	for k, name := range []string{"since", "until"} {
+		if s := q.Get(name); s != "" {
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || n < 0 {
+				vercelErr(w, http.StatusBadRequest, "bad_request", "Invalid request: `"+name+"` should be a number")
+				return
+			}
+			bounds[k], has[k] = n, true
+		}
+	}
+	var items []*vercelDeployment
+	v.mu.Lock()
+	if pid := q.Get("projectId"); pid != "" {
+		i := slices.IndexFunc(a.Projects, func(p VercelProject) bool { return p.ID == pid || p.Name == pid })
+		if i < 0 {
+			v.mu.Unlock()
+			vercelErr(w, http.StatusNotFound, "not_found", "Project not found")
+			return
+		}
+		items = v.history[a.Projects[i].ID] // never modified once seeded
+	} else {
+		for _, p := range a.Projects {
+			items = append(items, v.history[p.ID]...)
+		}
+		slices.SortStableFunc(items, func(x, y *vercelDeployment) int {
+			return cmp.Or(cmp.Compare(y.created, x.created), cmp.Compare(y.uid, x.uid))
+		})
+	}
+	v.mu.Unlock()
+
+	// Newest first: the page starts at the first deployment created before
+	// until, and the matching ones end at the first created before since.
+	lo, hi := 0, len(items)
+	if has[1] {
+		lo = sort.Search(len(items), func(i int) bool { return items[i].created < bounds[1] })
+	}
+	if has[0] {
+		hi = max(lo, sort.Search(len(items), func(i int) bool { return items[i].created < bounds[0] }))
+	}
+	page := items[lo:min(lo+limit, hi)]
+	var next, prev any
+	if len(page) > 0 && lo+len(page) < hi {
+		next = page[len(page)-1].created
+	}
+	if len(page) > 0 && lo > 0 {
+		prev = page[0].created
+	}
+
+	body := []byte(`{"deployments":[`)
+	for i, d := range page {
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = append(body, d.json...)
+	}
+	body = append(body, `],"pagination":`...)
+	body = append(body, mustJSON(map[string]any{"count": len(page), "next": next, "prev": prev})...)
+	body = append(body, "}\n"...)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 }

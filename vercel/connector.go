@@ -15,7 +15,7 @@ import (
 
 // DefaultWebhookEvents are the events a webhook registered by
 // RegisterWebhook subscribes to when ConnectorConfig.WebhookEvents is empty.
-var DefaultWebhookEvents = []string{"deployment.created", "deployment.succeeded", "deployment.error", "project.created", "project.removed"}
+var DefaultWebhookEvents = []string{"deployment.created", "deployment.succeeded", "deployment.error", "deployment.canceled", "project.created", "project.removed"}
 
 // ConnectorConfig configures the Vercel integration's install flow.
 type ConnectorConfig struct {
@@ -38,13 +38,18 @@ type ConnectorConfig struct {
 }
 
 // Connector is the Vercel integration flow: install, code exchange,
-// projects, and webhooks through the API. It implements relay.Connector and
-// relay.WebhookRegistrar, and is safe for concurrent use.
-type Connector struct{ cfg ConnectorConfig }
+// projects, webhooks through the API, and the projects' deployments for
+// backfills. It implements relay.Connector, relay.WebhookRegistrar and
+// relay.BackfillLister, and is safe for concurrent use.
+type Connector struct {
+	cfg ConnectorConfig
+	api *httpjson.Client // API calls with retries (backfill)
+}
 
 var (
 	_ relay.Connector        = (*Connector)(nil)
 	_ relay.WebhookRegistrar = (*Connector)(nil)
+	_ relay.BackfillLister   = (*Connector)(nil)
 )
 
 // NewConnector returns the connector for cfg. It returns an error when
@@ -69,7 +74,13 @@ func NewConnector(cfg ConnectorConfig) (*Connector, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Connector{cfg: cfg}, nil
+	// The backfill client's copy of HTTPClient reads Vercel's refusal of a
+	// token (a 403) as the 401 it means; see rejectedToken.
+	hc := *cfg.HTTPClient
+	hc.Transport = rejectedToken{next: hc.Transport}
+	api := &httpjson.Client{HTTP: &hc, Provider: "vercel", Attempts: 3, DeferLimits: true,
+		RateLimit: httpjson.EpochRateLimit("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", false)}
+	return &Connector{cfg: cfg, api: api}, nil
 }
 
 // Name returns "vercel".
