@@ -406,10 +406,10 @@ func connectionBackfill(t *testing.T, base, connID string) *relay.Backfill {
 	return &list.Items[0]
 }
 
-// Sentry and Linear connections with backfill.on_connect: each starts a
-// 30-day backfill of every entity type when it connects, and delivers
-// every item of the window once, named like the live webhooks.
-func TestSentryAndLinearBackfillsOnConnect(t *testing.T) {
+// Sentry, Linear and Vercel connections with backfill.on_connect: each
+// starts a 30-day backfill of every entity type when it connects, and
+// delivers every item of the window once, named like the live webhooks.
+func TestBackfillsOnConnect(t *testing.T) {
 	sen := simulator.NewSentry(nil)
 	defer sen.Close()
 	sen.AddInstallation(simulator.SentryInstallation{UUID: "inst-uuid-1", OrgSlug: "acme",
@@ -420,6 +420,11 @@ func TestSentryAndLinearBackfillsOnConnect(t *testing.T) {
 	lin.AddOrganization(simulator.LinearOrg{ID: "org-linear-1", Name: "Acme", URLKey: "acme",
 		Teams: []simulator.LinearTeam{{ID: "team-1", Name: "Eng", Key: "ENG"}, {ID: "team-2", Name: "Ops", Key: "OPS"}}})
 	lin.SeedHistory(300, 60*24*time.Hour)
+	ver := simulator.NewVercel(nil)
+	defer ver.Close()
+	ver.AddAccount(simulator.VercelAccount{ConfigurationID: "icfg_1", TeamID: "team_1", UserID: "usr_1",
+		Projects: []simulator.VercelProject{{ID: "prj_1", Name: "web"}, {ID: "prj_2", Name: "api"}}})
+	ver.SeedHistory(300, 60*24*time.Hour)
 	sink := newCollector(t)
 	cfg := fmt.Sprintf(`
 admin_api_key: %q
@@ -428,11 +433,13 @@ public_url: https://relay.example
 providers:
   sentry: {client_secret: %q, client_id: %q, slug: %q, api_url: %q, web_url: %q}
   linear: {webhook_secret: %q, client_id: %q, client_secret: %q, api_url: %q, web_url: %q}
+  vercel: {client_secret: %q, client_id: %q, slug: %q, api_url: %q, web_url: %q}
 destinations:
   - {name: acme, url: %q, secret: %q, org_id: acme}
 backfill: {on_connect: true}
 `, testAdminKey, sen.ClientSecret, sen.ClientID, sen.Slug, sen.URL(), sen.URL(),
-		testLinear, lin.ClientID, lin.ClientSecret, lin.URL(), lin.URL(), sink.URL, testDestination)
+		testLinear, lin.ClientID, lin.ClientSecret, lin.URL(), lin.URL(),
+		ver.ClientSecret, ver.ClientID, ver.Slug, ver.URL(), ver.URL(), sink.URL, testDestination)
 	relayP := startRelay(t, cfg, nil)
 	base := relayP.url
 	apiCall(t, "POST", base+"/api/v1/orgs", testAdminKey, map[string]string{"id": "acme"}, nil)
@@ -444,13 +451,16 @@ backfill: {on_connect: true}
 		t.Fatal(err)
 	}
 	lq := followCallback(t, base, to)
-	senID, linID := sq.Get("connection_id"), lq.Get("connection_id")
-	if sq.Get("status") != "active" || lq.Get("status") != "active" {
-		t.Fatalf("connect: sentry %v, linear %v", sq, lq)
+	v, _ := url.Parse(authorize(t, base, "acme", "vercel"))
+	vq := followCallback(t, base, ver.InstallRedirect("https://relay.example/oauth/vercel/callback", v.Query().Get("state"), "icfg_1"))
+	senID, linID, verID := sq.Get("connection_id"), lq.Get("connection_id"), vq.Get("connection_id")
+	if sq.Get("status") != "active" || lq.Get("status") != "active" || vq.Get("status") != "active" {
+		t.Fatalf("connect: sentry %v, linear %v, vercel %v", sq, lq, vq)
 	}
 
 	sb := connectionBackfill(t, base, senID)
 	lb := connectionBackfill(t, base, linID)
+	vb := connectionBackfill(t, base, verID)
 	if sb.DepthDays != 30 || !slices.Equal(sb.EntityTypes, []string{"issues"}) ||
 		lb.DepthDays != 30 || !slices.Equal(lb.EntityTypes, []string{"comments", "issues"}) {
 		t.Fatalf("on-connect backfills: sentry %d %v, linear %d %v", sb.DepthDays, sb.EntityTypes, lb.DepthDays, lb.EntityTypes)
@@ -463,6 +473,10 @@ backfill: {on_connect: true}
 	if len(got.Tasks) != 4 || lin.OverLimit() != 0 {
 		t.Fatalf("linear tasks %d, requests over the limit %d", len(got.Tasks), lin.OverLimit())
 	}
+	got = checkBackfill(t, base, verID, vb, ver, []string{"prj_1", "prj_2"}, sink)
+	if len(got.Tasks) != 2 || ver.OverLimit() != 0 || !slices.Equal(vb.EntityTypes, []string{"deployments"}) {
+		t.Fatalf("vercel tasks %d %v, requests over the limit %d", len(got.Tasks), vb.EntityTypes, ver.OverLimit())
+	}
 	types := map[string]int{}
 	for _, d := range sink.all() {
 		if d.env["source"] == relay.SourceBackfill {
@@ -470,7 +484,8 @@ backfill: {on_connect: true}
 		}
 	}
 	for _, want := range []string{"sentry issue.created", "sentry issue.resolved", "sentry issue.ignored",
-		"linear Issue.create", "linear Issue.update", "linear Comment.create", "linear Comment.update"} {
+		"linear Issue.create", "linear Issue.update", "linear Comment.create", "linear Comment.update",
+		"vercel deployment.succeeded", "vercel deployment.error", "vercel deployment.canceled"} {
 		if types[want] == 0 {
 			t.Errorf("no backfilled %s event (got %v)", want, types)
 		}
