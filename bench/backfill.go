@@ -29,7 +29,9 @@ func runBackfill(ctx context.Context, o Options, out io.Writer) error {
 		inst.Repos = append(inst.Repos, simulator.GitHubRepo{ID: int64(1000 + i), FullName: fmt.Sprintf("bench-org/repo-%d", i)})
 	}
 	sim.AddInstallation(inst)
-	sim.SeedHistory(per, 30*24*time.Hour) // all inside the window
+	// 29 days: all inside the 30-day window, whose start is fixed a moment
+	// after seeding (a 30-day span would put its oldest items just outside).
+	sim.SeedHistory(per, 29*24*time.Hour)
 	total := repos * 3 * per
 	fmt.Fprintf(out, "## backfill: GitHub simulator, %d repositories × 3 entity types × %d items = %d items, 30 days, no rate limit\n",
 		repos, per, total)

@@ -52,6 +52,7 @@ type Config struct {
 	Delivery Delivery      `yaml:"delivery"`
 	Backfill Backfill      `yaml:"backfill"`
 	Jobs     Jobs          `yaml:"jobs"`
+	Resolve  Resolve       `yaml:"resolve"`
 }
 
 // Backfill configures history imports.
@@ -90,11 +91,61 @@ type Ingest struct {
 // Providers holds the secrets of the built-in provider adapters. A provider
 // whose secret is empty is not served.
 type Providers struct {
-	GitHub GitHub `yaml:"github"`
-	Linear Linear `yaml:"linear"`
-	Sentry Sentry `yaml:"sentry"`
-	Vercel Vercel `yaml:"vercel"`
+	GitHub  GitHub  `yaml:"github"`
+	Linear  Linear  `yaml:"linear"`
+	Sentry  Sentry  `yaml:"sentry"`
+	Vercel  Vercel  `yaml:"vercel"`
+	Bridge  Bridge  `yaml:"bridge"`
+	Persona Persona `yaml:"persona"`
 }
+
+// Bridge configures the bridge provider: webhooks, verified with the
+// endpoint's RSA public key(s) (two during a rotation), and the API key
+// its resolver uses.
+type Bridge struct {
+	WebhookPublicKeys  []string `yaml:"webhook_public_keys"` // PEM; one-line \n-escaped accepted
+	TimestampTolerance Duration `yaml:"timestamp_tolerance"` // default 10m, Bridge's own
+	APIKey             string   `yaml:"api_key"`
+	APIURL             string   `yaml:"api_url"`
+}
+
+// Persona configures the persona provider: webhook secrets (two during a
+// rotation) and the API key its resolvers use.
+type Persona struct {
+	WebhookSecrets     []string `yaml:"webhook_secrets"`
+	TimestampTolerance Duration `yaml:"timestamp_tolerance"` // default 5m
+	APIKey             string   `yaml:"api_key"`
+	APIURL             string   `yaml:"api_url"`
+	// EmailField is the account field accounts are searched by email on.
+	EmailField string `yaml:"email_field"`
+}
+
+// Resolve configures identity repair: the resolver chains that find the
+// org of an account no connection knows.
+type Resolve struct {
+	// SweepInterval is how often accounts still held are resolved again.
+	SweepInterval Duration `yaml:"sweep_interval"`
+	// Resolvers are the chains' steps, in order, each for one provider.
+	Resolvers []Resolver `yaml:"resolvers"`
+}
+
+// Resolver is one step of a provider's resolver chain. Type is one of
+// bridge_customer (the customer's email from Bridge's API),
+// persona_accounts_by_email (Persona accounts with that email: their
+// reference-id is the org), payload (a field of the held event: Path, As
+// "org_id" or an attribute name) or http (the team's app: LookupURL,
+// signed with Secret).
+type Resolver struct {
+	Provider  string `yaml:"provider"`
+	Type      string `yaml:"type"`
+	Path      string `yaml:"path"`
+	As        string `yaml:"as"`
+	LookupURL string `yaml:"lookup_url"`
+	Secret    string `yaml:"secret"`
+}
+
+// ResolverTypes are the resolver types a chain can use.
+var ResolverTypes = []string{"bridge_customer", "persona_accounts_by_email", "payload", "http"}
 
 // GitHub configures the github provider: webhooks (webhook_secret) and the
 // GitHub App connect flow (app_id, app_slug, client_id, client_secret,
@@ -276,6 +327,9 @@ func Default() *Config {
 				APIURL: "https://api.linear.app", WebURL: "https://linear.app"},
 			Sentry: Sentry{APIURL: "https://sentry.io", WebURL: "https://sentry.io"},
 			Vercel: Vercel{APIURL: "https://api.vercel.com", WebURL: "https://vercel.com"},
+			Bridge: Bridge{APIURL: "https://api.bridge.xyz", TimestampTolerance: Duration(10 * time.Minute)},
+			Persona: Persona{APIURL: "https://withpersona.com", TimestampTolerance: Duration(5 * time.Minute),
+				EmailField: "email-address"},
 		},
 		Delivery: Delivery{
 			Timeout: Duration(relay.DefaultTimeout),
@@ -289,6 +343,7 @@ func Default() *Config {
 		},
 		Backfill: Backfill{DepthDays: 30, MaxUndelivered: 1000, Concurrency: 2, MaxAttempts: 5},
 		Jobs:     Jobs{RescueAfter: Duration(3 * time.Minute), Workers: 8},
+		Resolve:  Resolve{SweepInterval: Duration(time.Minute)},
 	}
 }
 

@@ -116,6 +116,10 @@ func TestLoadFullFile(t *testing.T) {
 				APIURL: "https://sentry.example.com", WebURL: "https://sentry.example.com"},
 			Vercel: config.Vercel{ClientSecret: "vercel-file-secret", ClientID: "oac_vercel-file-client", Slug: "relay-vercel",
 				APIURL: "https://vercel-api.example.com", WebURL: "https://vercel.example.com"},
+			Bridge: config.Bridge{WebhookPublicKeys: []string{`-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----`},
+				TimestampTolerance: d("15m"), APIKey: "sk-bridge-file", APIURL: "https://bridge.example.com"},
+			Persona: config.Persona{WebhookSecrets: []string{"wbhsec_a", "wbhsec_b"}, TimestampTolerance: d("2m"),
+				APIKey: "persona_file_key", APIURL: "https://persona.example.com", EmailField: "email"},
 		},
 		Sources: []config.Source{
 			{Name: "billing", Scheme: "standard-webhooks", Secret: secretA, TimestampTolerance: d("5m")},
@@ -132,6 +136,12 @@ func TestLoadFullFile(t *testing.T) {
 		Backfill: config.Backfill{OnConnect: true, DepthDays: 7, EntityTypes: []string{"issues"}, MaxUndelivered: 500,
 			Concurrency: 4, MaxAttempts: 3},
 		Jobs: config.Jobs{RescueAfter: d("5m"), Workers: 12},
+		Resolve: config.Resolve{SweepInterval: d("2m"), Resolvers: []config.Resolver{
+			{Provider: "bridge", Type: "bridge_customer"},
+			{Provider: "bridge", Type: "persona_accounts_by_email"},
+			{Provider: "bridge", Type: "http", LookupURL: "https://app.example.com/relay/lookup", Secret: secretA},
+			{Provider: "persona", Type: "payload", Path: "data.attributes.payload.data.attributes.reference-id", As: "org_id"},
+		}},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
@@ -313,6 +323,18 @@ func TestErrors(t *testing.T) {
 		{name: "max_body_bytes small", env: map[string]string{"RELAY_INGEST_MAX_BODY_BYTES": "100"}, want: []string{"config: ingest.max_body_bytes:"}},
 		{name: "max_body_bytes large", env: map[string]string{"RELAY_INGEST_MAX_BODY_BYTES": "2147483648"}, want: []string{"config: ingest.max_body_bytes:"}},
 		{name: "batch_max", env: map[string]string{"RELAY_INGEST_BATCH_MAX": "0"}, want: []string{"config: ingest.batch_max:"}},
+		{name: "resolver type", file: "resolve:\n  resolvers:\n    - {provider: bridge, type: magic}\n",
+			want: []string{"config: resolve.resolvers[0].type: must be one of bridge_customer, persona_accounts_by_email, payload, http"}},
+		{name: "resolver provider", file: "resolve:\n  resolvers:\n    - {provider: stripe, type: payload, path: a, as: org_id}\n",
+			want: []string{`config: resolve.resolvers[0].provider: must be a provider or a configured source, not "stripe"`}},
+		{name: "resolver needs api key", file: "resolve:\n  resolvers:\n    - {provider: bridge, type: bridge_customer}\n    - {provider: bridge, type: persona_accounts_by_email}\n",
+			want: []string{"config: resolve.resolvers[0].type: bridge_customer needs providers.bridge.api_key",
+				"config: resolve.resolvers[1].type: persona_accounts_by_email needs providers.persona.api_key"}},
+		{name: "http resolver", file: "resolve:\n  resolvers:\n    - {provider: bridge, type: http, lookup_url: ftp://x, secret: nope}\n",
+			want: []string{"config: resolve.resolvers[0].lookup_url: must be an http(s) URL", "config: resolve.resolvers[0].secret:"}},
+		{name: "payload resolver", file: "resolve:\n  resolvers:\n    - {provider: persona, type: payload}\n",
+			want: []string{"config: resolve.resolvers[0].path: required", "config: resolve.resolvers[0].as: required"}},
+		{name: "sweep interval", env: map[string]string{"RELAY_RESOLVE_SWEEP_INTERVAL": "10ms"}, want: []string{"config: resolve.sweep_interval:"}},
 		{name: "linear tolerance", env: map[string]string{"RELAY_PROVIDERS_LINEAR_TIMESTAMP_TOLERANCE": "0s"}, want: []string{"config: providers.linear.timestamp_tolerance:"}},
 		{name: "source name required", file: "sources:\n  - {scheme: hmac-sha256, header: X-Sig, secret: s}\n", want: []string{"config: sources[0].name: required"}},
 		{name: "source name pattern", file: "sources:\n  - {name: Bad_Name, scheme: hmac-sha256, header: X-Sig, secret: s}\n", want: []string{"config: sources[0].name: must be"}},

@@ -142,6 +142,8 @@ func TestConnectionEnv(t *testing.T) {
 			APIURL: "https://sentry.example.com", WebURL: "https://sentry.example.com"},
 		Vercel: config.Vercel{ClientID: "oac_vercel", ClientSecret: "vercel-client-secret", Slug: "relay-vercel",
 			APIURL: "https://vercel-api.example.com", WebURL: "https://vercel.example.com"},
+		Bridge:  config.Bridge{APIURL: "https://api.bridge.xyz", TimestampTolerance: d("10m")},
+		Persona: config.Persona{APIURL: "https://withpersona.com", TimestampTolerance: d("5m"), EmailField: "email-address"},
 	}
 	if !reflect.DeepEqual(c.Providers, want) {
 		t.Errorf("providers = %+v\nwant %+v", c.Providers, want)

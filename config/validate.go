@@ -89,6 +89,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateProviders(bad)
+	c.validateResolvers(bad)
 
 	seen := map[string]int{}
 	for i, s := range c.Sources {
@@ -294,4 +295,54 @@ func validPort(s string) bool {
 func absoluteHTTP(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// validateResolvers checks the resolver chains: known providers and types,
+// each step's settings, and the provider credentials a step needs.
+func (c *Config) validateResolvers(bad func(path, format string, args ...any)) {
+	if c.Resolve.SweepInterval < Duration(time.Second) {
+		bad("resolve.sweep_interval", "must be at least 1s")
+	}
+	if c.Providers.Bridge.TimestampTolerance <= 0 {
+		bad("providers.bridge.timestamp_tolerance", "must be positive")
+	}
+	if c.Providers.Persona.TimestampTolerance <= 0 {
+		bad("providers.persona.timestamp_tolerance", "must be positive")
+	}
+	for i, r := range c.Resolve.Resolvers {
+		p := fmt.Sprintf("resolve.resolvers[%d]", i)
+		known := slices.Contains(BuiltinProviders, r.Provider)
+		for _, s := range c.Sources {
+			known = known || s.Name == r.Provider
+		}
+		if !known {
+			bad(p+".provider", "must be a provider or a configured source, not %q", r.Provider)
+		}
+		switch r.Type {
+		case "bridge_customer":
+			if c.Providers.Bridge.APIKey == "" {
+				bad(p+".type", "bridge_customer needs providers.bridge.api_key")
+			}
+		case "persona_accounts_by_email":
+			if c.Providers.Persona.APIKey == "" {
+				bad(p+".type", "persona_accounts_by_email needs providers.persona.api_key")
+			}
+		case "payload":
+			if r.Path == "" {
+				bad(p+".path", "required for type payload")
+			}
+			if r.As == "" {
+				bad(p+".as", "required for type payload: org_id or an attribute name")
+			}
+		case "http":
+			if u, err := url.Parse(r.LookupURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				bad(p+".lookup_url", "must be an http(s) URL")
+			}
+			if err := relay.ValidateSecret(r.Secret); err != nil {
+				bad(p+".secret", "%s", relay.ErrorMessage(err))
+			}
+		default:
+			bad(p+".type", "must be one of %s", strings.Join(ResolverTypes, ", "))
+		}
+	}
 }

@@ -365,3 +365,12 @@ func truncate(s string, n int) string {
 	}
 	return s
 }
+
+// Paired makes a connection that identity repair created take effect: the
+// match cache forgets the account, and its held events are released to the
+// org's destinations in arrival order.
+func (s *Service) Paired(ctx context.Context, c *relay.Connection) {
+	s.Invalidate(c.Provider, c.ExternalID)
+	s.logger.Info("connection paired", "connection_id", c.ID, "provider", c.Provider, "org_id", c.OrgID)
+	s.release(ctx, c)
+}

@@ -50,6 +50,9 @@ type Metrics struct {
 	BackfillItems  *prometheus.CounterVec // provider: items committed (new events)
 	BackfillWaits  *prometheus.CounterVec // provider, reason (rate_limit, backpressure)
 	BackfillErrors *prometheus.CounterVec // provider: failed page fetches
+
+	Resolutions       *prometheus.CounterVec // provider, outcome: identity resolutions run
+	OperationalEvents *prometheus.CounterVec // type: Relay's own events emitted
 }
 
 // New returns a fresh set of collectors registered on their own registry,
@@ -109,12 +112,18 @@ func New() *Metrics {
 		BackfillErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "relay_backfill_errors_total", Help: "Failed backfill page fetches, by provider.",
 		}, []string{"provider"}),
+		Resolutions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relay_resolutions_total", Help: "Resolutions of unknown provider accounts, by provider and outcome.",
+		}, []string{"provider", "outcome"}),
+		OperationalEvents: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "relay_operational_events_total", Help: "Relay's own operational events emitted, by type.",
+		}, []string{"type"}),
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.IngestRequests, m.VerifyFailures, m.Duplicates, m.CommitBatchSize, m.CommitDuration,
 		m.DeliveryAttempts, m.DeliveryLatency, m.DeliveryEndToEnd, m.DeliveriesDead, m.DestinationPauses, m.QueueDepth, m.InFlight,
-		m.BackfillPages, m.BackfillItems, m.BackfillWaits, m.BackfillErrors,
+		m.BackfillPages, m.BackfillItems, m.BackfillWaits, m.BackfillErrors, m.Resolutions, m.OperationalEvents,
 	)
 	return m
 }

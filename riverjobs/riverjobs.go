@@ -3,8 +3,9 @@
 // everything else (River's SQLite driver on the embedded file, its pgx
 // driver on PostgreSQL), survive crashes and are retried with backoff.
 //
-// The jobs are connection teardown and backfills (one orchestrator job per
-// backfill, one job per (resource, entity type) task); each job kind is one
+// The jobs are connection teardown, backfills (one orchestrator job per
+// backfill, one job per (resource, entity type) task) and account
+// resolutions; each job kind is one
 // Args type and one worker here, calling into the service that does the work.
 package riverjobs
 
@@ -50,6 +51,18 @@ type BackfillTaskArgs struct {
 // Kind names the job kind in River's tables.
 func (BackfillTaskArgs) Kind() string { return "backfill_task" }
 
+// ResolveArgs is the job resolving a provider account to an org. Only the
+// account makes it unique: a resolution queued for an account is not
+// queued again for its next event.
+type ResolveArgs struct {
+	Provider  string `json:"provider" river:"unique"`
+	AccountID string `json:"account_id" river:"unique"`
+	EventID   string `json:"event_id,omitempty"` // a held event of the account
+}
+
+// Kind names the job kind in River's tables.
+func (ResolveArgs) Kind() string { return "resolve_account" }
+
 // Handlers are the functions the jobs call.
 type Handlers struct {
 	// Teardown runs a connection's teardown steps; it must be idempotent.
@@ -61,6 +74,9 @@ type Handlers struct {
 	// to be called again after it (a rate limit, backpressure, or its time
 	// slice used up), or an error to be retried with backoff.
 	BackfillTask func(ctx context.Context, taskID string, attempt int) (again bool, after time.Duration, err error)
+	// Resolve resolves a provider account to an org; an error is retried
+	// with backoff.
+	Resolve func(ctx context.Context, provider, accountID, eventID string) error
 }
 
 // Options tune the runner.
@@ -112,6 +128,24 @@ func (w *backfillTaskWorker) NextRetry(job *river.Job[BackfillTaskArgs]) time.Ti
 // a longer timeout would also keep the rescuer from re-running the job of
 // a process that died until it ran out.
 func (w *backfillTaskWorker) Timeout(*river.Job[BackfillTaskArgs]) time.Duration { return w.timeout }
+
+type resolveWorker struct {
+	river.WorkerDefaults[ResolveArgs]
+	run func(ctx context.Context, provider, accountID, eventID string) error
+}
+
+func (w *resolveWorker) Work(ctx context.Context, job *river.Job[ResolveArgs]) error {
+	return w.run(ctx, job.Args.Provider, job.Args.AccountID, job.Args.EventID)
+}
+
+// NextRetry backs off 1 s, 2 s, 4 s, … up to 10 minutes: a provider that is
+// down for hours is asked again every 10 minutes, and nothing is dropped
+// meanwhile (the events stay held).
+func (w *resolveWorker) NextRetry(job *river.Job[ResolveArgs]) time.Time {
+	return time.Now().Add(min(time.Second<<min(job.Attempt-1, 10), 10*time.Minute))
+}
+
+func (w *resolveWorker) Timeout(*river.Job[ResolveArgs]) time.Duration { return 2 * time.Minute }
 
 type teardownWorker struct {
 	river.WorkerDefaults[TeardownArgs]
@@ -190,6 +224,9 @@ func build[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handl
 	if rescue <= 0 {
 		rescue = 3 * time.Minute
 	}
+	if h.Resolve != nil {
+		river.AddWorker(workers, &resolveWorker{run: h.Resolve})
+	}
 	if h.BackfillTask != nil {
 		river.AddWorker(workers, &backfillTaskWorker{run: h.BackfillTask, timeout: rescue})
 	}
@@ -267,6 +304,19 @@ func (q *Queue) EnqueueBackfillTask(ctx context.Context, taskID string) error {
 	})
 	if err != nil {
 		return fmt.Errorf("riverjobs: enqueue backfill task: %w", err)
+	}
+	return nil
+}
+
+// EnqueueResolve queues an account's resolution, once while one is queued,
+// waiting to be retried or running.
+func (q *Queue) EnqueueResolve(ctx context.Context, provider, accountID, eventID string) error {
+	err := q.insert(ctx, ResolveArgs{Provider: provider, AccountID: accountID, EventID: eventID}, &river.InsertOpts{
+		MaxAttempts: 200,
+		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: live},
+	})
+	if err != nil {
+		return fmt.Errorf("riverjobs: enqueue resolve: %w", err)
 	}
 	return nil
 }
