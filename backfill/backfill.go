@@ -81,8 +81,9 @@ type Service struct {
 
 	queue Queue
 
-	mu     sync.Mutex
-	limits map[string]*connLimit // by connection id: the provider's rate limit as last seen
+	mu       sync.Mutex
+	limits   map[string]*connLimit // by connection id: the provider's rate limit as last seen
+	backlogs map[string]backlog    // by connection id: see undelivered
 }
 
 // New returns the service. route chooses an event's destinations (the
@@ -109,7 +110,8 @@ func New(store Store, tokens Tokens, listers []relay.BackfillLister, names []str
 		cfg.BackpressureWait = 2 * time.Second
 	}
 	s := &Service{store: store, tokens: tokens, listers: map[string]relay.BackfillLister{}, route: route, wake: wake,
-		metrics: m, logger: logger, now: now, cfg: cfg, limits: map[string]*connLimit{}}
+		backlogs: map[string]backlog{},
+		metrics:  m, logger: logger, now: now, cfg: cfg, limits: map[string]*connLimit{}}
 	for i, l := range listers {
 		s.listers[names[i]] = l
 	}

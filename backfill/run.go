@@ -130,11 +130,14 @@ func (s *Service) RunTask(ctx context.Context, taskID string, attempt int) (agai
 			t = cur // another run of this task moved on (a rescued job): continue from there
 		}
 		// Backpressure: wait while the connection's deliveries are backed up.
-		n, err := s.store.Undelivered(ctx, c.ID, s.cfg.MaxUndelivered)
+		n, err := s.undelivered(ctx, c.ID)
 		if err != nil {
 			return false, 0, err
 		}
 		if n > s.cfg.MaxUndelivered {
+			s.mu.Lock()
+			delete(s.backlogs, c.ID) // count afresh after the wait
+			s.mu.Unlock()
 			s.count(c.Provider, "backpressure")
 			if err := setStatus(relay.TaskWaiting, false); err != nil {
 				return false, 0, err
@@ -203,6 +206,7 @@ func (s *Service) RunTask(ctx context.Context, taskID string, attempt int) (agai
 			return false, 0, err
 		}
 		status = relay.TaskRunning
+		s.committed(c.ID, items)
 		if s.metrics != nil {
 			s.metrics.BackfillPages.WithLabelValues(c.Provider).Inc()
 			stored := 0
@@ -259,4 +263,57 @@ func later(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// undeliveredTTL is how long a connection's undelivered count is reused
+// between pages: counting scans the connection's waiting deliveries (up to
+// the bound), too costly to repeat for every page of every task. Pages
+// committed meanwhile are added to it, so only live events arriving within
+// the TTL can take the count past the bound unseen.
+const undeliveredTTL = 250 * time.Millisecond
+
+// backlog is a connection's undelivered count as last counted, plus the
+// deliveries its backfill pages added since.
+type backlog struct {
+	n  int
+	at time.Time
+}
+
+// undelivered returns the connection's undelivered deliveries (at most
+// MaxUndelivered+1), counted again once the last count is undeliveredTTL
+// old.
+func (s *Service) undelivered(ctx context.Context, connectionID string) (int, error) {
+	now := s.now()
+	s.mu.Lock()
+	b, ok := s.backlogs[connectionID]
+	s.mu.Unlock()
+	if ok && now.Sub(b.at) < undeliveredTTL && now.Sub(b.at) >= 0 {
+		return b.n, nil
+	}
+	n, err := s.store.Undelivered(ctx, connectionID, s.cfg.MaxUndelivered)
+	if err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	if len(s.backlogs) > 10_000 {
+		s.backlogs = map[string]backlog{}
+	}
+	s.backlogs[connectionID] = backlog{n: n, at: now}
+	s.mu.Unlock()
+	return n, nil
+}
+
+// committed adds a committed page's deliveries to the connection's counted
+// backlog (duplicates included: an overestimate only waits sooner).
+func (s *Service) committed(connectionID string, items []*relay.IngestItem) {
+	d := 0
+	for _, it := range items {
+		d += len(it.Deliveries)
+	}
+	s.mu.Lock()
+	if b, ok := s.backlogs[connectionID]; ok {
+		b.n += d
+		s.backlogs[connectionID] = b
+	}
+	s.mu.Unlock()
 }
