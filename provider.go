@@ -41,7 +41,10 @@ type Provider interface {
 	// Verify checks the request's signature (in constant time, over the raw
 	// body) and, where the scheme has one, its timestamp against
 	// req.ReceivedAt. It returns an *Error with code EUNAUTHORIZED for a
-	// missing, malformed or wrong signature or a stale timestamp.
+	// missing, malformed or wrong signature or a stale timestamp. A
+	// provider that retries a stale delivery only after a 400 (Bridge, which
+	// then signs it afresh) returns EINVALID for the stale timestamp of a
+	// correctly signed request instead.
 	Verify(req *WebhookRequest) error
 	// Parse extracts the delivery id, event type, account and resource from a
 	// verified request. It returns an *Error with code EINVALID when the body
