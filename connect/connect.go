@@ -263,6 +263,9 @@ type Hooks struct {
 	// TearingDown is called first in a teardown (and again if the teardown
 	// is retried); an error fails the step, to be retried.
 	TearingDown func(ctx context.Context, connectionID string) error
+	// Revoked is called after a provider's lifecycle webhook revoked a
+	// connection (an uninstall, a revoked authorization).
+	Revoked func(ctx context.Context, c *relay.Connection, reason string)
 }
 
 // SetHooks installs the hooks; call it before serving.

@@ -25,6 +25,9 @@ func (s *Service) ApplyLifecycle(ctx context.Context, provider string, ch *relay
 		}
 		s.logger.Info("connection status changed by the provider", "connection_id", c.ID, "provider", provider,
 			"from", c.Status, "to", ch.Status, "reason", ch.Reason)
+		if ch.Status == relay.ConnectionRevoked && s.hooks.Revoked != nil {
+			s.hooks.Revoked(ctx, c, ch.Reason)
+		}
 	}
 	if len(ch.AddResources) > 0 || len(ch.RemoveResources) > 0 {
 		for _, r := range ch.AddResources {

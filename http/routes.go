@@ -42,6 +42,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	conn("DELETE /api/v1/connections/{id}/backfills/{bid}", s.requireBackfills(s.handleCancelBackfill()))
 	mux.Handle("GET /oauth/{provider}/callback", s.handleOAuthCallback())
 
+	api("GET /api/v1/resolutions", s.adminOnly(s.handleListResolutions()))
+	api("GET /api/v1/resolutions/{provider}/{account}", s.adminOnly(s.handleGetResolution()))
+
 	// Anything else under /api/ answers a JSON 404 rather than the mux's text one.
 	mux.Handle("/api/", s.authenticate(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.logger, errNoRoute)

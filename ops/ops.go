@@ -37,6 +37,7 @@ type Store interface {
 // Emitter stores and routes operational events. Its zero value is not
 // usable; build it with New.
 type Emitter struct {
+	queue   chan pending // EmitLater's events, stored by Run
 	store   Store
 	route   func(*relay.Event) []*relay.Destination
 	wake    func()
@@ -51,7 +52,41 @@ func New(store Store, route func(*relay.Event) []*relay.Destination, wake func()
 	if wake == nil {
 		wake = func() {}
 	}
-	return &Emitter{store: store, route: route, wake: wake, metrics: m, logger: logger, now: now}
+	return &Emitter{store: store, route: route, wake: wake, metrics: m, logger: logger, now: now, queue: make(chan pending, 1024)}
+}
+
+type pending struct {
+	typ, key, orgID, connectionID string
+	data                          any
+}
+
+// EmitLater queues an event for Run to emit, for callers that must not
+// wait on the store (the delivery recorder). It never blocks: when Run is
+// 1,024 events behind, the event is dropped and logged. What it announces
+// is stored durably elsewhere (a dead delivery stays queryable).
+func (e *Emitter) EmitLater(typ, key, orgID, connectionID string, data any) {
+	select {
+	case e.queue <- pending{typ, key, orgID, connectionID, data}:
+	default:
+		e.logger.Warn("ops: operational event dropped: the emitter is behind", "type", typ)
+	}
+}
+
+// Run emits the events EmitLater queued until ctx ends, each with its own
+// timeout; a failure is logged and the event dropped.
+func (e *Emitter) Run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case p := <-e.queue:
+			ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if err := e.Emit(ectx, p.typ, p.key, p.orgID, p.connectionID, p.data); err != nil {
+				e.logger.Warn("ops: emitting an operational event failed", "type", p.typ, "err", err)
+			}
+			cancel()
+		}
+	}
 }
 
 // Subscribed reports whether d asked for operational events: by naming
