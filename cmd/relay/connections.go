@@ -9,10 +9,13 @@ import (
 	"path/filepath"
 
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/bridge"
 	"github.com/relayhq/relay/config"
 	"github.com/relayhq/relay/github"
 	"github.com/relayhq/relay/linear"
+	"github.com/relayhq/relay/persona"
 	"github.com/relayhq/relay/postgres"
+	"github.com/relayhq/relay/resolve"
 	"github.com/relayhq/relay/riverjobs"
 	"github.com/relayhq/relay/sentry"
 	"github.com/relayhq/relay/sqlite"
@@ -59,10 +62,14 @@ func openKeyring(cfg *config.Config, kind string, logger *slog.Logger) (*vault.K
 // events. An event of an unknown account is held only while some
 // destination is filtered to an org: with none, there is nobody to release
 // it to, and holding would only grow the index of held events.
+//
+// A held event is announced to identity repair (held, which never blocks),
+// whose resolution job runs outside the request path.
 type ingestRouter struct {
 	match       func(*relay.Event)
 	route       func(*relay.Event) []*relay.Destination
 	orgFiltered func() bool
+	held        func(*relay.Event)
 }
 
 func (r ingestRouter) Route(e *relay.Event) []*relay.Destination {
@@ -70,7 +77,42 @@ func (r ingestRouter) Route(e *relay.Event) []*relay.Destination {
 	if e.Match == relay.MatchUnmatched && !r.orgFiltered() {
 		e.Match = relay.MatchNone
 	}
+	if e.Match == relay.MatchUnmatched && r.held != nil {
+		r.held(e)
+	}
 	return r.route(e)
+}
+
+// resolverChains builds the configured resolver chains by provider, each
+// step with the provider API client it needs.
+func resolverChains(cfg *config.Config) (map[string][]relay.Resolver, error) {
+	p := cfg.Providers
+	var bc *bridge.Client
+	var pc *persona.Client
+	chains := map[string][]relay.Resolver{}
+	for i, r := range cfg.Resolve.Resolvers {
+		var step relay.Resolver
+		switch r.Type {
+		case "bridge_customer":
+			if bc == nil {
+				bc = bridge.NewClient(bridge.ClientConfig{APIURL: p.Bridge.APIURL, APIKey: p.Bridge.APIKey})
+			}
+			step = &bridge.CustomerResolver{Client: bc}
+		case "persona_accounts_by_email":
+			if pc == nil {
+				pc = persona.NewClient(persona.ClientConfig{APIURL: p.Persona.APIURL, APIKey: p.Persona.APIKey, EmailField: p.Persona.EmailField})
+			}
+			step = &persona.EmailResolver{Client: pc}
+		case "payload":
+			step = &resolve.PayloadResolver{Path: r.Path, As: r.As}
+		case "http":
+			step = &resolve.HTTPResolver{URL: r.LookupURL, Secret: r.Secret}
+		default:
+			return nil, fmt.Errorf("config: resolve.resolvers[%d].type: unknown %q", i, r.Type)
+		}
+		chains[r.Provider] = append(chains[r.Provider], step)
+	}
+	return chains, nil
 }
 
 // cmdKeys runs `relay keys rotate`.

@@ -16,10 +16,12 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/relayhq/relay"
 	"github.com/relayhq/relay/backfill"
+	"github.com/relayhq/relay/bridge"
 	"github.com/relayhq/relay/config"
 	"github.com/relayhq/relay/connect"
 	"github.com/relayhq/relay/delivery"
@@ -29,7 +31,10 @@ import (
 	"github.com/relayhq/relay/ingest"
 	"github.com/relayhq/relay/linear"
 	"github.com/relayhq/relay/metrics"
+	"github.com/relayhq/relay/ops"
+	"github.com/relayhq/relay/persona"
 	"github.com/relayhq/relay/postgres"
+	"github.com/relayhq/relay/resolve"
 	"github.com/relayhq/relay/riverjobs"
 	"github.com/relayhq/relay/sentry"
 	"github.com/relayhq/relay/sqlite"
@@ -146,6 +151,20 @@ func providers(cfg *config.Config) ([]relay.Provider, error) {
 	if p.Vercel.ClientSecret != "" {
 		out = append(out, vercel.New(vercel.Config{ClientSecret: p.Vercel.ClientSecret}))
 	}
+	if len(p.Bridge.WebhookPublicKeys) > 0 {
+		b, err := bridge.New(bridge.Config{PublicKeys: p.Bridge.WebhookPublicKeys, Tolerance: time.Duration(p.Bridge.TimestampTolerance)})
+		if err != nil {
+			return nil, fmt.Errorf("config: providers.bridge.webhook_public_keys: %w", err)
+		}
+		out = append(out, b)
+	}
+	if len(p.Persona.WebhookSecrets) > 0 {
+		ps, err := persona.New(persona.Config{WebhookSecrets: p.Persona.WebhookSecrets, Tolerance: time.Duration(p.Persona.TimestampTolerance)})
+		if err != nil {
+			return nil, fmt.Errorf("config: providers.persona.webhook_secrets: %w", err)
+		}
+		out = append(out, ps)
+	}
 	for i, s := range cfg.Sources {
 		var src relay.Provider
 		var err error
@@ -235,7 +254,6 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		conns = connect.New(cs, ring, connectors, engine.Wake, logger.With("component", "connect"), now,
 			connect.Config{PublicURL: cfg.BaseURL()})
 		defer conns.Close()
-		router = ingestRouter{match: conns.Match, route: engine.Route, orgFiltered: engine.OrgFiltered}
 		var listers []relay.BackfillLister
 		var listerNames []string
 		for _, c := range connectors {
@@ -251,22 +269,49 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 				// A job's time slice stays well inside the jobs' timeout.
 				Slice: min(10*time.Second, time.Duration(cfg.Jobs.RescueAfter)/3),
 			})
-		hooks := connect.Hooks{TearingDown: backfills.CancelConnection}
+		emitter := ops.New(store, engine.Route, engine.Wake, m, logger.With("component", "ops"), now)
+		hooks := connect.Hooks{TearingDown: backfills.CancelConnection, Revoked: func(ctx context.Context, c *relay.Connection, reason string) {
+			emitter.EmitLater(ops.ConnectionRevoked, c.ID+":"+now().Format(time.RFC3339Nano), c.OrgID, c.ID,
+				map[string]any{"connection_id": c.ID, "provider": c.Provider, "account_id": c.ExternalID, "reason": reason})
+		}}
 		if bc.OnConnect {
 			hooks.Connected = backfills.Connected
 		}
 		conns.SetHooks(hooks)
+		engine.SetOnDead(func(c *relay.Claim, attempts int) {
+			if c.Event.Provider == ops.Provider {
+				return // an operational event that could not be delivered is not announced again
+			}
+			emitter.EmitLater(ops.DeliveryExhausted, fmt.Sprintf("%s:%d", c.Delivery.ID, attempts), c.Event.OrgID, c.Event.ConnectionID,
+				map[string]any{"delivery_id": c.Delivery.ID, "event_id": c.Event.ID, "destination_id": c.Destination.ID,
+					"provider": c.Event.Provider, "event_type": c.Event.EventType, "attempts": attempts})
+		})
+		chains, err := resolverChains(cfg)
+		if err != nil {
+			return err
+		}
+		resolver := resolve.New(store.(resolve.Store), conns.Paired, emitter, m, logger.With("component", "resolve"), now,
+			resolve.Config{Chains: chains, SweepInterval: time.Duration(cfg.Resolve.SweepInterval)})
+		router = ingestRouter{match: conns.Match, route: engine.Route, orgFiltered: engine.OrgFiltered, held: resolver.Notify}
 		jobs, err := openJobs(ctx, store, riverjobs.Handlers{
 			Teardown: conns.RunTeardown, Backfill: backfills.RunBackfill, BackfillTask: backfills.RunTask,
+			Resolve: resolver.Resolve,
 		}, riverjobs.Options{RescueAfter: time.Duration(cfg.Jobs.RescueAfter), Workers: cfg.Jobs.Workers}, logger.With("component", "jobs"))
 		if err != nil {
 			return err
 		}
 		conns.SetTeardownQueue(jobs.EnqueueTeardown)
 		backfills.SetQueue(jobs)
+		resolver.SetQueue(jobs)
 		if err := jobs.Start(ctx); err != nil {
 			return fmt.Errorf("start jobs: %w", err)
 		}
+		rctx, stopResolver := context.WithCancel(ctx)
+		var bg sync.WaitGroup
+		bg.Add(2)
+		go func() { defer bg.Done(); resolver.Run(rctx) }()
+		go func() { defer bg.Done(); emitter.Run(rctx) }()
+		defer func() { stopResolver(); bg.Wait() }()
 		defer func() {
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
