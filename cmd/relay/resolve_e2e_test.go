@@ -207,3 +207,38 @@ destinations:
 		t.Fatalf("unknown secret: %d", code)
 	}
 }
+
+// A delivery that exhausts its schedule is announced as
+// relay.delivery.exhausted to the destination subscribed to Relay's events,
+// and not to the others.
+func TestDeliveryExhaustedIsAnnounced(t *testing.T) {
+	app, opsSink := newCollector(t), newCollector(t)
+	app.mu.Lock()
+	app.code = 500
+	app.mu.Unlock()
+	cfg := fmt.Sprintf(`
+admin_api_key: %q
+log_level: warn
+providers:
+  github: {webhook_secret: %q}
+delivery: {retry_schedule: [0s]}
+destinations:
+  - {name: app, url: %q, secret: %q, providers: [github]}
+  - {name: ops, url: %q, secret: %q, providers: [relay]}
+`, testAdminKey, testGitHub, app.URL, testDestination, opsSink.URL, testDestination)
+	relayP := startRelay(t, cfg, nil)
+	body := simulator.GitHubIssuesPayload(4242, 77, "opened")
+	if code, b := post(t, relayP.url+"/webhooks/github", simulator.GitHubWebhook(testGitHub, "issues", "gh-dead-1", body), body); code != 202 {
+		t.Fatalf("webhook: %d %s", code, b)
+	}
+	waitUntil(t, "relay.delivery.exhausted", func() bool { return len(opsSink.all()) == 1 })
+	env := opsSink.all()[0].env
+	data, _ := env["payload"].(map[string]any)["data"].(map[string]any)
+	if env["event_type"] != "relay.delivery.exhausted" || data["event_type"] != "issues.opened" || data["attempts"] != float64(1) {
+		t.Fatalf("announcement %v", env)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(app.all()); n != 1 {
+		t.Fatalf("the failing destination got %d requests, want its one attempt (no announcement)", n)
+	}
+}
