@@ -39,7 +39,9 @@ resolve:
     - {provider: bridge, type: bridge_customer}
     - {provider: bridge, type: persona_accounts_by_email}
 destinations:
-  - {name: acme, url: %q, secret: %q, org_id: acme}
+  # one at a time, so the order the held events were released in is the
+  # order they arrive in
+  - {name: acme, url: %q, secret: %q, org_id: acme, max_concurrency: 1}
   - {name: ops, url: %q, secret: %q, event_types: ["relay.*"]}
 `, testAdminKey, br.PublicKeyPEM(), br.APIKey, br.URL(), per.APIKey, per.URL(), app.URL, testDestination, opsSink.URL, testDestination)
 	relayP := startRelay(t, cfg, nil)
