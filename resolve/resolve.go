@@ -7,7 +7,8 @@
 // Resolution runs as a durable job (one per account while queued, so
 // replicas and repeated events do not double it), never in the webhook
 // request path: ingest only calls Notify. Accounts still held are queued
-// again every SweepInterval and whenever another of their events arrives.
+// again by a sweep every SweepInterval (each account backing off, up to an
+// hour) and whenever another of their events arrives.
 package resolve
 
 import (
@@ -157,11 +158,31 @@ func (s *Service) sweep(ctx context.Context) {
 		return
 	}
 	for _, a := range held {
+		if !s.due(sctx, a) {
+			continue
+		}
 		if err := s.queue.EnqueueResolve(sctx, a.Provider, a.AccountID, a.LatestEventID); err != nil {
 			s.logger.Warn("resolve: queueing a resolution failed", "provider", a.Provider, "err", err)
 			return
 		}
 	}
+}
+
+// maxSweepWait caps the wait between sweeps' resolutions of one account.
+const maxSweepWait = time.Hour
+
+// due reports whether the sweep should resolve a held account again: an
+// account tried n times waits SweepInterval·2^(n-1), up to an hour, since
+// its last outcome, so thousands of accounts nobody can resolve do not ask
+// the providers every minute. A new event of the account does not wait
+// (Notify). A failed resolution is retried by its job's own backoff.
+func (s *Service) due(ctx context.Context, a relay.HeldAccount) bool {
+	r, err := s.store.GetResolution(ctx, a.Provider, a.AccountID)
+	if err != nil || r.Outcome == relay.ResolveFailed {
+		return true
+	}
+	wait := min(s.cfg.SweepInterval<<min(max(r.Attempts-1, 0), 12), maxSweepWait)
+	return s.now().Sub(r.UpdatedAt) >= wait
 }
 
 // Resolve is the job: it runs the provider's chain for the account and

@@ -300,3 +300,57 @@ func TestPayloadResolver(t *testing.T) {
 		t.Fatalf("%+v", got)
 	}
 }
+
+// queue records the accounts queued.
+type queue struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (q *queue) EnqueueResolve(_ context.Context, provider, account, eventID string) error {
+	q.mu.Lock()
+	q.got = append(q.got, provider+"/"+account)
+	q.mu.Unlock()
+	return nil
+}
+
+func (q *queue) accounts() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return append([]string(nil), q.got...)
+}
+
+// The sweep queues held accounts, each backing off by how often it was
+// tried: a fresh one at once, one tried three times a minute ago not yet.
+func TestSweepBacksOff(t *testing.T) {
+	f := setup(t)
+	f.hold(t, "cust_new", 0)
+	f.hold(t, "cust_tried", 0)
+	f.hold(t, "cust_old", 0)
+	now := time.Now().UTC()
+	for range 3 {
+		must(t, f.store.PutResolution(ctx, &relay.Resolution{Provider: "bridge", AccountID: "cust_tried", Outcome: relay.ResolveUnresolved,
+			UpdatedAt: now.Add(-time.Minute)}))
+	}
+	// Tried three times too, but long ago: due.
+	for range 3 {
+		must(t, f.store.PutResolution(ctx, &relay.Resolution{Provider: "bridge", AccountID: "cust_old", Outcome: relay.ResolveAmbiguous,
+			UpdatedAt: now.Add(-10 * time.Minute)}))
+	}
+	q := &queue{}
+	f.svc.SetQueue(q)
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { f.svc.Run(rctx); close(done) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(q.accounts()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	// SweepInterval is 1 minute: the third try waits 4 minutes.
+	got := q.accounts()
+	if len(got) != 2 || got[0] != "bridge/cust_new" || got[1] != "bridge/cust_old" {
+		t.Fatalf("queued %v", got)
+	}
+}
