@@ -100,7 +100,9 @@ destinations:
 	}
 
 	// Two Persona accounts of two orgs share the email: ambiguous, an
-	// alert, nothing paired, the events still held.
+	// alert, nothing paired, the events still held. Bridge is down for the
+	// first try of it: retried like Persona was.
+	br.FailNext("get_customer", 503, 3)
 	send("evt-4", "cust-twice")
 	// The lookup names an org Relay does not know: its own outcome.
 	send("evt-5", "cust-ghost")
@@ -109,6 +111,9 @@ destinations:
 	waitUntil(t, "the ambiguous and org-not-found alerts", func() bool {
 		return len(opsEvents("relay.pairing.ambiguous")) == 1 && len(opsEvents("relay.pairing.org_not_found")) == 1
 	})
+	if br.Calls("get_customer") < 3+4 {
+		t.Fatalf("bridge customer reads: %d", br.Calls("get_customer"))
+	}
 	amb := opsEvents("relay.pairing.ambiguous")[0].env
 	if data, _ := amb["payload"].(map[string]any)["data"].(map[string]any); fmt.Sprint(data["candidates"]) != "[acme globex]" ||
 		data["account_id"] != "cust-twice" {
