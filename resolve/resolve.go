@@ -158,6 +158,9 @@ func (s *Service) sweep(ctx context.Context) {
 		return
 	}
 	for _, a := range held {
+		if sctx.Err() != nil {
+			return
+		}
 		if !s.due(sctx, a) {
 			continue
 		}
@@ -178,8 +181,11 @@ const maxSweepWait = time.Hour
 // (Notify). A failed resolution is retried by its job's own backoff.
 func (s *Service) due(ctx context.Context, a relay.HeldAccount) bool {
 	r, err := s.store.GetResolution(ctx, a.Provider, a.AccountID)
-	if err != nil || r.Outcome == relay.ResolveFailed {
-		return true
+	switch {
+	case ctx.Err() != nil:
+		return false // stopping: the next sweep looks again
+	case err != nil || r.Outcome == relay.ResolveFailed:
+		return true // never tried, or unknown: resolving is the safe side
 	}
 	wait := min(s.cfg.SweepInterval<<min(max(r.Attempts-1, 0), 12), maxSweepWait)
 	return s.now().Sub(r.UpdatedAt) >= wait

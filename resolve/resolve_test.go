@@ -346,6 +346,7 @@ func TestSweepBacksOff(t *testing.T) {
 	for len(q.accounts()) < 2 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
+	time.Sleep(200 * time.Millisecond) // the sweep has passed the third account by now
 	cancel()
 	<-done
 	// SweepInterval is 1 minute: the third try waits 4 minutes.
