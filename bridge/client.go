@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/relayhq/relay"
@@ -58,7 +57,7 @@ func NewClient(cfg ClientConfig) *Client {
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	api := &httpjson.Client{HTTP: statusClient(hc), Provider: "bridge", Timeout: cfg.Timeout, Attempts: cfg.Attempts,
+	api := &httpjson.Client{HTTP: hc, Provider: "bridge", Timeout: cfg.Timeout, Attempts: cfg.Attempts,
 		BaseDelay: cfg.BaseDelay, MaxWait: cfg.MaxWait, Now: cfg.Now}
 	return &Client{api: api, base: base, key: cfg.APIKey}
 }
@@ -147,48 +146,18 @@ func (c *Client) header() http.Header {
 
 // do runs r and refines httpjson's EINVALID for the 4xx statuses that have
 // a code of their own: 404 → ENOTFOUND, 409 → ECONFLICT. The status comes
-// from the transport (statusClient), never from the error's text.
+// from the refused answer httpjson returns with the error, never from the
+// error's text.
 func (c *Client) do(ctx context.Context, r *httpjson.Request) error {
-	var status atomic.Int32
-	_, err := c.api.Do(context.WithValue(ctx, statusKey{}, &status), r)
-	if err == nil || relay.ErrorCode(err) != relay.EINVALID {
+	resp, err := c.api.Do(ctx, r)
+	if err == nil || resp == nil {
 		return err
 	}
-	switch s := int(status.Load()); s {
+	switch s := resp.Status; s {
 	case http.StatusNotFound:
 		return relay.Errorf(relay.ENOTFOUND, "bridge: %s: HTTP %d", r.What, s)
 	case http.StatusConflict:
 		return relay.Errorf(relay.ECONFLICT, "bridge: %s: HTTP %d", r.What, s)
 	}
 	return err
-}
-
-// statusKey carries, in a call's context, where statusTransport records the
-// status of each answer (the last one is the one that ended the call).
-type statusKey struct{}
-
-// statusClient is hc with its transport wrapped in a statusTransport.
-func statusClient(hc *http.Client) *http.Client {
-	c := *hc
-	next := c.Transport
-	if next == nil {
-		next = http.DefaultTransport
-	}
-	c.Transport = statusTransport{next: next}
-	return &c
-}
-
-// statusTransport records each answer's status where the request's context
-// asks it to.
-type statusTransport struct{ next http.RoundTripper }
-
-// RoundTrip implements http.RoundTripper.
-func (t statusTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.next.RoundTrip(req)
-	if err == nil {
-		if s, ok := req.Context().Value(statusKey{}).(*atomic.Int32); ok {
-			s.Store(int32(resp.StatusCode))
-		}
-	}
-	return resp, err
 }

@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/relayhq/relay"
@@ -93,21 +92,16 @@ func NewClient(cfg ClientConfig) *Client {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	hc := http.Client{}
-	if cfg.HTTPClient != nil {
-		hc = *cfg.HTTPClient
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{}
 	}
-	next := hc.Transport
-	if next == nil {
-		next = http.DefaultTransport
-	}
-	hc.Transport = statusRecorder{next: next}
 	c := &Client{cfg: cfg}
 	if u, err := url.Parse(cfg.APIURL); err == nil && u.Scheme != "" && u.Host != "" {
 		c.base = u
 	}
 	read := httpjson.EpochRateLimit("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", true)
-	c.api = &httpjson.Client{HTTP: &hc, Provider: "persona", Timeout: cfg.Timeout, Attempts: cfg.Attempts, Now: cfg.Now,
+	c.api = &httpjson.Client{HTTP: hc, Provider: "persona", Timeout: cfg.Timeout, Attempts: cfg.Attempts, Now: cfg.Now,
 		RateLimit: func(h http.Header, now time.Time) relay.RateLimit {
 			rl := read(h, now)
 			if rl.Known {
@@ -261,35 +255,16 @@ func (c *Client) resolve(what, link string) (string, error) {
 	return u.String(), nil
 }
 
-// statusKey carries a call's *atomic.Int64 that statusRecorder sets.
-type statusKey struct{}
-
-// statusRecorder records each answer's status in the request context's
-// statusKey, so that a 404 (which httpjson reports as EINVALID) can be told
-// apart without matching error text.
-type statusRecorder struct{ next http.RoundTripper }
-
-// RoundTrip implements http.RoundTripper.
-func (t statusRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.next.RoundTrip(req)
-	if p, ok := req.Context().Value(statusKey{}).(*atomic.Int64); ok && err == nil {
-		p.Store(int64(resp.StatusCode))
-	}
-	return resp, err
-}
-
 // do makes one logical call, mapping a final 404 to ENOTFOUND.
 func (c *Client) do(ctx context.Context, what, method, u string, body, out any) error {
-	var status atomic.Int64
-	ctx = context.WithValue(ctx, statusKey{}, &status)
 	h := http.Header{}
 	h.Set("Authorization", "Bearer "+c.cfg.APIKey)
 	h.Set("Persona-Version", c.cfg.APIVersion)
 	// Pin kebab-case keys, which the parser reads, whatever the
 	// organization's default inflection.
 	h.Set("Key-Inflection", "kebab")
-	_, err := c.api.Do(ctx, &httpjson.Request{Method: method, URL: u, What: what, Header: h, Body: body, Out: out})
-	if err != nil && status.Load() == http.StatusNotFound {
+	resp, err := c.api.Do(ctx, &httpjson.Request{Method: method, URL: u, What: what, Header: h, Body: body, Out: out})
+	if err != nil && resp != nil && resp.Status == http.StatusNotFound {
 		return relay.Errorf(relay.ENOTFOUND, "persona: %s: HTTP 404", what)
 	}
 	return err

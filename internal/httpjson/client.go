@@ -63,7 +63,9 @@ type Request struct {
 	Out            any // decodes a 2xx JSON answer; nil to ignore it
 }
 
-// Response is a successful answer's metadata.
+// Response is an answer's metadata: of the successful one, or, with the
+// error, of a refused one (a 4xx other than 401 and 429, never retried),
+// so that a caller can tell a 404 or a 409 from other refusals.
 type Response struct {
 	Status    int
 	Header    http.Header
@@ -121,7 +123,10 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 		}
 		lastErr = err
 		if relay.ErrorCode(err) != relay.EUNAVAILABLE || ctx.Err() != nil {
-			return nil, err
+			if resp != nil {
+				resp.Attempts = attempt
+			}
+			return resp, err
 		}
 		if limited && c.DeferLimits {
 			var e *relay.Error
@@ -227,7 +232,7 @@ func (c *Client) once(ctx context.Context, r *Request, body []byte, form bool, k
 	case resp.StatusCode == http.StatusUnauthorized:
 		return nil, 0, false, relay.Errorf(relay.EUNAUTHORIZED, "%s", msg)
 	default:
-		return nil, 0, false, relay.Errorf(relay.EINVALID, "%s", msg)
+		return out, 0, false, relay.Errorf(relay.EINVALID, "%s", msg)
 	}
 }
 
