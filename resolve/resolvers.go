@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -121,16 +122,8 @@ func (h *HTTPResolver) Resolve(ctx context.Context, q *relay.ResolveQuery) (*rel
 // transportError says what went wrong without the URL (which may hold a
 // token in its query).
 func transportError(ctx context.Context, err error) string {
-	if ctx.Err() != nil {
-		return "timed out"
-	}
-	var ue interface{ Timeout() bool }
-	if e, ok := err.(interface{ Unwrap() error }); ok {
-		if t, ok := e.Unwrap().(interface{ Timeout() bool }); ok {
-			ue = t
-		}
-	}
-	if ue != nil && ue.Timeout() {
+	var t interface{ Timeout() bool }
+	if ctx.Err() != nil || (errors.As(err, &t) && t.Timeout()) {
 		return "timed out"
 	}
 	return "connection failed"
