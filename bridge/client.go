@@ -57,8 +57,9 @@ func NewClient(cfg ClientConfig) *Client {
 	if hc == nil {
 		hc = &http.Client{}
 	}
+	// No redirects: the Api-Key header must reach Bridge's API host only.
 	api := &httpjson.Client{HTTP: hc, Provider: "bridge", Timeout: cfg.Timeout, Attempts: cfg.Attempts,
-		BaseDelay: cfg.BaseDelay, MaxWait: cfg.MaxWait, Now: cfg.Now}
+		BaseDelay: cfg.BaseDelay, MaxWait: cfg.MaxWait, Now: cfg.Now, NoRedirects: true}
 	return &Client{api: api, base: base, key: cfg.APIKey}
 }
 

@@ -226,3 +226,31 @@ func TestClientConflictAndDefaults(t *testing.T) {
 		t.Fatalf("request %s %v", got.URL.Path, got.Header)
 	}
 }
+
+// A Bridge API that redirects must not carry the Api-Key to the host it
+// names: the client does not follow redirects at all.
+func TestClientDoesNotFollowRedirects(t *testing.T) {
+	var leaked sync.Mutex
+	got := ""
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked.Lock()
+		got = r.Header.Get("Api-Key")
+		leaked.Unlock()
+		_, _ = w.Write([]byte(`{"id":"cust_x"}`))
+	}))
+	defer other.Close()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer api.Close()
+	c := bridge.NewClient(bridge.ClientConfig{APIURL: api.URL, APIKey: "sk-bridge-secret", BaseDelay: time.Millisecond})
+	_, err := c.GetCustomer(context.Background(), "cust_x")
+	if relay.ErrorCode(err) != relay.EINVALID || !strings.Contains(relay.ErrorMessage(err), "HTTP 307") {
+		t.Fatalf("redirected lookup: %v, want a refused 307", err)
+	}
+	leaked.Lock()
+	defer leaked.Unlock()
+	if got != "" {
+		t.Fatalf("the Api-Key reached the redirect's host: %q", got)
+	}
+}

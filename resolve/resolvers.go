@@ -88,10 +88,13 @@ func (h *HTTPResolver) Resolve(ctx context.Context, q *relay.ResolveQuery) (*rel
 	req.Header.Set("Webhook-Timestamp", strconv.FormatInt(at.Unix(), 10))
 	req.Header.Set("Webhook-Signature", sig)
 	req.Header.Set("User-Agent", "Relay")
-	hc := h.Client
-	if hc == nil {
-		hc = &http.Client{Timeout: 15 * time.Second}
+	hc := http.Client{Timeout: 15 * time.Second}
+	if h.Client != nil {
+		hc = *h.Client
 	}
+	// A redirect is not followed: it would carry the signed lookup (and
+	// its headers) to a host the configuration did not name.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, relay.Errorf(relay.EUNAVAILABLE, "http resolver: lookup failed: %s", transportError(ctx, err))

@@ -70,3 +70,30 @@ func TestHTTPResolver(t *testing.T) {
 		t.Errorf("app down: %v", err)
 	}
 }
+
+// The signed lookup is not replayed to a host the configuration did not
+// name: a redirect is answered as a refusal.
+func TestHTTPResolverDoesNotFollowRedirects(t *testing.T) {
+	reached := make(chan http.Header, 1)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached <- r.Header
+		io.WriteString(w, `{"org_id":"evil"}`)
+	}))
+	defer other.Close()
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL, http.StatusTemporaryRedirect)
+	}))
+	defer app.Close()
+	for _, client := range []*http.Client{nil, {}} {
+		res := &resolve.HTTPResolver{URL: app.URL, Secret: relay.NewSecret(), Client: client}
+		got, err := res.Resolve(ctx, &relay.ResolveQuery{Provider: "bridge", AccountID: "cust_1"})
+		if relay.ErrorCode(err) != relay.EINVALID {
+			t.Fatalf("redirected lookup: %+v %v, want EINVALID", got, err)
+		}
+	}
+	select {
+	case h := <-reached:
+		t.Fatalf("the signed lookup reached the redirect's host (signature %q)", h.Get("Webhook-Signature"))
+	default:
+	}
+}

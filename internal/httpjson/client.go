@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -44,7 +45,15 @@ type Client struct {
 	DeferLimits bool
 	// Limiter, when set, spaces out requests (a per-provider client-side limit).
 	Limiter *rate.Limiter
-	Now     func() time.Time
+	// NoRedirects answers a 3xx as a refusal instead of following it. By
+	// default a redirect is followed only to the same scheme and host: the
+	// request's headers (API keys, signatures) must never reach another
+	// host, and a redirect to one is answered as a refusal (EINVALID).
+	NoRedirects bool
+	Now         func() time.Time
+
+	clientOnce sync.Once
+	client     *http.Client
 }
 
 // Request is one logical API call.
@@ -186,11 +195,7 @@ func (c *Client) once(ctx context.Context, r *Request, body []byte, form bool, k
 	if key != "" && r.Method == http.MethodPost {
 		req.Header.Set("Idempotency-Key", key)
 	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		return nil, 0, false, relay.Errorf(relay.EUNAVAILABLE, "%s: %s: %s", c.Provider, r.What, transport(err))
 	}
@@ -234,6 +239,37 @@ func (c *Client) once(ctx context.Context, r *Request, body []byte, form bool, k
 	default:
 		return out, 0, false, relay.Errorf(relay.EINVALID, "%s", msg)
 	}
+}
+
+// httpClient is c.HTTP (or the default client) with the redirect policy
+// the Client's doc gives; the caller's own CheckRedirect, if any, still
+// runs for the redirects the policy allows.
+func (c *Client) httpClient() *http.Client {
+	c.clientOnce.Do(func() {
+		hc := http.Client{}
+		if c.HTTP != nil {
+			hc = *c.HTTP
+		}
+		own := hc.CheckRedirect
+		hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+			if c.NoRedirects {
+				return http.ErrUseLastResponse
+			}
+			first := via[0].URL
+			if req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
+				return http.ErrUseLastResponse
+			}
+			if len(via) >= 5 {
+				return http.ErrUseLastResponse
+			}
+			if own != nil {
+				return own(req, via)
+			}
+			return nil
+		}
+		c.client = &hc
+	})
+	return c.client
 }
 
 // RetryAfter parses a Retry-After header (seconds or an HTTP date); 0 when
