@@ -137,6 +137,7 @@ func startRelay(t *testing.T, configYAML string, env map[string]string) *relayPr
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Cleanup(func() { p.stop(t) })
+	checkAPISpec(t, p.url)
 	return p
 }
 
