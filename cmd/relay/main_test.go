@@ -6,6 +6,8 @@ import (
 	"os"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
+
 	"github.com/relayhq/relay/internal/apispec"
 )
 
@@ -15,12 +17,16 @@ import (
 // not describe).
 var apiSpec *apispec.Validator
 
+// apiDoc is the loaded document, for the envelopes collectors receive.
+var apiDoc *openapi3.T
+
 func TestMain(m *testing.M) {
 	doc, err := apispec.Load()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	apiDoc = doc
 	if apiSpec, err = apispec.NewValidator(doc); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

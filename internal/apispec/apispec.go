@@ -7,6 +7,8 @@ package apispec
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -52,6 +54,25 @@ func Operations(doc *openapi3.T) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// CheckEnvelope returns what is wrong with a body Relay posted to a
+// destination, judged by the document's outbound event webhook (the
+// Envelope schema), or nil.
+func CheckEnvelope(doc *openapi3.T, body []byte) error {
+	ref := doc.Components.Schemas["Envelope"]
+	if ref == nil || ref.Value == nil {
+		return fmt.Errorf("openapi.yaml has no Envelope schema")
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return fmt.Errorf("not JSON: %w", err)
+	}
+	if err := ref.Value.VisitJSON(v, openapi3.EnableJSONSchema2020()); err != nil {
+		msg, _, _ := strings.Cut(err.Error(), "\nSchema:")
+		return errors.New(strings.ReplaceAll(msg, "\n", " | "))
+	}
+	return nil
 }
 
 // Validator checks answers of Relay servers against the document. Only
