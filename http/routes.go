@@ -2,9 +2,17 @@ package http
 
 import "net/http"
 
-// routes lists Relay's whole HTTP surface.
-func (s *Server) routes(mux *http.ServeMux) {
+// muxer is what routes registers on: an *http.ServeMux, or a recorder in
+// the test that holds the routes to the OpenAPI document.
+type muxer interface {
+	Handle(pattern string, h http.Handler)
+}
+
+// routes lists Relay's whole HTTP surface. Every route is described in the
+// repository's openapi.yaml (a test fails otherwise).
+func (s *Server) routes(mux muxer) {
 	mux.Handle("POST /webhooks/{provider}", s.handleWebhook())
+	mux.Handle("GET /api/v1/openapi.yaml", s.handleOpenAPI())
 
 	mux.Handle("GET /healthz", s.handleHealthz())
 	mux.Handle("GET /readyz", s.handleReadyz())

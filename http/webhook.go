@@ -149,6 +149,16 @@ func keepHeaders(h http.Header, allow []string) map[string]string {
 	return out
 }
 
+// handleOpenAPI serves the API's OpenAPI document, without authentication
+// (it describes the API, it shows no data).
+func (s *Server) handleOpenAPI() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		_, _ = w.Write(relay.OpenAPI)
+	})
+}
+
 func (s *Server) handleHealthz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": relay.Version})

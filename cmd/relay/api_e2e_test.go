@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -129,5 +131,19 @@ func TestAPIEndToEnd(t *testing.T) {
 	}
 	if len(other.all()) != 0 {
 		t.Fatalf("the push-only destination received %d issues events", len(other.all()))
+	}
+}
+
+// The OpenAPI document is served without a key, as embedded in the binary.
+func TestOpenAPIDocumentIsServed(t *testing.T) {
+	p := startRelay(t, e2eConfig(newCollector(t).URL), nil)
+	resp, err := http.Get(p.url + "/api/v1/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/yaml" || !bytes.Equal(body, relay.OpenAPI) {
+		t.Fatalf("GET /api/v1/openapi.yaml: %d %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relayhq/relay/internal/apispec"
 	"github.com/relayhq/relay/simulator"
 	"github.com/relayhq/relay/storetest"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
@@ -69,6 +70,9 @@ func newCollector(t *testing.T) *collector {
 		body, _ := io.ReadAll(r.Body)
 		var env map[string]any
 		_ = json.Unmarshal(body, &env)
+		if err := apispec.CheckEnvelope(apiDoc, body); err != nil {
+			t.Errorf("delivered envelope not allowed by openapi.yaml: %v", err)
+		}
 		c.mu.Lock()
 		delay := c.delay
 		c.mu.Unlock()
@@ -137,6 +141,7 @@ func startRelay(t *testing.T, configYAML string, env map[string]string) *relayPr
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Cleanup(func() { p.stop(t) })
+	checkAPISpec(t, p.url)
 	return p
 }
 
