@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"strconv"
 	"time"
 
 	"github.com/relayhq/relay/internal/hexmac"
@@ -65,7 +64,7 @@ func (p *Provider) Headers() []string {
 
 // Verify checks linear-signature (hex HMAC-SHA256 of the raw body, no prefix)
 // and then that the body's webhookTimestamp (ms) is within the tolerance of
-// req.ReceivedAt. It returns an *relay.Error with code EUNAUTHORIZED for a
+// req.ReceivedAt (see checkTimestamp). It returns an *relay.Error with code EUNAUTHORIZED for a
 // missing, malformed or wrong signature and for a missing or stale timestamp,
 // and EINVALID when a correctly signed body is not JSON.
 func (p *Provider) Verify(req *relay.WebhookRequest) error {
@@ -73,29 +72,11 @@ func (p *Provider) Verify(req *relay.WebhookRequest) error {
 		return err
 	}
 
-	var ts struct {
-		WebhookTimestamp id `json:"webhookTimestamp"`
-	}
-	if err := json.Unmarshal(req.Body, &ts); err != nil {
-		return relay.Errorf(relay.EINVALID, "body is not valid JSON")
-	}
-	// A signed body without a timestamp cannot be checked for replay; Linear
-	// always sends one, so its absence is treated like a stale one.
-	if ts.WebhookTimestamp == "" {
-		return relay.Errorf(relay.EUNAUTHORIZED, "missing webhookTimestamp")
-	}
-	ms, err := strconv.ParseInt(string(ts.WebhookTimestamp), 10, 64)
-	if err != nil {
-		return relay.Errorf(relay.EUNAUTHORIZED, "malformed webhookTimestamp")
-	}
 	now := req.ReceivedAt
 	if now.IsZero() {
 		now = time.Now()
 	}
-	if d := now.Sub(time.UnixMilli(ms)); d > p.tolerance || d < -p.tolerance {
-		return relay.Errorf(relay.EUNAUTHORIZED, "stale timestamp")
-	}
-	return nil
+	return p.checkTimestamp(req.Body, now)
 }
 
 // payload holds the few fields Parse needs; the rest of the body is skipped.
