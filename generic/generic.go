@@ -323,6 +323,14 @@ func (h *HMAC) Verify(req *relay.WebhookRequest) error {
 // byte-identical bodies de-duplicate. The event type is the TypeField string,
 // else "webhook". It returns an *relay.Error with code EINVALID when the body
 // is not a JSON object.
+//
+// With IDHeader configured, BodyKey is the hex SHA-256 of the raw body too
+// (header present or not). The signature covers only the body, so the same
+// signed body under another id header value is a replay, not a new delivery;
+// the scheme has no timestamp, so the key holds for as long as the event is
+// kept. The cost: a sender that sends byte-identical bodies as distinct
+// deliveries has them stored once. Without IDHeader every delivery id comes
+// from the signed body already and no second key is needed.
 func (h *HMAC) Parse(req *relay.WebhookRequest) (relay.Inbound, error) {
 	pv := reflect.New(h.body)
 	if err := json.Unmarshal(req.Body, pv.Interface()); err != nil {
@@ -339,9 +347,16 @@ func (h *HMAC) Parse(req *relay.WebhookRequest) (relay.Inbound, error) {
 	if in.DeliveryID == "" {
 		in.DeliveryID = v.Field(0).String()
 	}
-	if in.DeliveryID == "" {
+	var bodyHash string
+	if in.DeliveryID == "" || h.idHeader != "" {
 		sum := sha256.Sum256(req.Body)
-		in.DeliveryID = hex.EncodeToString(sum[:])
+		bodyHash = hex.EncodeToString(sum[:])
+	}
+	if in.DeliveryID == "" {
+		in.DeliveryID = bodyHash
+	}
+	if h.idHeader != "" {
+		in.BodyKey = bodyHash
 	}
 	return in, nil
 }

@@ -74,6 +74,7 @@ func (s *Server) handleWebhook() http.Handler {
 			Provider: name, DeliveryID: in.DeliveryID, EventType: in.EventType, Source: relay.SourceLive,
 			AccountID: in.AccountID, ResourceID: in.ResourceID,
 			Headers: keepHeaders(r.Header, p.Headers()), Payload: body, ReceivedAt: req.ReceivedAt,
+			BodyKey: in.BodyKey,
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), ingestTimeout)
 		res, err := s.ingest.Submit(ctx, ev)

@@ -64,9 +64,10 @@ func (p *Provider) Headers() []string {
 
 // Verify checks linear-signature (hex HMAC-SHA256 of the raw body, no prefix)
 // and then that the body's webhookTimestamp (ms) is within the tolerance of
-// req.ReceivedAt (see checkTimestamp). It returns an *relay.Error with code EUNAUTHORIZED for a
-// missing, malformed or wrong signature and for a missing or stale timestamp,
-// and EINVALID when a correctly signed body is not JSON.
+// req.ReceivedAt (see checkTimestamp). It returns an *relay.Error with code
+// EUNAUTHORIZED for a missing, malformed or wrong signature and for a
+// missing, non-numeric or stale timestamp, and EINVALID when a correctly
+// signed body is not JSON.
 func (p *Provider) Verify(req *relay.WebhookRequest) error {
 	if err := p.sig.Verify(req.Header.Get(HeaderSignature), req.Body); err != nil {
 		return err
@@ -100,8 +101,21 @@ type payload struct {
 // Parse extracts the delivery id, the event type ("<type>.<action>", e.g.
 // "Issue.create"), the organization id and the team id (data.teamId, else
 // data.team.id). The delivery id is the Linear-Delivery header when present,
-// else DeliveryID of the body. It returns an *relay.Error with code EINVALID
-// when the body is not a JSON object.
+// else derivedID of the body; BodyKey is the hex SHA-256 of the body. It
+// returns an *relay.Error with code EINVALID when the body is not a JSON
+// object.
+//
+// Why two keys. Linear-Delivery is not covered by the signature, so on its
+// own it cannot tell a captured body replayed within the 60 s window under a
+// new header value from a new delivery; a replay must carry the signed bytes
+// unchanged, so the body's hash catches it. That hash cannot be the delivery
+// id: a retry (PROVIDERS.md: up to 3, after 1 min, 1 h and ~6 h) must carry a
+// fresh webhookTimestamp to pass the 60 s check, so its body and hash differ
+// from the first attempt's, while its Linear-Delivery (or derivedID, which
+// leaves webhookTimestamp out) stays the same. Nor does derivedID replace the
+// header: it rests on fields chosen by inference (createdAt, data.updatedAt)
+// and could join two distinct deliveries, whereas two byte-identical signed
+// bodies, webhookTimestamp included, are one delivery by construction.
 func (p *Provider) Parse(req *relay.WebhookRequest) (relay.Inbound, error) {
 	var pl payload
 	if err := json.Unmarshal(req.Body, &pl); err != nil {
@@ -127,6 +141,8 @@ func (p *Provider) Parse(req *relay.WebhookRequest) (relay.Inbound, error) {
 	if in.DeliveryID == "" {
 		in.DeliveryID = derivedID(&pl)
 	}
+	sum := sha256.Sum256(req.Body)
+	in.BodyKey = hex.EncodeToString(sum[:])
 	return in, nil
 }
 
