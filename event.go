@@ -23,6 +23,9 @@ type Event struct {
 	Headers    map[string]string `json:"headers,omitempty"` // allow-listed request headers
 	Payload    json.RawMessage   `json:"payload"`           // the provider's JSON, byte for byte
 	ReceivedAt time.Time         `json:"received_at"`
+	// BodyKey is Inbound.BodyKey: when set, the store also keeps the event
+	// unique on (Provider, BodyKey). Not exposed; it is write-only.
+	BodyKey string `json:"-"`
 
 	// Deliveries is filled by Store.GetEvent only.
 	Deliveries []*Delivery `json:"deliveries,omitempty"`

@@ -31,6 +31,13 @@ type Inbound struct {
 	// ResourceID is the provider resource (repository, project, team) when the
 	// payload names one.
 	ResourceID string
+	// BodyKey, when set, is a second de-duplication key derived from the
+	// signed body (the hex SHA-256 of the raw body): Relay then stores at
+	// most one event per (provider, BodyKey) as well. Adapters set it when
+	// DeliveryID may come from a header the signature does not cover, so
+	// that replaying a captured body under new delivery ids stores nothing
+	// new.
+	BodyKey string
 }
 
 // Provider is a webhook source: a code-defined provider adapter (github,

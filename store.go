@@ -17,9 +17,10 @@ type IngestItem struct {
 	LeaseUntil time.Time
 
 	// Duplicate is set by InsertEvents when an event with the same
-	// (Provider, DeliveryID) already existed (stored earlier, or earlier in
-	// the same batch); then nothing of this item was written, and
-	// Event.ID is replaced by the existing event's id.
+	// (Provider, DeliveryID), or with the same non-empty (Provider, BodyKey),
+	// already existed (stored earlier, or earlier in the same batch); then
+	// nothing of this item was written, and Event.ID is replaced by the
+	// existing event's id.
 	Duplicate bool
 }
 
@@ -46,7 +47,9 @@ type Store interface {
 
 	// InsertEvents stores a batch of events and their deliveries in one
 	// transaction (one durable commit). Events whose (Provider, DeliveryID)
-	// exists are marked Duplicate and their deliveries are not written. When
+	// exists, or whose non-empty (Provider, BodyKey) does, are marked
+	// Duplicate and their deliveries are not written; both keys are unique in
+	// the database, so concurrent replicas agree. When
 	// it returns an error nothing of the batch is stored.
 	InsertEvents(ctx context.Context, items []*IngestItem) error
 

@@ -190,14 +190,30 @@ func (p *Provider) Verify(req *relay.WebhookRequest) error {
 	return nil
 }
 
+// Bounds on an X-Webhook-Signature header. Every v0 costs one RSA
+// verification per configured key before the request is known to be
+// Bridge's, so an unauthenticated header must not carry many: Bridge sends
+// one, a key rotation on its side could send two, and five leaves room
+// (Persona's adapter caps its sets the same way). maxHeaderBytes fits five
+// signatures of a 4096-bit key (684 base64 characters each) with the
+// timestamp, and refuses a padded header before it is split.
+const (
+	maxSignatures  = 5
+	maxHeaderBytes = 4096
+)
+
 // parseHeader splits "t=<ms>,v0=<base64>" into the timestamp digits and the
 // decoded signatures (every v0 present; other versions are ignored). It
-// returns EUNAUTHORIZED for a missing or malformed header.
+// returns EUNAUTHORIZED for a missing or malformed header, and for one
+// longer than maxHeaderBytes or with more than maxSignatures v0 values.
 func parseHeader(h string) (string, [][]byte, error) {
 	if h == "" {
 		return "", nil, relay.Errorf(relay.EUNAUTHORIZED, "missing %s header", HeaderSignature)
 	}
 	malformed := relay.Errorf(relay.EUNAUTHORIZED, "malformed %s header", HeaderSignature)
+	if len(h) > maxHeaderBytes {
+		return "", nil, malformed
+	}
 	var ts string
 	var sigs [][]byte
 	for part := range strings.SplitSeq(h, ",") {
@@ -212,6 +228,9 @@ func parseHeader(h string) (string, [][]byte, error) {
 			}
 			ts = v
 		case "v0":
+			if len(sigs) == maxSignatures {
+				return "", nil, malformed
+			}
 			// Bridge asks for strict decoding; a signature is never empty.
 			sig, err := base64.StdEncoding.Strict().DecodeString(v)
 			if err != nil || len(sig) == 0 {

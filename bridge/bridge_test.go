@@ -149,6 +149,41 @@ func TestVerify(t *testing.T) {
 
 func ms(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
+// Each v0 costs an RSA verification per key before the request is
+// authenticated, so a header may carry only a few: the valid signature is
+// accepted among four others, and refused among five others or in a header
+// padded past the length cap.
+func TestVerifySignatureCap(t *testing.T) {
+	a, b := sims(t)
+	now := time.Date(2026, 3, 4, 15, 20, 9, 0, time.UTC)
+	body := simulator.BridgeCustomerEvent("wh_cap", "cust-1", "customer.updated")
+	p, err := bridge.New(bridge.Config{PublicKeys: []string{a.PublicKeyPEM()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := a.Webhook(body, now).Get(bridge.HeaderSignature)
+	other := strings.Split(b.Webhook(body, now).Get(bridge.HeaderSignature), ",")[1] // "v0=…" by another key
+	withOthers := func(n int) string { return valid + strings.Repeat(","+other, n) }
+	tests := []struct {
+		name   string
+		header string
+		code   string
+	}{
+		{"five v0", withOthers(4), ""},
+		{"six v0", withOthers(5), relay.EUNAUTHORIZED},
+		{"thousand v0", withOthers(1000), relay.EUNAUTHORIZED},
+		{"long header", valid + ",pad=" + strings.Repeat("x", 8<<10), relay.EUNAUTHORIZED},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := &relay.WebhookRequest{Header: http.Header{"X-Webhook-Signature": {tt.header}}, Body: body, ReceivedAt: now}
+			if got := relay.ErrorCode(p.Verify(req)); got != tt.code {
+				t.Fatalf("code %q, want %q", got, tt.code)
+			}
+		})
+	}
+}
+
 func TestVerifyTwoKeys(t *testing.T) {
 	a, b := sims(t)
 	third := simulator.NewBridge(nil)

@@ -339,6 +339,7 @@ func TestErrors(t *testing.T) {
 		{name: "source name required", file: "sources:\n  - {scheme: hmac-sha256, header: X-Sig, secret: s}\n", want: []string{"config: sources[0].name: required"}},
 		{name: "source name pattern", file: "sources:\n  - {name: Bad_Name, scheme: hmac-sha256, header: X-Sig, secret: s}\n", want: []string{"config: sources[0].name: must be"}},
 		{name: "source name builtin", file: "sources:\n  - {name: persona, scheme: hmac-sha256, header: X-Sig, secret: s}\n", want: []string{`config: sources[0].name: "persona" is a built-in provider`}},
+		{name: "source name relay", file: "sources:\n  - {name: relay, scheme: hmac-sha256, header: X-Sig, secret: s}\n", want: []string{`config: sources[0].name: "relay" is reserved for Relay's own operational events`}},
 		{name: "source name unique", file: "sources:\n  - {name: a, scheme: hmac-sha256, header: X-Sig, secret: s}\n  - {name: a, scheme: hmac-sha256, header: X-Sig, secret: s}\n",
 			want: []string{`config: sources[1].name: "a" is already the name of sources[0]`}},
 		{name: "source scheme missing", file: "sources:\n  - {name: a, secret: s}\n", want: []string{"config: sources[0].scheme: required"}},

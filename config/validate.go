@@ -19,6 +19,11 @@ import (
 // source may not take one, since both would be served at /webhooks/{name}.
 var BuiltinProviders = []string{"github", "linear", "sentry", "vercel", "bridge", "persona"}
 
+// OpsProvider is the provider name of Relay's own operational events
+// (package ops). A source of that name could post events destinations take
+// for Relay's own, so it is reserved like the built-in names.
+const OpsProvider = "relay"
+
 var sourceName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
 // Limits checked by Validate.
@@ -99,6 +104,8 @@ func (c *Config) Validate() error {
 			bad(p+".name", "required")
 		case !sourceName.MatchString(s.Name):
 			bad(p+".name", "must be 1 to 63 lowercase letters, digits, '-' or '_', starting with a letter or digit")
+		case s.Name == OpsProvider:
+			bad(p+".name", "%q is reserved for Relay's own operational events; choose another name", s.Name)
 		case slices.Contains(BuiltinProviders, s.Name):
 			bad(p+".name", "%q is a built-in provider; choose another name", s.Name)
 		default:

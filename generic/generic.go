@@ -33,6 +33,15 @@ const (
 	HeaderWebhookSignature = "Webhook-Signature"
 )
 
+// The same headers under the names Svix uses. Senders that sign through
+// Svix send the Standard Webhooks scheme under these; the official
+// libraries accept both sets, and so does StandardWebhooks.
+const (
+	HeaderSvixID        = "Svix-Id"
+	HeaderSvixTimestamp = "Svix-Timestamp"
+	HeaderSvixSignature = "Svix-Signature"
+)
+
 // defaultEventType is the event type when the payload names none.
 const defaultEventType = "webhook"
 
@@ -72,23 +81,46 @@ func (s *StandardWebhooks) Name() string { return s.name }
 
 // Headers lists the request headers kept with a stored event.
 func (s *StandardWebhooks) Headers() []string {
-	return []string{HeaderWebhookID, HeaderWebhookTimestamp, "User-Agent", "Content-Type"}
+	return []string{HeaderWebhookID, HeaderWebhookTimestamp, HeaderSvixID, HeaderSvixTimestamp, "User-Agent", "Content-Type"}
+}
+
+// swHeaders holds the names, or the values, of one set of Standard Webhooks
+// headers.
+type swHeaders struct{ id, timestamp, signature string }
+
+// headerSet returns the names and values of the set a request is signed
+// with: the webhook-* set, or the svix-* set when the webhook-* set is
+// incomplete and the svix-* set is not. Whole sets are taken, never a mix,
+// as Svix's own libraries do.
+func headerSet(h http.Header) (swHeaders, swHeaders) {
+	std := swHeaders{HeaderWebhookID, HeaderWebhookTimestamp, HeaderWebhookSignature}
+	svix := swHeaders{HeaderSvixID, HeaderSvixTimestamp, HeaderSvixSignature}
+	values := func(n swHeaders) swHeaders { return swHeaders{h.Get(n.id), h.Get(n.timestamp), h.Get(n.signature)} }
+	v := values(std)
+	if v.id == "" || v.timestamp == "" || v.signature == "" {
+		if sv := values(svix); sv.id != "" && sv.timestamp != "" && sv.signature != "" {
+			return svix, sv
+		}
+	}
+	return std, v
 }
 
 // Verify checks that webhook-timestamp is within the tolerance of
 // req.ReceivedAt and that one of the space-separated v1 signatures in
-// webhook-signature matches. It returns an *relay.Error with code
-// EUNAUTHORIZED for a missing or malformed header, a stale timestamp or no
-// matching signature.
+// webhook-signature matches; the svix-id, svix-timestamp and svix-signature
+// headers stand for the webhook-* ones when those are not all present. It
+// returns an *relay.Error with code EUNAUTHORIZED for a missing or malformed
+// header, a stale timestamp or no matching signature.
 func (s *StandardWebhooks) Verify(req *relay.WebhookRequest) error {
-	for _, h := range []string{HeaderWebhookID, HeaderWebhookTimestamp, HeaderWebhookSignature} {
-		if req.Header.Get(h) == "" {
-			return relay.Errorf(relay.EUNAUTHORIZED, "missing %s header", h)
+	names, v := headerSet(req.Header)
+	for _, h := range [][2]string{{names.id, v.id}, {names.timestamp, v.timestamp}, {names.signature, v.signature}} {
+		if h[1] == "" {
+			return relay.Errorf(relay.EUNAUTHORIZED, "missing %s header", h[0])
 		}
 	}
-	sec, err := strconv.ParseInt(req.Header.Get(HeaderWebhookTimestamp), 10, 64)
+	sec, err := strconv.ParseInt(v.timestamp, 10, 64)
 	if err != nil {
-		return relay.Errorf(relay.EUNAUTHORIZED, "malformed %s header", HeaderWebhookTimestamp)
+		return relay.Errorf(relay.EUNAUTHORIZED, "malformed %s header", names.timestamp)
 	}
 	now := req.ReceivedAt
 	if now.IsZero() {
@@ -98,21 +130,27 @@ func (s *StandardWebhooks) Verify(req *relay.WebhookRequest) error {
 		return relay.Errorf(relay.EUNAUTHORIZED, "stale timestamp")
 	}
 	// The library compares in constant time; its own timestamp check uses the
-	// wall clock, so it is skipped in favour of the one above.
-	if err := s.wh.VerifyIgnoringTimestamp(req.Body, req.Header); err != nil {
+	// wall clock, so it is skipped in favour of the one above. It reads only
+	// the webhook-* names, so a svix-* set is handed over under those.
+	h := req.Header
+	if names.id == HeaderSvixID {
+		h = http.Header{HeaderWebhookID: {v.id}, HeaderWebhookTimestamp: {v.timestamp}, HeaderWebhookSignature: {v.signature}}
+	}
+	if err := s.wh.VerifyIgnoringTimestamp(req.Body, h); err != nil {
 		return relay.Errorf(relay.EUNAUTHORIZED, "signature mismatch")
 	}
 	return nil
 }
 
-// Parse extracts the delivery id (webhook-id) and the event type (the
-// payload's "type" when it is a string, else "webhook"). It returns an
-// *relay.Error with code EINVALID when webhook-id is missing or the body is
-// not a JSON object.
+// Parse extracts the delivery id (webhook-id, or svix-id when the request is
+// signed under the svix-* names) and the event type (the payload's "type"
+// when it is a string, else "webhook"). It returns an *relay.Error with code
+// EINVALID when the id header is missing or the body is not a JSON object.
 func (s *StandardWebhooks) Parse(req *relay.WebhookRequest) (relay.Inbound, error) {
-	id := req.Header.Get(HeaderWebhookID)
+	names, v := headerSet(req.Header)
+	id := v.id
 	if id == "" {
-		return relay.Inbound{}, relay.Errorf(relay.EINVALID, "missing %s header", HeaderWebhookID)
+		return relay.Inbound{}, relay.Errorf(relay.EINVALID, "missing %s header", names.id)
 	}
 	var pl struct {
 		Type str `json:"type"`
@@ -285,6 +323,14 @@ func (h *HMAC) Verify(req *relay.WebhookRequest) error {
 // byte-identical bodies de-duplicate. The event type is the TypeField string,
 // else "webhook". It returns an *relay.Error with code EINVALID when the body
 // is not a JSON object.
+//
+// With IDHeader configured, BodyKey is the hex SHA-256 of the raw body too
+// (header present or not). The signature covers only the body, so the same
+// signed body under another id header value is a replay, not a new delivery;
+// the scheme has no timestamp, so the key holds for as long as the event is
+// kept. The cost: a sender that sends byte-identical bodies as distinct
+// deliveries has them stored once. Without IDHeader every delivery id comes
+// from the signed body already and no second key is needed.
 func (h *HMAC) Parse(req *relay.WebhookRequest) (relay.Inbound, error) {
 	pv := reflect.New(h.body)
 	if err := json.Unmarshal(req.Body, pv.Interface()); err != nil {
@@ -301,9 +347,16 @@ func (h *HMAC) Parse(req *relay.WebhookRequest) (relay.Inbound, error) {
 	if in.DeliveryID == "" {
 		in.DeliveryID = v.Field(0).String()
 	}
-	if in.DeliveryID == "" {
+	var bodyHash string
+	if in.DeliveryID == "" || h.idHeader != "" {
 		sum := sha256.Sum256(req.Body)
-		in.DeliveryID = hex.EncodeToString(sum[:])
+		bodyHash = hex.EncodeToString(sum[:])
+	}
+	if in.DeliveryID == "" {
+		in.DeliveryID = bodyHash
+	}
+	if h.idHeader != "" {
+		in.BodyKey = bodyHash
 	}
 	return in, nil
 }

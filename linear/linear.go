@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"strconv"
 	"time"
 
 	"github.com/relayhq/relay/internal/hexmac"
@@ -65,37 +64,20 @@ func (p *Provider) Headers() []string {
 
 // Verify checks linear-signature (hex HMAC-SHA256 of the raw body, no prefix)
 // and then that the body's webhookTimestamp (ms) is within the tolerance of
-// req.ReceivedAt. It returns an *relay.Error with code EUNAUTHORIZED for a
-// missing, malformed or wrong signature and for a missing or stale timestamp,
-// and EINVALID when a correctly signed body is not JSON.
+// req.ReceivedAt (see checkTimestamp). It returns an *relay.Error with code
+// EUNAUTHORIZED for a missing, malformed or wrong signature and for a
+// missing, non-numeric or stale timestamp, and EINVALID when a correctly
+// signed body is not JSON.
 func (p *Provider) Verify(req *relay.WebhookRequest) error {
 	if err := p.sig.Verify(req.Header.Get(HeaderSignature), req.Body); err != nil {
 		return err
 	}
 
-	var ts struct {
-		WebhookTimestamp id `json:"webhookTimestamp"`
-	}
-	if err := json.Unmarshal(req.Body, &ts); err != nil {
-		return relay.Errorf(relay.EINVALID, "body is not valid JSON")
-	}
-	// A signed body without a timestamp cannot be checked for replay; Linear
-	// always sends one, so its absence is treated like a stale one.
-	if ts.WebhookTimestamp == "" {
-		return relay.Errorf(relay.EUNAUTHORIZED, "missing webhookTimestamp")
-	}
-	ms, err := strconv.ParseInt(string(ts.WebhookTimestamp), 10, 64)
-	if err != nil {
-		return relay.Errorf(relay.EUNAUTHORIZED, "malformed webhookTimestamp")
-	}
 	now := req.ReceivedAt
 	if now.IsZero() {
 		now = time.Now()
 	}
-	if d := now.Sub(time.UnixMilli(ms)); d > p.tolerance || d < -p.tolerance {
-		return relay.Errorf(relay.EUNAUTHORIZED, "stale timestamp")
-	}
-	return nil
+	return p.checkTimestamp(req.Body, now)
 }
 
 // payload holds the few fields Parse needs; the rest of the body is skipped.
@@ -119,8 +101,21 @@ type payload struct {
 // Parse extracts the delivery id, the event type ("<type>.<action>", e.g.
 // "Issue.create"), the organization id and the team id (data.teamId, else
 // data.team.id). The delivery id is the Linear-Delivery header when present,
-// else DeliveryID of the body. It returns an *relay.Error with code EINVALID
-// when the body is not a JSON object.
+// else derivedID of the body; BodyKey is the hex SHA-256 of the body. It
+// returns an *relay.Error with code EINVALID when the body is not a JSON
+// object.
+//
+// Why two keys. Linear-Delivery is not covered by the signature, so on its
+// own it cannot tell a captured body replayed within the 60 s window under a
+// new header value from a new delivery; a replay must carry the signed bytes
+// unchanged, so the body's hash catches it. That hash cannot be the delivery
+// id: a retry (PROVIDERS.md: up to 3, after 1 min, 1 h and ~6 h) must carry a
+// fresh webhookTimestamp to pass the 60 s check, so its body and hash differ
+// from the first attempt's, while its Linear-Delivery (or derivedID, which
+// leaves webhookTimestamp out) stays the same. Nor does derivedID replace the
+// header: it rests on fields chosen by inference (createdAt, data.updatedAt)
+// and could join two distinct deliveries, whereas two byte-identical signed
+// bodies, webhookTimestamp included, are one delivery by construction.
 func (p *Provider) Parse(req *relay.WebhookRequest) (relay.Inbound, error) {
 	var pl payload
 	if err := json.Unmarshal(req.Body, &pl); err != nil {
@@ -146,6 +141,8 @@ func (p *Provider) Parse(req *relay.WebhookRequest) (relay.Inbound, error) {
 	if in.DeliveryID == "" {
 		in.DeliveryID = derivedID(&pl)
 	}
+	sum := sha256.Sum256(req.Body)
+	in.BodyKey = hex.EncodeToString(sum[:])
 	return in, nil
 }
 

@@ -32,17 +32,22 @@ func insertEventsTx(ctx context.Context, tx pgx.Tx, items []*relay.IngestItem) e
 			return err
 		}
 		// Inserted → its id and true; already there (earlier, or earlier
-		// in this batch) → the existing id and false.
+		// in this batch) → the existing id and false. No conflict target: a
+		// taken (provider, delivery_id) and a taken (provider, body_key)
+		// both make the event a duplicate.
 		b.Queue(`WITH ins AS (
 				INSERT INTO events (id, provider, delivery_id, event_type, source, account_id, resource_id,
-					org_id, connection_id, headers, payload, received_at, match)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-				ON CONFLICT (provider, delivery_id) DO NOTHING RETURNING id)
+					org_id, connection_id, headers, payload, received_at, match, body_key)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+				ON CONFLICT DO NOTHING RETURNING id)
 			SELECT id, true FROM ins
 			UNION ALL
-			SELECT id, false FROM events WHERE provider = $2 AND delivery_id = $3 AND NOT EXISTS (SELECT 1 FROM ins)`,
+			(SELECT id, false FROM events WHERE provider = $2 AND delivery_id = $3 AND NOT EXISTS (SELECT 1 FROM ins)
+			UNION ALL
+			SELECT id, false FROM events WHERE provider = $2 AND body_key = $14 AND body_key <> '' AND NOT EXISTS (SELECT 1 FROM ins))
+			LIMIT 1`,
 			e.ID, e.Provider, e.DeliveryID, e.EventType, e.Source, e.AccountID, e.ResourceID, e.OrgID,
-			e.ConnectionID, headers, []byte(e.Payload), e.ReceivedAt.UTC(), e.Match)
+			e.ConnectionID, headers, []byte(e.Payload), e.ReceivedAt.UTC(), e.Match, e.BodyKey)
 	}
 	br := tx.SendBatch(ctx, b)
 	var reread []*relay.IngestItem
@@ -70,7 +75,9 @@ func insertEventsTx(ctx context.Context, tx pgx.Tx, items []*relay.IngestItem) e
 	b = &pgx.Batch{}
 	for _, it := range reread {
 		// A new statement has a fresh snapshot that sees the committed row.
-		b.Queue(`SELECT id FROM events WHERE provider = $1 AND delivery_id = $2`, it.Event.Provider, it.Event.DeliveryID).
+		b.Queue(`SELECT id FROM events WHERE provider = $1 AND delivery_id = $2
+			UNION ALL SELECT id FROM events WHERE provider = $1 AND body_key = $3 AND body_key <> ''
+			LIMIT 1`, it.Event.Provider, it.Event.DeliveryID, it.Event.BodyKey).
 			QueryRow(func(row pgx.Row) error { return row.Scan(&it.Event.ID) })
 	}
 	for _, it := range items {

@@ -24,13 +24,13 @@ func insertEventsTx(ctx context.Context, tx *sql.Tx, st *writerStmts, items []*r
 			return err
 		}
 		res, err := insEvent.ExecContext(ctx, e.ID, e.Provider, e.DeliveryID, e.EventType, e.Source,
-			e.AccountID, e.ResourceID, e.OrgID, e.ConnectionID, e.Match, headers, []byte(e.Payload), ms(e.ReceivedAt))
+			e.AccountID, e.ResourceID, e.OrgID, e.ConnectionID, e.Match, headers, []byte(e.Payload), ms(e.ReceivedAt), e.BodyKey)
 		if err != nil {
 			return fmt.Errorf("sqlite: insert event: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			it.Duplicate = true
-			if err := tx.StmtContext(ctx, st.findEvent).QueryRowContext(ctx, e.Provider, e.DeliveryID).Scan(&e.ID); err != nil {
+			if err := tx.StmtContext(ctx, st.findEvent).QueryRowContext(ctx, e.Provider, e.DeliveryID, e.BodyKey).Scan(&e.ID); err != nil {
 				return fmt.Errorf("sqlite: insert event: find duplicate: %w", err)
 			}
 			continue

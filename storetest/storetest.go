@@ -73,6 +73,8 @@ func Run(t *testing.T, open func(t *testing.T) relay.Store) {
 		{"MigrateIdempotentAndReady", testMigrate},
 		{"InsertRoundTrip", testInsertRoundTrip},
 		{"Duplicates", testDuplicates},
+		{"BodyKeyDuplicates", testBodyKeyDuplicates},
+		{"BodyKeyConcurrent", testBodyKeyConcurrent},
 		{"LeasedOnInsert", testLeasedOnInsert},
 		{"ClaimRules", testClaimRules},
 		{"ClaimFairness", testClaimFairness},
