@@ -307,6 +307,8 @@ func TestConnectorErrors(t *testing.T) {
 	<-short.Done()
 	_, err = f.c.Refresh(short, g.Connection, g.Token)
 	check("deadline", err, relay.EUNAVAILABLE, "github: create installation token:")
+	_, err = f.c.Exchange(short, install(t, f.sim, 42, "install"), callback, "")
+	check("deadline of the code exchange", err, relay.EUNAVAILABLE, "github: exchange the installing user's code: cancelled or timed out")
 	down := setup(t)
 	down.sim.Close()
 	_, err = down.c.Exchange(ctx, install(t, down.sim, 42, "install"), callback, "")
@@ -316,7 +318,8 @@ func TestConnectorErrors(t *testing.T) {
 	}
 
 	for _, err := range errs {
-		for _, s := range []string{g.Token.AccessToken, appJWT, strings.Split(appJWT, ".")[2], f.sim.ClientSecret, "0123456789abcdef0123"} {
+		// ghu_ starts every user access token.
+		for _, s := range []string{g.Token.AccessToken, appJWT, strings.Split(appJWT, ".")[2], f.sim.ClientSecret, "0123456789abcdef0123", "ghu_"} {
 			if err != nil && (strings.Contains(err.Error(), s) || strings.Contains(relay.ErrorMessage(err), s)) {
 				t.Errorf("error %q contains a secret", err)
 			}

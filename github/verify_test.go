@@ -57,6 +57,9 @@ func TestConnectorVerifiesInstallation(t *testing.T) {
 		if relay.ErrorCode(err) != relay.EFORBIDDEN || !strings.Contains(relay.ErrorMessage(err), tc.want) || g != nil {
 			t.Errorf("%s: %+v %v, want EFORBIDDEN %q", tc.name, g, err, tc.want)
 		}
+		if err != nil && (strings.Contains(err.Error(), "ghu_") || strings.Contains(err.Error(), tc.q.Get("code")) && tc.q.Get("code") != "") {
+			t.Errorf("%s: the error holds the user's code or token: %v", tc.name, err)
+		}
 	}
 	if n := f.sim.Calls("create_token") - minted; n != 0 {
 		t.Fatalf("%d installation tokens minted for refused installations", n)
