@@ -157,9 +157,10 @@ func (s *Service) Authorize(ctx context.Context, orgID, provider, returnURL stri
 // the URL to send the browser to: the flow's return URL with connection_id
 // and status, or with error and error_description (error is
 // installation_not_verified when the connector could not verify the
-// account the redirect names, EFORBIDDEN; nothing is stored then). Failures that have no
-// trustworthy return URL (a missing, unknown, reused or foreign state) are
-// an *Error EINVALID whose message the handler shows as a 400 page.
+// account the redirect names, EFORBIDDEN; nothing is stored then).
+// Failures that have no trustworthy return URL (a missing, unknown, reused
+// or foreign state) are an *Error EINVALID whose message the handler shows
+// as a 400 page.
 func (s *Service) Callback(ctx context.Context, provider string, query url.Values) (string, error) {
 	state := query.Get("state")
 	if state == "" {

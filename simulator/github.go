@@ -36,9 +36,10 @@ import (
 //
 // Calls and FailNext name its endpoints get_installation, create_token,
 // list_repositories, revoke_token, user_token, user_installations,
-// revoke_user_token, list-issues, list-pulls and list-releases. SetRateLimit, RateLimitNext and DelayNext apply to the
-// endpoints authenticated with an installation token; past the limit
-// GitHub answers 403 with x-ratelimit-remaining 0.
+// revoke_user_token, list-issues, list-pulls and list-releases.
+// SetRateLimit, RateLimitNext and DelayNext apply to the endpoints
+// authenticated with an installation token; past the limit GitHub answers
+// 403 with x-ratelimit-remaining 0.
 type GitHub struct {
 	calls
 	apiLimits
