@@ -226,7 +226,10 @@ type Grant struct {
 // refresh, revoke, list resources. Errors from the provider are returned as
 // *Error with code EUNAVAILABLE (the provider failed or timed out) or
 // EINVALID (it refused: a bad code, denied consent), with a message that
-// names the provider and the call and never contains a token.
+// names the provider and the call and never contains a token. Exchange
+// returns EFORBIDDEN when the provider does not vouch for the account the
+// redirect names (a GitHub installation_id the installing user cannot
+// access).
 type Connector interface {
 	// Name is the provider's name ("github", …).
 	Name() string

@@ -39,6 +39,7 @@ func runBackfill(ctx context.Context, o Options, out io.Writer) error {
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(sim.Key)})
 	c, err := startCluster(o,
 		"RELAY_PROVIDERS_GITHUB_APP_ID="+sim.AppID, "RELAY_PROVIDERS_GITHUB_APP_SLUG="+sim.AppSlug,
+		"RELAY_PROVIDERS_GITHUB_CLIENT_ID="+sim.ClientID, "RELAY_PROVIDERS_GITHUB_CLIENT_SECRET="+sim.ClientSecret,
 		"RELAY_PROVIDERS_GITHUB_API_URL="+sim.URL(), "RELAY_PROVIDERS_GITHUB_WEB_URL="+sim.URL(),
 		"RELAY_PROVIDERS_GITHUB_PRIVATE_KEY="+strings.ReplaceAll(string(keyPEM), "\n", `\n`),
 		"RELAY_BACKFILL_MAX_UNDELIVERED=100000", "RELAY_BACKFILL_CONCURRENCY=4")

@@ -150,6 +150,12 @@ var ResolverTypes = []string{"bridge_customer", "persona_accounts_by_email", "pa
 // GitHub configures the github provider: webhooks (webhook_secret) and the
 // GitHub App connect flow (app_id, app_slug, client_id, client_secret,
 // private_key or private_key_file).
+//
+// AllowUnverifiedInstallations accepts the install redirect's
+// installation_id without checking it against the installing user's
+// installations. GitHub warns that the id can be spoofed: with it on, any
+// org that can start a connect flow can claim any installation of the App.
+// It is off by default and `relay serve` warns when it is on.
 type GitHub struct {
 	WebhookSecret  string `yaml:"webhook_secret"`
 	AppID          string `yaml:"app_id"`
@@ -160,6 +166,8 @@ type GitHub struct {
 	PrivateKeyFile string `yaml:"private_key_file"` // or a path to it
 	APIURL         string `yaml:"api_url"`          // GitHub Enterprise Server: https://HOST/api/v3
 	WebURL         string `yaml:"web_url"`
+
+	AllowUnverifiedInstallations bool `yaml:"allow_unverified_installations"`
 }
 
 // Linear configures the linear provider.
@@ -193,11 +201,13 @@ type Vercel struct {
 }
 
 // ConnectConfigured reports whether the GitHub App connect flow is set up:
-// app_id, app_slug and a private key (private_key or private_key_file).
-// client_id and client_secret are not needed: the App's installation flow
-// authenticates with JWTs signed by the private key, not with OAuth.
+// app_id, app_slug, a private key (private_key or private_key_file), and
+// the App's OAuth client (client_id and client_secret), which exchanges the
+// installing user's code to verify the installation — unless
+// allow_unverified_installations is on, which needs no client.
 func (g GitHub) ConnectConfigured() bool {
-	return g.AppID != "" && g.AppSlug != "" && (g.PrivateKey != "" || g.PrivateKeyFile != "")
+	return g.AppID != "" && g.AppSlug != "" && (g.PrivateKey != "" || g.PrivateKeyFile != "") &&
+		(g.ClientID != "" && g.ClientSecret != "" || g.AllowUnverifiedInstallations)
 }
 
 // RSAKey parses the App's private key, read from private_key_file when set,

@@ -193,7 +193,7 @@ func TestGitHubPrivateKey(t *testing.T) {
 		"escaped breaks": {"RELAY_PROVIDERS_GITHUB_PRIVATE_KEY": strings.ReplaceAll(strings.TrimSpace(k.pkcs1), "\n", `\n`)},
 		"file":           {"RELAY_PROVIDERS_GITHUB_PRIVATE_KEY_FILE": file},
 	} {
-		c, err := config.Load("", env(withApp(vars)))
+		c, err := config.Load("", env(withClient(withApp(vars))))
 		if err != nil {
 			t.Errorf("%s: rejected: %v", name, err)
 			continue

@@ -253,6 +253,15 @@ func (c *Config) validateProviders(bad func(path, format string, args ...any)) {
 	if g.AppID == "" && g.AppSlug == "" && g.PrivateKey == "" && g.PrivateKeyFile == "" && g.ClientID == "" && g.ClientSecret == "" {
 		return // webhooks only
 	}
+	if g.ClientID == "" && g.ClientSecret == "" && !g.AllowUnverifiedInstallations {
+		// One of the two alone is reported by pair above. The client
+		// exchanges the installing user's code, without which a spoofed
+		// installation_id cannot be told from a real one.
+		for _, key := range []string{"client_id", "client_secret"} {
+			bad("providers.github."+key, "required for the GitHub App connect flow: the App's OAuth client verifies "+
+				"that the installing user can access the installation (or set allow_unverified_installations, which is unsafe)")
+		}
+	}
 	if g.AppID == "" {
 		bad("providers.github.app_id", "required for the GitHub App connect flow")
 	}

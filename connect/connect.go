@@ -155,9 +155,12 @@ func (s *Service) Authorize(ctx context.Context, orgID, provider, returnURL stri
 
 // Callback completes a connect flow from the provider's redirect. It returns
 // the URL to send the browser to: the flow's return URL with connection_id
-// and status, or with error and error_description. Failures that have no
-// trustworthy return URL (a missing, unknown, reused or foreign state) are
-// an *Error EINVALID whose message the handler shows as a 400 page.
+// and status, or with error and error_description (error is
+// installation_not_verified when the connector could not verify the
+// account the redirect names, EFORBIDDEN; nothing is stored then).
+// Failures that have no trustworthy return URL (a missing, unknown, reused
+// or foreign state) are an *Error EINVALID whose message the handler shows
+// as a 400 page.
 func (s *Service) Callback(ctx context.Context, provider string, query url.Values) (string, error) {
 	state := query.Get("state")
 	if state == "" {
@@ -182,7 +185,13 @@ func (s *Service) Callback(ctx context.Context, provider string, query url.Value
 	}
 	conn := s.connectors[provider]
 	grant, err := conn.Exchange(ctx, query, s.RedirectURI(provider), st.CodeVerifier)
-	if err != nil {
+	if relay.ErrorCode(err) == relay.EFORBIDDEN {
+		// The provider does not vouch for the account the redirect names
+		// (a GitHub installation_id the installing user cannot access): a
+		// spoofed or mistaken id, not a provider failure.
+		s.logger.Warn("connect: account not verified", "provider", provider, "org_id", st.OrgID, "err", err)
+		return back("error", "installation_not_verified", "error_description", relay.ErrorMessage(err)), nil
+	} else if err != nil {
 		s.logger.Warn("connect: exchange failed", "provider", provider, "org_id", st.OrgID, "err", err)
 		return back("error", "provider_error", "error_description", relay.ErrorMessage(err)), nil
 	}

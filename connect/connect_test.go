@@ -59,8 +59,11 @@ func (f *fakeConnector) AuthorizeURL(state, redirectURI, challenge string) strin
 }
 
 func (f *fakeConnector) Exchange(ctx context.Context, q url.Values, redirectURI, verifier string) (*relay.Grant, error) {
-	if q.Get("code") == "bad" {
+	switch q.Get("code") {
+	case "bad":
 		return nil, relay.Errorf(relay.EINVALID, "fake: exchange code: HTTP 400")
+	case "unverified":
+		return nil, relay.Errorf(relay.EFORBIDDEN, "fake: the account is not the user's")
 	}
 	if f.pkce && verifier == "" {
 		return nil, relay.Errorf(relay.EINVALID, "fake: missing verifier")
@@ -248,6 +251,11 @@ func TestCallbackRejectsBadState(t *testing.T) {
 	}
 	if q := back(url.Values{"code": {"bad"}}); q.Get("error") != "provider_error" {
 		t.Errorf("provider error: %v", q)
+	}
+	// An account the provider does not vouch for (a spoofed GitHub
+	// installation_id) is refused as such, and stored nowhere (below).
+	if q := back(url.Values{"code": {"unverified"}}); q.Get("error") != "installation_not_verified" || q.Get("connection_id") != "" {
+		t.Errorf("unverified account: %v", q)
 	}
 	authURL, _, _ = f.svc.Authorize(ctx, "org_a", "fake", "https://app.example/done")
 	u, _ = url.Parse(authURL)

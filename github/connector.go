@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/oauth2"
 
 	"github.com/relayhq/relay"
 	"github.com/relayhq/relay/internal/httpjson"
@@ -27,11 +28,18 @@ type ConnectorConfig struct {
 	AppID string
 	// AppSlug names the App in its install URL (required).
 	AppSlug string
-	// ClientID is the App's client id ("Iv23li…"): the JWT issuer when
-	// AppID is empty. ClientSecret is not used by the installation flow
-	// (which authenticates with JWTs); it is accepted so that the App is
-	// configured in one place.
+	// ClientID and ClientSecret are the App's OAuth client (required unless
+	// AllowUnverifiedInstallations): they exchange the installing user's
+	// code, with which the installation is verified. ClientID ("Iv23li…")
+	// is also the JWT issuer when AppID is empty.
 	ClientID, ClientSecret string
+	// AllowUnverifiedInstallations accepts the setup URL's installation_id
+	// without checking that the installing user can access it. GitHub warns
+	// that installation_id can be spoofed: with this on, any org that can
+	// start a connect flow can claim any installation of the App. It exists
+	// only for Apps that cannot turn on user authorization during
+	// installation.
+	AllowUnverifiedInstallations bool
 	// PrivateKey signs the App's JWTs (required).
 	PrivateKey *rsa.PrivateKey
 	// APIURL is GitHub's REST API (default https://api.github.com; GitHub
@@ -49,9 +57,10 @@ type ConnectorConfig struct {
 // repositories, and the repositories' history for backfills. It implements
 // relay.Connector and relay.BackfillLister and is safe for concurrent use.
 type Connector struct {
-	cfg ConnectorConfig
-	iss string
-	api *httpjson.Client // installation-token API calls with retries (backfill)
+	cfg   ConnectorConfig
+	iss   string
+	api   *httpjson.Client // installation-token API calls with retries (backfill)
+	oauth oauth2.Config    // the installing user's code exchange
 }
 
 var (
@@ -60,10 +69,14 @@ var (
 )
 
 // NewConnector returns the connector for cfg. It returns an error when
-// AppSlug, PrivateKey, or both AppID and ClientID are missing.
+// AppSlug, PrivateKey, or both AppID and ClientID are missing, or, unless
+// AllowUnverifiedInstallations, ClientID or ClientSecret is.
 func NewConnector(cfg ConnectorConfig) (*Connector, error) {
 	if (cfg.AppID == "" && cfg.ClientID == "") || cfg.AppSlug == "" || cfg.PrivateKey == nil {
 		return nil, errors.New("github: connector needs app_id (or client_id), app_slug and private_key")
+	}
+	if !cfg.AllowUnverifiedInstallations && (cfg.ClientID == "" || cfg.ClientSecret == "") {
+		return nil, errors.New("github: connector needs client_id and client_secret to verify installations")
 	}
 	if cfg.APIURL == "" {
 		cfg.APIURL = "https://api.github.com"
@@ -84,63 +97,77 @@ func NewConnector(cfg ConnectorConfig) (*Connector, error) {
 	}
 	api := &httpjson.Client{HTTP: cfg.HTTPClient, Provider: "github", Attempts: 3, DeferLimits: true,
 		RateLimit: httpjson.EpochRateLimit("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", false)}
-	return &Connector{cfg: cfg, iss: iss, api: api}, nil
+	return &Connector{cfg: cfg, iss: iss, api: api, oauth: oauth2.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
+		Endpoint: oauth2.Endpoint{TokenURL: cfg.WebURL + "/login/oauth/access_token", AuthStyle: oauth2.AuthStyleInParams}}}, nil
 }
 
 // Name returns "github".
 func (c *Connector) Name() string { return "github" }
 
-// PKCE is false: the App installation flow has no code exchange (GitHub
-// sends the installation id back on the setup URL, and Relay then
-// authenticates as the App with its private key), so there is nothing for a
-// verifier to protect. The single-use state still binds the redirect to the
-// org that started it.
+// PKCE is false: GitHub takes a code_challenge on its user authorization
+// page (/login/oauth/authorize), but the App's install page
+// (/apps/{slug}/installations/new), which issues the installing user's
+// code, documents only state. The code it issues has no challenge, so its
+// exchange sends no code_verifier; the client secret and the single-use
+// state bind it to Relay and to the org that started the flow.
 func (c *Connector) PKCE() bool { return false }
 
 // AuthorizeURL is the App's install page. GitHub sends the browser back to
-// the App's setup URL — configure it as Relay's callback — with
-// installation_id, setup_action and state; redirectURI and codeChallenge are
-// not part of it.
+// Relay's callback with installation_id, setup_action, state and, with the
+// App setting "Request user authorization (OAuth) during installation",
+// the installing user's code. With that setting GitHub redirects to the
+// App's (first) callback URL rather than its setup URL: configure Relay's
+// callback there. redirectURI and codeChallenge are not part of the URL.
 func (c *Connector) AuthorizeURL(state, redirectURI, codeChallenge string) string {
 	return c.cfg.WebURL + "/apps/" + url.PathEscape(c.cfg.AppSlug) + "/installations/new?" + url.Values{"state": {state}}.Encode()
 }
 
-// Exchange completes an install from the setup URL's installation_id and
-// setup_action.
+// Exchange completes an install from the redirect's installation_id,
+// setup_action and code.
 //
 // setup_action=request means an organization owner must still approve the
 // App: the connection is pending, without a token. GitHub creates no
-// installation for a request, so the redirect may carry no installation_id;
-// the grant then has an empty ExternalID, which the connect flow reports as
-// pending without storing anything.
+// installation for a request, so there is nothing to verify and any
+// installation_id on the redirect is ignored: the grant has an empty
+// ExternalID, which the connect flow reports as pending without storing
+// anything.
 //
-// Otherwise (install, update) it reads the installation with an App JWT
-// (account.login → AccountName; Metadata target_type and account_id), mints
-// an installation token and lists the repositories. The connection's
-// ExternalID is the installation id in decimal, which is the AccountID the
-// webhook adapter reads (payload installation.id).
+// Otherwise (install, update) the installation is verified first, because
+// GitHub warns that installation_id can be spoofed: the code is exchanged
+// for the installing user's access token, and the installation must be
+// among those GET /user/installations lists for that user. The user token
+// is used for that check only; it is revoked (best effort) and dropped.
+// Then it reads the installation with an App JWT (account.login →
+// AccountName; Metadata target_type and account_id), mints an installation
+// token and lists the repositories. The connection's ExternalID is the
+// installation id in decimal, which is the AccountID the webhook adapter
+// reads (payload installation.id).
 //
-// GitHub warns that installation_id can be spoofed; what binds it here is
-// the state (an org can only complete its own flow) and the store's rule
-// that a live connection of an installation belongs to one org.
-//
-// It returns EINVALID when installation_id is missing or malformed or
-// GitHub refuses (unknown installation, bad JWT), EUNAVAILABLE when GitHub
-// fails or times out.
+// It returns EFORBIDDEN when the installation cannot be verified (no code,
+// or not one the installing user can access); EINVALID when installation_id
+// is missing or malformed or GitHub refuses (the code, an unknown
+// installation, a bad JWT); EUNAVAILABLE when GitHub fails or times out.
+// With AllowUnverifiedInstallations the installation_id is taken as it is,
+// a request's included.
 func (c *Connector) Exchange(ctx context.Context, q url.Values, redirectURI, codeVerifier string) (*relay.Grant, error) {
 	instID, action := q.Get("installation_id"), q.Get("setup_action")
-	if instID == "" && action == "request" {
-		return &relay.Grant{Connection: &relay.Connection{Provider: "github", Status: relay.ConnectionPending,
-			StatusReason: "awaiting approval by an organization owner"}}, nil
-	}
-	if !validID(instID) {
+	if (instID != "" || action != "request") && !validID(instID) {
 		return nil, relay.Errorf(relay.EINVALID, "github: the callback has no valid installation_id")
 	}
-	conn := &relay.Connection{Provider: "github", ExternalID: instID, Status: relay.ConnectionActive, Metadata: map[string]string{}}
 	if action == "request" {
-		conn.Status, conn.StatusReason = relay.ConnectionPending, "awaiting approval by an organization owner"
+		conn := &relay.Connection{Provider: "github", Status: relay.ConnectionPending,
+			StatusReason: "awaiting approval by an organization owner"}
+		if c.cfg.AllowUnverifiedInstallations {
+			conn.ExternalID = instID
+		}
 		return &relay.Grant{Connection: conn}, nil
 	}
+	if !c.cfg.AllowUnverifiedInstallations {
+		if err := c.verifyInstallation(ctx, q.Get("code"), redirectURI, instID); err != nil {
+			return nil, err
+		}
+	}
+	conn := &relay.Connection{Provider: "github", ExternalID: instID, Status: relay.ConnectionActive, Metadata: map[string]string{}}
 	var inst struct {
 		Account struct {
 			Login string `json:"login"`

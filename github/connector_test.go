@@ -44,11 +44,15 @@ func setup(t *testing.T) *fixture {
 }
 
 // connector returns a connector to the simulator for cfg, with the
-// simulator's slug, key, URLs and the fixture's clock where cfg has none.
+// simulator's slug, OAuth client, key, URLs and the fixture's clock where
+// cfg has none.
 func (f *fixture) connector(t *testing.T, cfg github.ConnectorConfig) *github.Connector {
 	t.Helper()
 	if cfg.AppSlug == "" {
 		cfg.AppSlug = f.sim.AppSlug
+	}
+	if cfg.ClientID == "" && cfg.ClientSecret == "" {
+		cfg.ClientID, cfg.ClientSecret = f.sim.ClientID, f.sim.ClientSecret
 	}
 	if cfg.PrivateKey == nil {
 		cfg.PrivateKey = f.sim.PrivateKey()
@@ -105,7 +109,8 @@ func TestConnectorInstall(t *testing.T) {
 	resp.Body.Close()
 	loc, _ := url.Parse(resp.Header.Get("Location"))
 	q := loc.Query()
-	if resp.StatusCode != http.StatusFound || q.Get("state") != "st8" || q.Get("installation_id") != "42" || q.Get("setup_action") != "install" {
+	if resp.StatusCode != http.StatusFound || q.Get("state") != "st8" || q.Get("installation_id") != "42" || q.Get("setup_action") != "install" ||
+		q.Get("code") == "" {
 		t.Fatalf("install page: %d %s", resp.StatusCode, loc)
 	}
 
@@ -127,6 +132,11 @@ func TestConnectorInstall(t *testing.T) {
 	}
 	if n := f.sim.Calls("list_repositories"); n != 2 {
 		t.Fatalf("repository pages fetched: %d, want 2", n)
+	}
+	// The installing user's token served the check only: it was revoked.
+	if f.sim.Calls("user_token") != 1 || f.sim.Calls("user_installations") != 1 || f.sim.LiveUserTokens() != 0 {
+		t.Fatalf("user authorization: %d exchanges, %d listings, %d live user tokens",
+			f.sim.Calls("user_token"), f.sim.Calls("user_installations"), f.sim.LiveUserTokens())
 	}
 
 	// The connection's account is the one the webhook adapter routes by.
@@ -186,8 +196,10 @@ func TestConnectorPending(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 
+	// A request has no installation to verify: an installation_id on it is
+	// ignored, so that nothing is stored for an id nobody vouched for.
 	g, err := f.c.Exchange(ctx, install(t, f.sim, 7, "request"), callback, "")
-	if err != nil || g.Connection.Status != relay.ConnectionPending || g.Connection.ExternalID != "7" || g.Token != nil || g.Resources != nil {
+	if err != nil || g.Connection.Status != relay.ConnectionPending || g.Connection.ExternalID != "" || g.Token != nil || g.Resources != nil {
 		t.Fatalf("request with an installation id: %+v %v", g, err)
 	}
 	// GitHub creates no installation for a request: no id, still pending.
@@ -195,7 +207,7 @@ func TestConnectorPending(t *testing.T) {
 	if err != nil || g.Connection.Status != relay.ConnectionPending || g.Connection.ExternalID != "" || g.Token != nil {
 		t.Fatalf("request without an installation id: %+v %v", g, err)
 	}
-	if n := f.sim.Calls("get_installation") + f.sim.Calls("create_token"); n != 0 {
+	if n := f.sim.Calls("get_installation") + f.sim.Calls("create_token") + f.sim.Calls("user_token"); n != 0 {
 		t.Fatalf("a request called GitHub %d times", n)
 	}
 	for _, q := range []url.Values{
@@ -251,8 +263,24 @@ func TestConnectorErrors(t *testing.T) {
 	f.sim.FailNext("revoke_token", http.StatusInternalServerError, 1)
 	check("revoke 500", f.c.Revoke(ctx, g.Connection, g.Token), relay.EUNAVAILABLE, "github: revoke token: HTTP 500")
 
-	_, err = f.c.Exchange(ctx, install(t, f.sim, 999, "install"), callback, "")
+	unverified := f.connector(t, github.ConnectorConfig{AppID: f.sim.AppID, AllowUnverifiedInstallations: true})
+	_, err = unverified.Exchange(ctx, install(t, f.sim, 999, "install"), callback, "")
 	check("unknown installation", err, relay.EINVALID, "HTTP 404")
+
+	// The installing user's authorization.
+	f.sim.FailNext("user_token", http.StatusBadGateway, 1)
+	check("code exchange 502", exchange(), relay.EUNAVAILABLE, "github: exchange the installing user's code: HTTP 502")
+	q := install(t, f.sim, 42, "install")
+	q.Set("code", "0123456789abcdef0123")
+	_, err = f.c.Exchange(ctx, q, callback, "")
+	check("unknown code", err, relay.EINVALID, "github: exchange the installing user's code: HTTP 200: bad_verification_code")
+	_, err = f.connector(t, github.ConnectorConfig{AppID: f.sim.AppID, ClientID: f.sim.ClientID, ClientSecret: "wrong"}).
+		Exchange(ctx, install(t, f.sim, 42, "install"), callback, "")
+	check("wrong client secret", err, relay.EINVALID, "incorrect_client_credentials")
+	f.sim.FailNext("user_installations", http.StatusServiceUnavailable, 1)
+	check("user installations 503", exchange(), relay.EUNAVAILABLE, "github: list the installing user's installations: HTTP 503")
+	f.sim.FailNext("user_installations", http.StatusUnauthorized, 1)
+	check("user installations 401", exchange(), relay.EINVALID, "github: list the installing user's installations: HTTP 401")
 	_, err = f.c.Refresh(ctx, &relay.Connection{ExternalID: "999"}, g.Token)
 	check("refresh of an unknown installation", err, relay.EINVALID, "github: create installation token: HTTP 404")
 	f.sim.SuspendInstallation(42, true)
@@ -279,13 +307,19 @@ func TestConnectorErrors(t *testing.T) {
 	<-short.Done()
 	_, err = f.c.Refresh(short, g.Connection, g.Token)
 	check("deadline", err, relay.EUNAVAILABLE, "github: create installation token:")
+	_, err = f.c.Exchange(short, install(t, f.sim, 42, "install"), callback, "")
+	check("deadline of the code exchange", err, relay.EUNAVAILABLE, "github: exchange the installing user's code: cancelled or timed out")
 	down := setup(t)
 	down.sim.Close()
 	_, err = down.c.Exchange(ctx, install(t, down.sim, 42, "install"), callback, "")
-	check("connection refused", err, relay.EUNAVAILABLE, "github: get installation:")
+	check("connection refused", err, relay.EUNAVAILABLE, "github: exchange the installing user's code:")
+	if f.sim.LiveUserTokens() != 0 {
+		t.Errorf("%d user tokens left live", f.sim.LiveUserTokens())
+	}
 
 	for _, err := range errs {
-		for _, s := range []string{g.Token.AccessToken, appJWT, strings.Split(appJWT, ".")[2]} {
+		// ghu_ starts every user access token.
+		for _, s := range []string{g.Token.AccessToken, appJWT, strings.Split(appJWT, ".")[2], f.sim.ClientSecret, "0123456789abcdef0123", "ghu_"} {
 			if err != nil && (strings.Contains(err.Error(), s) || strings.Contains(relay.ErrorMessage(err), s)) {
 				t.Errorf("error %q contains a secret", err)
 			}
@@ -296,15 +330,19 @@ func TestConnectorErrors(t *testing.T) {
 func TestConnectorIssuer(t *testing.T) {
 	f := setup(t)
 	// Without an App id, the client id is the issuer (GitHub accepts either).
-	c := f.connector(t, github.ConnectorConfig{ClientID: f.sim.ClientID, ClientSecret: "unused"})
+	c := f.connector(t, github.ConnectorConfig{ClientID: f.sim.ClientID, ClientSecret: f.sim.ClientSecret})
 	g, err := c.Exchange(context.Background(), install(t, f.sim, 42, "install"), callback, "")
 	if err != nil || g.Token == nil {
 		t.Fatalf("client id as issuer: %v", err)
 	}
 	for _, cfg := range []github.ConnectorConfig{
-		{AppSlug: "s", PrivateKey: f.sim.PrivateKey()},
-		{AppID: "1", PrivateKey: f.sim.PrivateKey()},
-		{AppID: "1", AppSlug: "s"},
+		{AppSlug: "s", PrivateKey: f.sim.PrivateKey(), AllowUnverifiedInstallations: true},
+		{AppID: "1", PrivateKey: f.sim.PrivateKey(), ClientID: "c", ClientSecret: "s"},
+		{AppID: "1", AppSlug: "s", ClientID: "c", ClientSecret: "s"},
+		// The OAuth client verifies installations.
+		{AppID: "1", AppSlug: "s", PrivateKey: f.sim.PrivateKey()},
+		{AppID: "1", AppSlug: "s", PrivateKey: f.sim.PrivateKey(), ClientID: "c"},
+		{AppID: "1", AppSlug: "s", PrivateKey: f.sim.PrivateKey(), ClientSecret: "s"},
 	} {
 		if _, err := github.NewConnector(cfg); err == nil {
 			t.Errorf("NewConnector(%+v) accepted", cfg)

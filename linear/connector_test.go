@@ -371,3 +371,24 @@ func TestLifecycle(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectorOrganizationFromLinear: the workspace is the one Linear's
+// API names for the new token; organization or team ids written on the
+// redirect are ignored.
+func TestConnectorOrganizationFromLinear(t *testing.T) {
+	f := setup(t, linear.ConnectorConfig{})
+	f.sim.AddOrganization(simulator.LinearOrg{ID: "org-victim", Name: "Victim", Teams: []simulator.LinearTeam{{ID: "tv", Name: "Secret"}}})
+	v := oauth2.GenerateVerifier()
+	q := f.consent(t, v)
+	for _, k := range []string{"organizationId", "organization_id", "orgId", "workspace"} {
+		q.Set(k, "org-victim")
+	}
+	q.Set("teamId", "tv")
+	g, err := f.c.Exchange(context.Background(), q, redirect, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Connection.ExternalID != "org-1" || g.Connection.AccountName != "Acme" || len(g.Resources) != 3 {
+		t.Fatalf("forged redirect: connection %+v, %d teams", g.Connection, len(g.Resources))
+	}
+}

@@ -108,12 +108,14 @@ func (c *Connector) token(a tokenAnswer) *relay.Token {
 
 // Exchange completes the install's redirect: it trades code for tokens at
 // POST /api/0/sentry-app-installations/{installationId}/authorizations/,
-// and lists the organization's projects. The connection's ExternalID is
-// installationId, the installation uuid the webhook adapter reads as
-// AccountID (installation.uuid); AccountName and Metadata["org_slug"] are
-// orgSlug. When the redirect has no orgSlug, it is read from the
-// installation (GET /api/0/sentry-app-installations/{id}/, organization.slug
-// — UNCONFIRMED that an integration token may read its own installation).
+// reads the installation's organization, and lists the organization's
+// projects. The connection's ExternalID is installationId, the installation
+// uuid the webhook adapter reads as AccountID (installation.uuid); Sentry
+// binds the code to it, so a forged installationId fails the exchange.
+// AccountName and Metadata["org_slug"] are the organization's slug from
+// Sentry's installation details (GET /api/0/sentry-app-installations/{id}/,
+// organization.slug — UNCONFIRMED that an integration token may read its
+// own installation), never the redirect's orgSlug, which anyone can write.
 //
 // It returns EINVALID when code or installationId is missing, or Sentry
 // refuses the code (bad, used, or of another installation); EUNAVAILABLE
@@ -128,20 +130,18 @@ func (c *Connector) Exchange(ctx context.Context, q url.Values, redirectURI, cod
 		return nil, err
 	}
 	tok := c.token(ta)
-	org := q.Get("orgSlug")
+	var in struct {
+		Organization struct {
+			Slug string `json:"slug"`
+		} `json:"organization"`
+	}
+	if _, err := httpjson.Do(ctx, c.cfg.HTTPClient, "sentry", "read installation", http.MethodGet,
+		c.cfg.APIURL+"/api/0/sentry-app-installations/"+url.PathEscape(inst)+"/", c.auth(tok), nil, &in); err != nil {
+		return nil, err
+	}
+	org := in.Organization.Slug
 	if org == "" {
-		var in struct {
-			Organization struct {
-				Slug string `json:"slug"`
-			} `json:"organization"`
-		}
-		if _, err := httpjson.Do(ctx, c.cfg.HTTPClient, "sentry", "read installation", http.MethodGet,
-			c.cfg.APIURL+"/api/0/sentry-app-installations/"+url.PathEscape(inst)+"/", c.auth(tok), nil, &in); err != nil {
-			return nil, err
-		}
-		if org = in.Organization.Slug; org == "" {
-			return nil, relay.Errorf(relay.EUNAVAILABLE, "sentry: read installation: no organization in the answer")
-		}
+		return nil, relay.Errorf(relay.EUNAVAILABLE, "sentry: read installation: no organization in the answer")
 	}
 	conn := &relay.Connection{Provider: "sentry", ExternalID: inst, AccountName: org, Status: relay.ConnectionActive,
 		Metadata: map[string]string{"org_slug": org}}

@@ -107,8 +107,8 @@ func TestConnectorInstall(t *testing.T) {
 	if n := f.sim.Calls("list_projects"); n != 2 {
 		t.Fatalf("project pages fetched: %d, want 2", n)
 	}
-	if f.sim.Calls("get_installation") != 0 {
-		t.Fatal("orgSlug was on the redirect: no need to read the installation")
+	if f.sim.Calls("get_installation") != 1 {
+		t.Fatal("the organization was not read from Sentry's installation details")
 	}
 
 	// The connection's account is the one the webhook adapter routes by.
@@ -130,7 +130,7 @@ func TestConnectorInstall(t *testing.T) {
 	q = f.install(t)
 	q.Del("orgSlug")
 	g, err = f.c.Exchange(ctx, q, callback, "")
-	if err != nil || g.Connection.AccountName != "acme" || f.sim.Calls("get_installation") != 1 || len(g.Resources) != 3 {
+	if err != nil || g.Connection.AccountName != "acme" || f.sim.Calls("get_installation") != 2 || len(g.Resources) != 3 {
 		t.Fatalf("no orgSlug: %+v %v", g, err)
 	}
 }
@@ -287,5 +287,29 @@ func TestLifecycle(t *testing.T) {
 		if ch, ok := p.Lifecycle(tt.in, tt.body); ok {
 			t.Errorf("%s %.40s: %+v, want no change", tt.in.EventType, tt.body, ch)
 		}
+	}
+}
+
+// TestConnectorOrganizationFromSentry: the organization comes from
+// Sentry's installation details, never from the redirect's orgSlug, which
+// anyone can write.
+func TestConnectorOrganizationFromSentry(t *testing.T) {
+	f := setup(t)
+	f.sim.AddInstallation(simulator.SentryInstallation{UUID: "victim-installation", OrgSlug: "victim",
+		Projects: []simulator.SentryProject{{ID: "666", Slug: "secret-project"}}})
+	for _, forged := range []string{"victim", "no-such-org", ""} {
+		q := f.install(t)
+		q.Set("orgSlug", forged)
+		g, err := f.c.Exchange(context.Background(), q, callback, "")
+		if err != nil {
+			t.Fatalf("orgSlug %q: %v", forged, err)
+		}
+		if g.Connection.AccountName != "acme" || g.Connection.Metadata["org_slug"] != "acme" ||
+			!slices.Equal(projectIDs(g.Resources), []string{"1", "2", "3"}) {
+			t.Fatalf("orgSlug %q: connection %+v, projects %v", forged, g.Connection, projectIDs(g.Resources))
+		}
+	}
+	if n := f.sim.Calls("get_installation"); n != 3 {
+		t.Fatalf("installation details read %d times, want once per install", n)
 	}
 }

@@ -26,22 +26,28 @@ import (
 // with the App's key; iat not in the future, exp required and at most 10
 // minutes ahead, iss the App id or client id), installation tokens valid one
 // hour with expires_at, the installation's repositories paginated (two per
-// page) with Link rel="next", token revocation, and, once SeedHistory has
-// run, the repositories' issues, pull requests and releases (see
+// page) with Link rel="next", token revocation, the user authorization
+// that the App setting "Request user authorization (OAuth) during
+// installation" adds to the install (see GitHubUser), and, once SeedHistory
+// has run, the repositories' issues, pull requests and releases (see
 // SeedHistory). It serves both the web and the API paths on one URL and
 // answers with GitHub's {"message", "documentation_url"} errors and
 // x-ratelimit-* headers.
 //
 // Calls and FailNext name its endpoints get_installation, create_token,
-// list_repositories, revoke_token, list-issues, list-pulls and
-// list-releases. SetRateLimit, RateLimitNext and DelayNext apply to the
-// endpoints authenticated with an installation token; past the limit
-// GitHub answers 403 with x-ratelimit-remaining 0.
+// list_repositories, revoke_token, user_token, user_installations,
+// revoke_user_token, list-issues, list-pulls and list-releases.
+// SetRateLimit, RateLimitNext and DelayNext apply to the endpoints
+// authenticated with an installation token; past the limit GitHub answers
+// 403 with x-ratelimit-remaining 0.
 type GitHub struct {
 	calls
 	apiLimits
 	// AppID and ClientID are the App's ids; either is accepted as a JWT's iss.
 	AppID, ClientID string
+	// ClientSecret is the App's OAuth client secret, for exchanging a
+	// user's code.
+	ClientSecret string
 	// AppSlug names the App in its install URL.
 	AppSlug string
 	// Key is the App's private key (give it to the connector); PrivateKey
@@ -58,6 +64,10 @@ type GitHub struct {
 	perPage       int
 	setup         *githubSetup                  // where the install page sends the browser, if set
 	history       map[string]*githubRepoHistory // by repository id, from SeedHistory
+	users         map[string]*GitHubUser        // by login
+	installer     map[string]string             // installation id → the login of who installed it
+	userCodes     map[string]githubUserCode     // user authorization code → what it grants
+	userTokens    map[string]githubUserToken    // user access token → whose
 }
 
 // GitHubInstallation is one installation of the App.
@@ -107,20 +117,25 @@ func simulatorKey() *rsa.PrivateKey {
 }
 
 // NewGitHub starts a GitHub simulator for an App with id 1001, client id
-// "Iv23liRelayTest0001" and slug "relay-test", on now's clock (time.Now
-// when nil). Close stops it.
+// "Iv23liRelayTest0001", client secret "relay-test-client-secret" and slug
+// "relay-test", on now's clock (time.Now when nil). Close stops it.
 func NewGitHub(now func() time.Time) *GitHub {
 	if now == nil {
 		now = time.Now
 	}
-	g := &GitHub{AppID: "1001", ClientID: "Iv23liRelayTest0001", AppSlug: "relay-test", Key: simulatorKey(), now: now,
-		installations: map[string]*GitHubInstallation{}, tokens: map[string]githubToken{}, tokenTTL: time.Hour, perPage: 2}
+	g := &GitHub{AppID: "1001", ClientID: "Iv23liRelayTest0001", ClientSecret: "relay-test-client-secret", AppSlug: "relay-test",
+		Key: simulatorKey(), now: now, installations: map[string]*GitHubInstallation{}, tokens: map[string]githubToken{},
+		tokenTTL: time.Hour, perPage: 2, users: map[string]*GitHubUser{}, installer: map[string]string{},
+		userCodes: map[string]githubUserCode{}, userTokens: map[string]githubUserToken{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /apps/{slug}/installations/new", g.installPage)
 	mux.HandleFunc("GET /app/installations/{id}", g.app("get_installation", g.getInstallation))
 	mux.HandleFunc("POST /app/installations/{id}/access_tokens", g.app("create_token", g.createToken))
 	mux.HandleFunc("GET /installation/repositories", g.installation("list_repositories", g.listRepositories))
 	mux.HandleFunc("DELETE /installation/token", g.installation("revoke_token", g.revokeToken))
+	mux.HandleFunc("POST /login/oauth/access_token", g.userToken)
+	mux.HandleFunc("GET /user/installations", g.userInstallations)
+	mux.HandleFunc("DELETE /applications/{client_id}/token", g.revokeUserToken)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/issues", g.installation("list-issues", g.listIssues))
 	mux.HandleFunc("GET /repos/{owner}/{repo}/pulls", g.installation("list-pulls", g.listPulls))
 	mux.HandleFunc("GET /repos/{owner}/{repo}/releases", g.installation("list-releases", g.listReleases))
@@ -138,7 +153,10 @@ func (g *GitHub) Close() { g.srv.Close() }
 func (g *GitHub) PrivateKey() *rsa.PrivateKey { return g.Key }
 
 // AddInstallation makes an installation of the App exist, replacing one
-// with the same id.
+// with the same id. Its installer is the user who installed it: the
+// account itself for a User installation, else the user "<login>-admin";
+// that user is created when missing (see AddUser) and can access the
+// installation.
 func (g *GitHub) AddInstallation(in GitHubInstallation) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -147,6 +165,7 @@ func (g *GitHub) AddInstallation(in GitHubInstallation) {
 	}
 	in.Repos = append([]GitHubRepo(nil), in.Repos...)
 	g.installations[strconv.FormatInt(in.ID, 10)] = &in
+	g.addInstaller(&in)
 }
 
 // RemoveInstallation uninstalls the App from an account: its tokens stop
@@ -201,11 +220,27 @@ func (g *GitHub) liveToken(token string) (githubToken, bool) {
 
 // InstallRedirect is where GitHub sends the browser after the install page:
 // the App's setup URL with installation_id (left out when installationID is
-// 0), setup_action (install, update or request) and state.
+// 0), setup_action (install, update or request), state, and, when the
+// installation has an installer (AddInstallation), the code of that user's
+// authorization (see InstallRedirectAs).
 func (g *GitHub) InstallRedirect(setupURL, state string, installationID int64, setupAction string) string {
+	g.mu.Lock()
+	login := g.installer[strconv.FormatInt(installationID, 10)]
+	g.mu.Unlock()
+	return g.InstallRedirectAs(login, setupURL, state, installationID, setupAction)
+}
+
+// InstallRedirectAs is InstallRedirect for an install by the user login
+// (AddUser): its code is that user's authorization, whatever installation
+// the redirect names, which is what a spoofed installation_id looks like.
+// An empty login leaves the code out.
+func (g *GitHub) InstallRedirectAs(login, setupURL, state string, installationID int64, setupAction string) string {
 	q := url.Values{"setup_action": {setupAction}, "state": {state}}
 	if installationID != 0 {
 		q.Set("installation_id", strconv.FormatInt(installationID, 10))
+	}
+	if login != "" {
+		q.Set("code", g.UserCode(login))
 	}
 	sep := "?"
 	if strings.Contains(setupURL, "?") {
@@ -328,15 +363,7 @@ func (g *GitHub) getInstallation(w http.ResponseWriter, r *http.Request) {
 	in, ok := g.installations[r.PathValue("id")]
 	var v map[string]any
 	if ok {
-		v = map[string]any{
-			"id": in.ID, "app_id": g.AppID, "app_slug": g.AppSlug, "target_type": in.TargetType, "target_id": in.ID * 7,
-			"account":              map[string]any{"login": in.Login, "id": in.ID * 7, "type": in.TargetType},
-			"repository_selection": "selected", "permissions": map[string]string{"issues": "read", "metadata": "read"},
-			"events": []string{"issues", "push"}, "suspended_at": nil,
-		}
-		if in.Suspended {
-			v["suspended_at"] = g.now().UTC().Format(time.RFC3339)
-		}
+		v = g.installationJSON(in)
 	}
 	g.mu.Unlock()
 	if !ok {

@@ -2,8 +2,10 @@ package simulator_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -324,5 +326,137 @@ func BenchmarkGitHubSimulatorIssuesPage(b *testing.B) {
 		if resp.StatusCode != 200 || n < 100*500 {
 			b.Fatal(resp.StatusCode, n)
 		}
+	}
+}
+
+// TestGitHubSimulatorUserAuthorization: the install redirect's code is the
+// installing user's; it exchanges once for a user token (form-encoded, or
+// JSON when asked), which lists that user's installations page by page and
+// can be revoked with the client credentials.
+func TestGitHubSimulatorUserAuthorization(t *testing.T) {
+	sim := simulator.NewGitHub(nil)
+	defer sim.Close()
+	for _, id := range []int64{1, 2, 3} {
+		sim.AddInstallation(simulator.GitHubInstallation{ID: id, Login: "org"})
+	}
+	sim.AddInstallation(simulator.GitHubInstallation{ID: 4, Login: "solo", TargetType: "User"})
+	sim.AddUser(simulator.GitHubUser{Login: "multi", Installations: []int64{3, 1, 2, 404}})
+
+	redirect, _ := url.Parse(sim.InstallRedirect("https://cb.example/cb", "s", 4, "install"))
+	code := redirect.Query().Get("code")
+	if code == "" || redirect.Query().Get("installation_id") != "4" {
+		t.Fatalf("install redirect %s", redirect)
+	}
+	exchange := func(code, secret, accept string) (string, url.Values) {
+		req, _ := http.NewRequest("POST", sim.URL()+"/login/oauth/access_token", strings.NewReader(url.Values{
+			"client_id": {sim.ClientID}, "client_secret": {secret}, "code": {code}, "redirect_uri": {"https://cb.example/cb"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", accept)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("exchange: %d %s", resp.StatusCode, b)
+		}
+		if strings.Contains(resp.Header.Get("Content-Type"), "json") {
+			var m map[string]string
+			_ = json.Unmarshal(b, &m)
+			v := url.Values{}
+			for k, s := range m {
+				v.Set(k, s)
+			}
+			return "json", v
+		}
+		v, _ := url.ParseQuery(string(b))
+		return "form", v
+	}
+	if kind, v := exchange(code, "wrong", ""); kind != "form" || v.Get("error") != "incorrect_client_credentials" {
+		t.Fatalf("wrong secret: %s %v", kind, v)
+	}
+	kind, v := exchange(code, sim.ClientSecret, "")
+	solo := v.Get("access_token")
+	if kind != "form" || !strings.HasPrefix(solo, "ghu_") || v.Get("token_type") != "bearer" || v.Get("expires_in") != "28800" {
+		t.Fatalf("exchange: %s %v", kind, v)
+	}
+	if _, v := exchange(code, sim.ClientSecret, ""); v.Get("error") != "bad_verification_code" {
+		t.Fatalf("reused code: %v", v)
+	}
+	kind, v = exchange(sim.UserCode("multi"), sim.ClientSecret, "application/json")
+	multi := v.Get("access_token")
+	if kind != "json" || !strings.HasPrefix(multi, "ghu_") {
+		t.Fatalf("JSON exchange: %s %v", kind, v)
+	}
+
+	list := func(token string) (int, []int64, int) {
+		var ids []int64
+		next, pages, status := sim.URL()+"/user/installations?per_page=100", 0, 0
+		for next != "" {
+			req, _ := http.NewRequest("GET", next, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var page struct {
+				TotalCount    int `json:"total_count"`
+				Installations []struct {
+					ID      int64 `json:"id"`
+					Account struct{ Login string }
+				} `json:"installations"`
+			}
+			_ = json.NewDecoder(resp.Body).Decode(&page)
+			resp.Body.Close()
+			if status = resp.StatusCode; status != 200 {
+				return status, nil, pages
+			}
+			if page.TotalCount != 1 && page.TotalCount != 3 {
+				t.Fatalf("total_count %d", page.TotalCount)
+			}
+			for _, in := range page.Installations {
+				ids = append(ids, in.ID)
+			}
+			pages++
+			next = ""
+			if l := resp.Header.Get("Link"); l != "" {
+				next = l[1:strings.Index(l, ">")]
+			}
+		}
+		return status, ids, pages
+	}
+	// The unknown installation 404 is not listed; the rest by id, two a page.
+	if status, ids, pages := list(multi); status != 200 || fmt.Sprint(ids) != "[1 2 3]" || pages != 2 {
+		t.Fatalf("multi: %d %v in %d pages", status, ids, pages)
+	}
+	if status, ids, _ := list(solo); status != 200 || fmt.Sprint(ids) != "[4]" {
+		t.Fatalf("solo: %d %v", status, ids)
+	}
+	if status, _, _ := list("ghu_forged"); status != 401 {
+		t.Fatalf("forged token: %d", status)
+	}
+
+	revoke := func(user, secret, token string) int {
+		req, _ := http.NewRequest("DELETE", sim.URL()+"/applications/"+sim.ClientID+"/token", strings.NewReader(`{"access_token":"`+token+`"}`))
+		req.SetBasicAuth(user, secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := revoke(sim.ClientID, "wrong", solo); code != 401 || sim.LiveUserTokens() != 2 {
+		t.Fatalf("revoke with a wrong secret: %d", code)
+	}
+	if code := revoke(sim.ClientID, sim.ClientSecret, solo); code != 204 || sim.LiveUserTokens() != 1 {
+		t.Fatalf("revoke: %d", code)
+	}
+	if code := revoke(sim.ClientID, sim.ClientSecret, solo); code != 404 {
+		t.Fatalf("revoke again: %d", code)
+	}
+	if status, _, _ := list(solo); status != 401 {
+		t.Fatalf("revoked token lists: %d", status)
 	}
 }

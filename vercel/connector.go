@@ -102,7 +102,9 @@ func (c *Connector) AuthorizeURL(state, redirectURI, codeChallenge string) strin
 // the team id, or the user id for a personal account — what the webhook
 // adapter reads as AccountID (payload.team.id, else payload.user.id). Its
 // Metadata holds configuration_id, team_id and user_id (those known); API
-// calls add ?teamId= when team_id is set. EINVALID when the callback has
+// calls add ?teamId= when team_id is set. All of them come from Vercel's
+// token answer (installation_id, team_id, user_id), never from the
+// redirect's configurationId and teamId, which anyone can write. EINVALID when the callback has
 // no code or an error, or Vercel refuses the code; EUNAVAILABLE when Vercel
 // fails.
 func (c *Connector) Exchange(ctx context.Context, q url.Values, redirectURI, codeVerifier string) (*relay.Grant, error) {
@@ -137,14 +139,11 @@ func (c *Connector) Exchange(ctx context.Context, q url.Values, redirectURI, cod
 	if acct == "" {
 		return nil, relay.Errorf(relay.EUNAVAILABLE, "vercel: exchange code: no team or user in the answer")
 	}
-	// The redirect's configurationId names the installation; the token
-	// answer's installation_id is the same id, used when the redirect has none.
-	cfgID := q.Get("configurationId")
-	if cfgID == "" {
-		cfgID = out.InstallationID
-	}
+	// The redirect's configurationId names the same installation as the
+	// answer's installation_id, but only the answer is Vercel's word: a
+	// forged one would point Revoke at another account's configuration.
 	meta := map[string]string{}
-	for k, v := range map[string]string{"configuration_id": cfgID, "team_id": out.TeamID, "user_id": out.UserID} {
+	for k, v := range map[string]string{"configuration_id": out.InstallationID, "team_id": out.TeamID, "user_id": out.UserID} {
 		if v != "" {
 			meta[k] = v
 		}

@@ -315,3 +315,29 @@ func TestLifecycle(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectorAccountFromVercel: the configuration and team come from
+// Vercel's token answer, never from the redirect's configurationId and
+// teamId, which anyone can write.
+func TestConnectorAccountFromVercel(t *testing.T) {
+	f := setup(t)
+	f.sim.AddAccount(simulator.VercelAccount{ConfigurationID: "cfg-victim", TeamID: "team_victim", UserID: "usr_victim",
+		Projects: []simulator.VercelProject{{ID: "prj_victim", Name: "secret"}}})
+	q := f.install(t, "cfg-team")
+	q.Set("configurationId", "cfg-victim")
+	q.Set("teamId", "team_victim")
+	g, err := f.c.Exchange(context.Background(), q, callback, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Connection.ExternalID != "team_1" || g.Connection.Metadata["configuration_id"] != "cfg-team" ||
+		g.Connection.Metadata["team_id"] != "team_1" || slices.Contains(ids(g.Resources), "prj_victim") {
+		t.Fatalf("forged redirect: connection %+v, projects %v", g.Connection, ids(g.Resources))
+	}
+	// Without a configurationId on the redirect, the answer's is used too.
+	q = f.install(t, "cfg-user")
+	q.Del("configurationId")
+	if g, err := f.c.Exchange(context.Background(), q, callback, ""); err != nil || g.Connection.Metadata["configuration_id"] != "cfg-user" {
+		t.Fatalf("no configurationId: %+v %v", g, err)
+	}
+}

@@ -546,11 +546,13 @@ providers:
     webhook_secret: s
     app_id: %q
     app_slug: %q
+    client_id: %q
+    client_secret: %q
     api_url: %q
     web_url: %q
     private_key: |
 %s
-`, testAdminKey, sim.AppID, sim.AppSlug, sim.URL(), sim.URL(), "      "+strings.ReplaceAll(strings.TrimSpace(string(keyPEM)), "\n", "\n      "))
+`, testAdminKey, sim.AppID, sim.AppSlug, sim.ClientID, sim.ClientSecret, sim.URL(), sim.URL(), "      "+strings.ReplaceAll(strings.TrimSpace(string(keyPEM)), "\n", "\n      "))
 	base := startRelay(t, cfg, nil).url
 	cli := func(key string, args ...string) (string, string, error) {
 		var out, errOut bytes.Buffer

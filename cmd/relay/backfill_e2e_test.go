@@ -118,13 +118,15 @@ providers:
     webhook_secret: %q
     app_id: %q
     app_slug: %q
+    client_id: %q
+    client_secret: %q
     api_url: %q
     web_url: %q
     private_key: |
 %s
 destinations:
   - {name: acme, url: %q, secret: %q, org_id: acme}
-%s`, testAdminKey, testGitHub, sim.AppID, sim.AppSlug, sim.URL(), sim.URL(),
+%s`, testAdminKey, testGitHub, sim.AppID, sim.AppSlug, sim.ClientID, sim.ClientSecret, sim.URL(), sim.URL(),
 		"      "+strings.ReplaceAll(strings.TrimSpace(string(keyPEM)), "\n", "\n      "), sinkURL, testDestination, extra)
 }
 

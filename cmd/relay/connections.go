@@ -162,13 +162,22 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 func buildConnectors(cfg *config.Config, logger *slog.Logger) ([]relay.Connector, error) {
 	var out []relay.Connector
 	p := cfg.Providers
+	if p.GitHub.AllowUnverifiedInstallations {
+		logger.Warn("UNSAFE: providers.github.allow_unverified_installations is on: GitHub App installations are connected "+
+			"without checking that the installing user can access them, so any org that can start a connect flow can claim "+
+			"any installation of the App and fetch its tokens; turn on \"Request user authorization (OAuth) during installation\" "+
+			"in the App's settings, set client_id and client_secret, and turn this off",
+			"key", "providers.github.allow_unverified_installations")
+	}
 	if p.GitHub.ConnectConfigured() {
 		key, err := p.GitHub.RSAKey()
 		if err != nil {
 			return nil, fmt.Errorf("config: providers.github.private_key: %w", err)
 		}
 		c, err := github.NewConnector(github.ConnectorConfig{AppID: p.GitHub.AppID, AppSlug: p.GitHub.AppSlug,
-			PrivateKey: key, APIURL: p.GitHub.APIURL, WebURL: p.GitHub.WebURL})
+			PrivateKey: key, APIURL: p.GitHub.APIURL, WebURL: p.GitHub.WebURL,
+			ClientID: p.GitHub.ClientID, ClientSecret: p.GitHub.ClientSecret,
+			AllowUnverifiedInstallations: p.GitHub.AllowUnverifiedInstallations})
 		if err != nil {
 			return nil, err
 		}

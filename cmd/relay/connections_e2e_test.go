@@ -52,6 +52,21 @@ func apiCall(t *testing.T, method, u, key string, in, out any) int {
 // noRedirects is a client that shows redirects instead of following them.
 var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
+// githubAppYAML is the GitHub App part of providers.github (indented for
+// it) for the simulator's App: ids, OAuth client, URLs and private key.
+func githubAppYAML(sim *simulator.GitHub) string {
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(sim.Key)})
+	return fmt.Sprintf(`    app_id: %q
+    app_slug: %q
+    client_id: %q
+    client_secret: %q
+    api_url: %q
+    web_url: %q
+    private_key: |
+%s`, sim.AppID, sim.AppSlug, sim.ClientID, sim.ClientSecret, sim.URL(), sim.URL(),
+		"      "+strings.ReplaceAll(strings.TrimSpace(string(keyPEM)), "\n", "\n      "))
+}
+
 // connectGitHub runs the GitHub App connect flow for org through Relay and
 // the simulator, and returns the redirect's query.
 func connectGitHub(t *testing.T, base, key, org string, sim *simulator.GitHub, installation int64) url.Values {
@@ -87,25 +102,17 @@ func TestConnectionsEndToEnd(t *testing.T) {
 	sim.AddInstallation(simulator.GitHubInstallation{ID: 4242, Login: "octo-org",
 		Repos: []simulator.GitHubRepo{{ID: 1296269, FullName: "octo-org/hello"}, {ID: 7, FullName: "octo-org/x"}, {ID: 8, FullName: "octo-org/y"}}})
 	orgA, orgB := newCollector(t), newCollector(t)
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(sim.Key)})
 	cfg := fmt.Sprintf(`
 admin_api_key: %q
 log_level: warn
 providers:
   github:
     webhook_secret: %q
-    app_id: %q
-    app_slug: %q
-    api_url: %q
-    web_url: %q
-    private_key: |
 %s
 destinations:
   - {name: org-a, url: %q, secret: %q, org_id: org_a}
   - {name: org-b, url: %q, secret: %q, org_id: org_b}
-`, testAdminKey, testGitHub, sim.AppID, sim.AppSlug, sim.URL(), sim.URL(),
-		"      "+strings.ReplaceAll(strings.TrimSpace(string(keyPEM)), "\n", "\n      "),
-		orgA.URL, testDestination, orgB.URL, testDestination)
+`, testAdminKey, testGitHub, githubAppYAML(sim), orgA.URL, testDestination, orgB.URL, testDestination)
 	relayP := startRelay(t, cfg, nil)
 	base := relayP.url
 
@@ -140,6 +147,12 @@ destinations:
 	connID := q.Get("connection_id")
 	if q.Get("status") != relay.ConnectionActive || connID == "" {
 		t.Fatalf("connected: %v", q)
+	}
+	// The installation was verified with the installing user's token, which
+	// Relay then revoked.
+	if sim.Calls("user_token") != 1 || sim.Calls("user_installations") != 1 || sim.LiveUserTokens() != 0 {
+		t.Fatalf("installation verification: %d code exchanges, %d listings, %d live user tokens",
+			sim.Calls("user_token"), sim.Calls("user_installations"), sim.LiveUserTokens())
 	}
 	// Released at connect time. Relay does not order deliveries of events
 	// that are in flight at the same moment (a destination takes several at
@@ -510,7 +523,6 @@ func TestKeyRotation(t *testing.T) {
 	defer sim.Close()
 	sim.AddInstallation(simulator.GitHubInstallation{ID: 77, Login: "octo"})
 	keyA, keyB := strings.Repeat("a1", 32), strings.Repeat("b2", 32)
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(sim.Key)})
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "relay.yaml")
 	cfg := fmt.Sprintf(`
@@ -520,14 +532,8 @@ data_dir: %q
 providers:
   github:
     webhook_secret: s
-    app_id: %q
-    app_slug: %q
-    api_url: %q
-    web_url: %q
-    private_key: |
 %s
-`, testAdminKey, filepath.Join(dir, "data"), sim.AppID, sim.AppSlug, sim.URL(), sim.URL(),
-		"      "+strings.ReplaceAll(strings.TrimSpace(string(keyPEM)), "\n", "\n      "))
+`, testAdminKey, filepath.Join(dir, "data"), githubAppYAML(sim))
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
