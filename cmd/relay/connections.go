@@ -176,7 +176,7 @@ func buildConnectors(cfg *config.Config, logger *slog.Logger) ([]relay.Connector
 	}
 	if p.Linear.ConnectConfigured() {
 		c, err := linear.NewConnector(linear.ConnectorConfig{ClientID: p.Linear.ClientID, ClientSecret: p.Linear.ClientSecret,
-			APIURL: p.Linear.APIURL, WebURL: p.Linear.WebURL, WebhookSecret: p.Linear.WebhookSecret})
+			APIURL: p.Linear.APIURL, WebURL: p.Linear.WebURL})
 		if err != nil {
 			return nil, err
 		}
