@@ -122,24 +122,97 @@ func (s *Service) storeWebhookSecret(ctx context.Context, c *relay.Connection, w
 // SharedSecretWebhooks counts the live connections of provider whose
 // webhook Relay registered but holds no secret of its own for: webhooks
 // registered before secrets were kept per connection, signed with the
-// provider's shared secret until the connection is connected again.
+// provider's shared secret until UpgradeWebhookSecrets replaces them or the
+// connection is connected again.
 func (s *Service) SharedSecretWebhooks(ctx context.Context, provider string) (int, error) {
+	cs, err := s.sharedSecretWebhooks(ctx, provider)
+	return len(cs), err
+}
+
+func (s *Service) sharedSecretWebhooks(ctx context.Context, provider string) ([]*relay.Connection, error) {
 	cs, err := s.store.ListConnections(ctx, relay.ConnectionFilter{Provider: provider})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	n := 0
+	var out []*relay.Connection
 	for _, c := range cs {
 		id := c.Metadata["webhook_id"]
-		if id == "" {
+		if id == "" || c.Teardown != "" {
 			continue
 		}
 		_, err := s.store.FindWebhookSecret(ctx, provider, id)
 		if relay.ErrorCode(err) == relay.ENOTFOUND {
-			n++
+			out = append(out, c)
 		} else if err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// UpgradeWebhookSecrets replaces every shared-secret webhook of an active
+// connection (see SharedSecretWebhooks) with a new one that has its own
+// secret: it registers the new webhook, stores its secret, records its id,
+// then removes the old one. It returns how many it replaced; a connection
+// that fails is logged and left as it was (its old webhook keeps working),
+// to be tried again by the next run. Run it from one process at a time:
+// two runs at once could each register a webhook for the same connection.
+func (s *Service) UpgradeWebhookSecrets(ctx context.Context) (int, error) {
+	n := 0
+	for provider, conn := range s.connectors {
+		reg, ok := conn.(relay.WebhookRegistrar)
+		if !ok {
+			continue
+		}
+		cs, err := s.sharedSecretWebhooks(ctx, provider)
+		if err != nil {
 			return n, err
+		}
+		for _, c := range cs {
+			if c.Status != relay.ConnectionActive {
+				continue // no API calls for it; it is replaced when connected again
+			}
+			if err := s.upgradeWebhook(ctx, reg, c); err != nil {
+				s.logger.Warn("connect: replacing a shared-secret webhook failed", "connection_id", c.ID, "provider", provider, "err", err)
+				continue
+			}
+			n++
 		}
 	}
 	return n, nil
+}
+
+func (s *Service) upgradeWebhook(ctx context.Context, reg relay.WebhookRegistrar, c *relay.Connection) error {
+	tok, err := s.Token(ctx, c.ID, "")
+	if err != nil {
+		return err
+	}
+	old := c.Metadata["webhook_id"]
+	id, secret, err := reg.RegisterWebhook(ctx, c, tok, s.cfg.PublicURL+"/webhooks/"+c.Provider)
+	if err != nil {
+		return err
+	}
+	undo := func(cause error) error {
+		if derr := reg.DeregisterWebhook(ctx, c, tok, id); derr != nil {
+			s.logger.Warn("connect: removing the webhook just registered failed", "connection_id", c.ID, "err", derr)
+		}
+		return cause
+	}
+	if secret == "" {
+		return undo(relay.Errorf(relay.EUNAVAILABLE, "%s: the new webhook has no secret", c.Provider))
+	}
+	if err := s.storeWebhookSecret(ctx, c, id, secret); err != nil {
+		return undo(err)
+	}
+	if err := s.store.SetConnectionMetadata(ctx, c.ID, map[string]string{"webhook_id": id, "webhook_error": ""}, s.now()); err != nil {
+		return undo(err)
+	}
+	if err := reg.DeregisterWebhook(ctx, c, tok, old); err != nil {
+		// Both deliver until it is removed at the provider; the old one's
+		// deliveries still verify with the shared secret.
+		s.logger.Warn("connect: removing the shared-secret webhook failed; remove it at the provider",
+			"connection_id", c.ID, "provider", c.Provider, "webhook_id", old, "err", err)
+	}
+	s.logger.Info("webhook replaced by one with its own secret", "connection_id", c.ID, "provider", c.Provider)
+	return nil
 }

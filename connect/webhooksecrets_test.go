@@ -4,7 +4,9 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,15 +20,26 @@ import (
 // each with its own secret, as Linear and Vercel do.
 type registrar struct {
 	*fakeConnector
-	n atomic.Int32
+	n        atomic.Int32
+	noSecret atomic.Bool // register as before per-connection secrets: none returned
+
+	mu           sync.Mutex
+	deregistered []string
 }
 
 func (r *registrar) RegisterWebhook(ctx context.Context, c *relay.Connection, t *relay.Token, u string) (string, string, error) {
 	n := r.n.Add(1)
-	return "wh-" + c.ExternalID + "-" + string(rune('0'+n)), "whsecret-" + c.ExternalID + "-" + string(rune('0'+n)), nil
+	id := "wh-" + c.ExternalID + "-" + string(rune('0'+n))
+	if r.noSecret.Load() {
+		return id, "", nil
+	}
+	return id, "whsecret-" + c.ExternalID + "-" + string(rune('0'+n)), nil
 }
 
 func (r *registrar) DeregisterWebhook(ctx context.Context, c *relay.Connection, t *relay.Token, id string) error {
+	r.mu.Lock()
+	r.deregistered = append(r.deregistered, id)
+	r.mu.Unlock()
 	return nil
 }
 
@@ -44,12 +57,18 @@ func (s *countingStore) FindWebhookSecret(ctx context.Context, provider, webhook
 // withRegistrar rebuilds the fixture's service with the registrar and a
 // counting store.
 func withRegistrar(t *testing.T, f *fixture) *countingStore {
+	cs, _ := withRegistrarOf(t, f)
+	return cs
+}
+
+func withRegistrarOf(t *testing.T, f *fixture) (*countingStore, *registrar) {
 	t.Helper()
 	cs := &countingStore{Store: f.store}
-	f.svc = connect.New(cs, newTestSealer(), []relay.Connector{&registrar{fakeConnector: f.fake}}, nil,
+	reg := &registrar{fakeConnector: f.fake}
+	f.svc = connect.New(cs, newTestSealer(), []relay.Connector{reg}, nil,
 		slog.New(slog.NewTextHandler(io.Discard, nil)), f.clock, connect.Config{PublicURL: "https://relay.example"})
 	t.Cleanup(f.svc.Close)
-	return cs
+	return cs, reg
 }
 
 func TestWebhookSecretStoredSealedPerConnection(t *testing.T) {
@@ -135,5 +154,39 @@ func TestWebhookSecretCache(t *testing.T) {
 	_, _ = f.svc.WebhookSecret(ctx, "fake", "wh-unknown")
 	if n := cs.finds.Load() - before; n != 2 {
 		t.Fatalf("%d store lookups for an unknown webhook across its expiry, want 2", n)
+	}
+}
+
+func TestUpgradeSharedSecretWebhooks(t *testing.T) {
+	f := newFixture(t)
+	_, reg := withRegistrarOf(t, f)
+	reg.noSecret.Store(true) // webhooks registered with the shared secret
+	a := f.connect(t, "acct-a", "ca").Get("connection_id")
+	reg.noSecret.Store(false)
+	f.connect(t, "acct-b", "cb")
+	if n, err := f.svc.SharedSecretWebhooks(ctx, "fake"); err != nil || n != 1 {
+		t.Fatalf("shared-secret webhooks: %d %v", n, err)
+	}
+
+	// The legacy webhook is replaced by one with its own secret, then removed.
+	n, err := f.svc.UpgradeWebhookSecrets(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("upgraded %d: %v", n, err)
+	}
+	c, _ := f.store.GetConnection(ctx, a, "")
+	if c.Metadata["webhook_id"] != "wh-acct-a-3" {
+		t.Fatalf("webhook id %q", c.Metadata["webhook_id"])
+	}
+	if got, err := f.svc.WebhookSecret(ctx, "fake", "wh-acct-a-3"); err != nil || got.Secret != "whsecret-acct-a-3" || got.ConnectionID != a {
+		t.Fatalf("new secret %+v %v", got, err)
+	}
+	if !slices.Equal(reg.deregistered, []string{"wh-acct-a-1"}) {
+		t.Fatalf("deregistered %v", reg.deregistered)
+	}
+	if n, err := f.svc.SharedSecretWebhooks(ctx, "fake"); err != nil || n != 0 {
+		t.Fatalf("shared-secret webhooks after the upgrade: %d %v", n, err)
+	}
+	if n, err := f.svc.UpgradeWebhookSecrets(ctx); err != nil || n != 0 || reg.n.Load() != 3 {
+		t.Fatalf("a second upgrade: %d %v, %d registrations", n, err, reg.n.Load())
 	}
 }

@@ -1,9 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"database/sql"
 	"fmt"
+	"io"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,5 +179,101 @@ destinations:
 	}
 	if n := countEvents(t, base, "vercel"); n != 2 {
 		t.Fatalf("%d events stored, want 2", n)
+	}
+}
+
+// A Linear connection whose webhook Relay holds no secret of its own for (a
+// webhook registered with the shared secret) is reported at start, and
+// `relay webhooks upgrade` replaces its webhook with one that has its own
+// secret.
+func TestUpgradeSharedSecretWebhooks(t *testing.T) {
+	sim := simulator.NewLinear(nil)
+	defer sim.Close()
+	sim.AddOrganization(simulator.LinearOrg{ID: "org-a", Name: "A", Teams: []simulator.LinearTeam{{ID: "team-a", Name: "Eng"}}})
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "relay.yaml")
+	cfg := fmt.Sprintf(`
+admin_api_key: %q
+log_level: warn
+public_url: https://relay.example
+data_dir: %q
+providers:
+  linear: {webhook_secret: %q, client_id: %q, client_secret: %q, api_url: %q, web_url: %q}
+`, testAdminKey, filepath.Join(dir, "data"), testLinear, sim.ClientID, sim.ClientSecret, sim.URL(), sim.URL())
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	serve := func() (base string, logs *syncBuffer, stop func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		out, logs := &syncBuffer{}, &syncBuffer{}
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, []string{"relay", "serve", "--addr", "127.0.0.1:0", "--config", cfgPath}, func(string) string { return "" },
+				strings.NewReader(""), out, logs)
+		}()
+		waitUntil(t, "relay to listen", func() bool {
+			if m := listenRE.FindStringSubmatch(out.String()); m != nil {
+				base = m[1]
+				return true
+			}
+			return false
+		})
+		return base, logs, func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		}
+	}
+
+	base, logs, stop := serve()
+	apiCall(t, "POST", base+"/api/v1/orgs", testAdminKey, map[string]string{"id": "alpha"}, nil)
+	to, err := sim.Consent(authorize(t, base, "alpha", "linear"), "org-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := followCallback(t, base, to); q.Get("status") != "active" {
+		t.Fatalf("connect: %v", q)
+	}
+	stop()
+	old, _ := sim.Webhook("org-a")
+	// As registered before secrets were kept per connection: none stored.
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "data", "relay.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DELETE FROM webhook_secrets`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	// The warning is logged before Relay listens.
+	_, logs, stop = serve()
+	waitUntil(t, "the start-up warning", func() bool {
+		return strings.Contains(logs.String(), "relay webhooks upgrade") && strings.Contains(logs.String(), `"connections":1`)
+	})
+	stop()
+
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"relay", "webhooks", "upgrade", "--config", cfgPath}, func(string) string { return "" },
+		strings.NewReader(""), &out, io.Discard); err != nil {
+		t.Fatalf("webhooks upgrade: %v", err)
+	}
+	if !strings.Contains(out.String(), "1 webhooks now have their own secret; 0 still use the shared secret") {
+		t.Fatalf("upgrade said %q", out.String())
+	}
+	hooks := sim.Webhooks()
+	if len(hooks) != 1 || hooks[0].ID == old.ID || hooks[0].Secret == testLinear {
+		t.Fatalf("webhooks after the upgrade: %d, same id %v", len(hooks), len(hooks) == 1 && hooks[0].ID == old.ID)
+	}
+
+	base, logs, stop = serve()
+	defer stop()
+	body, header := sim.IssueWebhook("org-a", "team-a", "issue-1", time.Now())
+	if code, b := post(t, base+"/webhooks/linear", header, body); code != 202 {
+		t.Fatalf("delivery of the new webhook: %d %s", code, b)
+	}
+	if strings.Contains(logs.String(), "relay webhooks upgrade") {
+		t.Fatalf("still warned after the upgrade: %s", logs)
 	}
 }
