@@ -16,6 +16,7 @@ import (
 
 	"github.com/relayhq/relay"
 	"github.com/relayhq/relay/simulator"
+	"github.com/relayhq/relay/storetest"
 )
 
 // countEvents returns how many events of provider Relay stored.
@@ -32,6 +33,15 @@ func countEvents(t *testing.T, base, provider string) int {
 // its admins can read in Linear: it must not sign events for another
 // workspace.
 func TestLinearWebhookSecretPerWorkspace(t *testing.T) {
+	testLinearWebhookSecretPerWorkspace(t, nil)
+}
+
+// The same on PostgreSQL.
+func TestLinearWebhookSecretPerWorkspacePostgres(t *testing.T) {
+	testLinearWebhookSecretPerWorkspace(t, map[string]string{"RELAY_DATABASE_URL": storetest.PostgresSchemaURL(t)})
+}
+
+func testLinearWebhookSecretPerWorkspace(t *testing.T, env map[string]string) {
 	sim := simulator.NewLinear(nil)
 	defer sim.Close()
 	sim.AddOrganization(simulator.LinearOrg{ID: "org-a", Name: "A", Teams: []simulator.LinearTeam{{ID: "team-a", Name: "Eng"}}})
@@ -47,7 +57,7 @@ destinations:
   - {name: alpha, url: %q, secret: %q, org_id: alpha}
   - {name: beta, url: %q, secret: %q, org_id: beta}
 `, testAdminKey, testLinear, sim.ClientID, sim.ClientSecret, sim.URL(), sim.URL(), sink.URL, testDestination, sink.URL, testDestination)
-	base := startRelay(t, cfg, nil).url
+	base := startRelay(t, cfg, env).url
 	conns := map[string]string{}
 	for org, workspace := range map[string]string{"alpha": "org-a", "beta": "org-b"} {
 		apiCall(t, "POST", base+"/api/v1/orgs", testAdminKey, map[string]string{"id": org}, nil)
