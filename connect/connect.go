@@ -28,6 +28,7 @@ import (
 // Store is what the service needs of storage.
 type Store interface {
 	relay.ConnectionStore
+	relay.WebhookSecretStore
 	ListDestinations(ctx context.Context) ([]*relay.Destination, error)
 }
 
@@ -64,6 +65,7 @@ type Service struct {
 
 	refreshes singleflight.Group
 	cache     matchCache
+	secrets   secretCache
 
 	wg       sync.WaitGroup // background work (teardowns, late releases)
 	stopOnce sync.Once
@@ -94,6 +96,7 @@ func New(store Store, sealer relay.Sealer, connectors []relay.Connector, wake fu
 		store: store, sealer: sealer, cfg: cfg, logger: logger, now: now, wake: wake,
 		connectors: make(map[string]relay.Connector, len(connectors)),
 		cache:      matchCache{entries: map[matchKey]matchEntry{}},
+		secrets:    secretCache{entries: map[secretKey]secretEntry{}},
 		stop:       make(chan struct{}),
 	}
 	for _, c := range connectors {
@@ -243,7 +246,18 @@ func (s *Service) save(ctx context.Context, orgID, provider string, g *relay.Gra
 	log := s.logger.With("connection_id", c.ID, "provider", provider, "org_id", orgID)
 	log.Info("connection saved", "created", created, "status", c.Status, "resources", len(resources))
 	if reg, ok := s.connectors[provider].(relay.WebhookRegistrar); ok && g.Token != nil && c.Metadata["webhook_id"] == "" {
-		id, _, err := reg.RegisterWebhook(ctx, c, g.Token, s.cfg.PublicURL+"/webhooks/"+provider)
+		id, secret, err := reg.RegisterWebhook(ctx, c, g.Token, s.cfg.PublicURL+"/webhooks/"+provider)
+		if err == nil && secret != "" {
+			// The webhook's own secret is kept sealed beside the connection,
+			// never in its metadata; without it its deliveries cannot verify.
+			if err = s.storeWebhookSecret(ctx, c, id, secret); err != nil {
+				log.Error("connect: storing the webhook secret failed; removing the webhook", "err", err)
+				if derr := reg.DeregisterWebhook(ctx, c, g.Token, id); derr != nil {
+					log.Warn("connect: removing the webhook whose secret was not stored failed", "err", derr)
+				}
+				err = relay.Errorf(relay.EINTERNAL, "the webhook secret could not be stored; connect again")
+			}
+		}
 		if err != nil {
 			// The connection works without it for providers whose app-level
 			// webhook also delivers; the failure is recorded for the team.

@@ -189,6 +189,7 @@ func (s *Service) runTeardown(ctx context.Context, id string) error {
 		return err
 	}
 	s.invalidateConnection(c.ID)
+	s.invalidateSecrets(c.Provider, c.ExternalID, c.ID, c.Metadata["webhook_id"])
 	log.Info("connection torn down", "revoke", revoke, "webhook", deregister)
 	return nil
 }

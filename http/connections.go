@@ -22,6 +22,9 @@ type Connections interface {
 	Teardown(ctx context.Context, connectionID, orgID string) (*relay.Connection, error)
 	// ApplyLifecycle applies a provider's lifecycle webhook.
 	ApplyLifecycle(ctx context.Context, provider string, ch *relay.LifecycleChange) error
+	// WebhookSecrets looks up the per-connection webhook secrets that
+	// providers implementing relay.ConnectionVerifier verify with.
+	relay.WebhookSecrets
 }
 
 // EnableConnections serves the orgs, org API keys and connections

@@ -45,12 +45,19 @@ func (s *Server) handleWebhook() http.Handler {
 			return
 		}
 		req := &relay.WebhookRequest{Header: r.Header, Body: body, ReceivedAt: s.now()}
-		if err := p.Verify(req); err != nil {
-			if relay.ErrorCode(err) == relay.EUNAUTHORIZED {
+		if err := s.verify(r.Context(), p, req); err != nil {
+			switch relay.ErrorCode(err) {
+			case relay.EUNAUTHORIZED:
 				outcome(metrics.OutcomeUnverified)
 				s.metrics.VerifyFailures.WithLabelValues(name).Inc()
 				s.logger.Debug("webhook rejected", "provider", name, "reason", relay.ErrorMessage(err))
-			} else {
+			case relay.EINTERNAL, relay.EUNAVAILABLE:
+				// A per-connection secret could not be looked up: the
+				// provider should retry, as for a failed commit.
+				outcome(metrics.OutcomeUnavailable)
+				s.logger.Warn("webhook verification failed", "provider", name, "err", err)
+				err = relay.Errorf(relay.EUNAVAILABLE, "The webhook could not be verified now; retry later.")
+			default:
 				outcome(metrics.OutcomeInvalid)
 			}
 			writeError(w, r, s.logger, err)
@@ -97,6 +104,22 @@ func (s *Server) handleWebhook() http.Handler {
 		writeJSON(w, http.StatusAccepted, webhookAnswer{ID: res.EventID})
 		s.applyLifecycle(r.Context(), p, in, body)
 	})
+}
+
+// verify checks the request's signature: with the per-connection secrets
+// for providers that sign with them (relay.ConnectionVerifier), else with
+// the provider's own. Without connections, secrets is nil and only the
+// provider's app-level secret verifies.
+func (s *Server) verify(ctx context.Context, p relay.Provider, req *relay.WebhookRequest) error {
+	cv, ok := p.(relay.ConnectionVerifier)
+	if !ok {
+		return p.Verify(req)
+	}
+	var secrets relay.WebhookSecrets
+	if s.connSvc != nil {
+		secrets = s.connSvc
+	}
+	return cv.VerifyConnection(ctx, req, secrets)
 }
 
 // applyLifecycle updates the connection a provider's lifecycle webhook is

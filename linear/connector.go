@@ -3,6 +3,8 @@ package linear
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,11 +35,6 @@ type ConnectorConfig struct {
 	// APIURL is Linear's API (default https://api.linear.app) and WebURL its
 	// web app, where the consent page is (default https://linear.app).
 	APIURL, WebURL string
-	// WebhookSecret is the secret Relay's linear adapter verifies with
-	// (Config.WebhookSecret): RegisterWebhook creates the webhook with it,
-	// so that its deliveries verify. "" lets Linear generate one, which
-	// Relay then does not know.
-	WebhookSecret string
 	// ResourceTypes a registered webhook subscribes to; default
 	// DefaultResourceTypes.
 	ResourceTypes []string
@@ -270,25 +267,30 @@ func (c *Connector) Resources(ctx context.Context, conn *relay.Connection, t *re
 
 // RegisterWebhook creates a workspace webhook (all public teams, the
 // configured resource types, label "Relay") for u, authorized with the
-// workspace's own access token. It is created with ConnectorConfig's
-// WebhookSecret, which Relay already holds, so the returned secret is "".
-// EINVALID when Linear refuses it, EUNAVAILABLE when it fails.
+// workspace's own access token, and returns its id and signing secret. The
+// secret is the webhook's own, generated here (32 random bytes, hex) — or
+// the one Linear answers with, should it differ: a workspace's admins can
+// read it in Linear, so no two workspaces share one, and the caller keeps
+// it to verify this webhook's deliveries. EINVALID when Linear refuses it,
+// EUNAVAILABLE when it fails.
 func (c *Connector) RegisterWebhook(ctx context.Context, conn *relay.Connection, t *relay.Token, u string) (string, string, error) {
 	var data struct {
 		WebhookCreate struct {
 			Success bool `json:"success"`
 			Webhook struct {
-				ID string `json:"id"`
+				ID     string `json:"id"`
+				Secret string `json:"secret"`
 			} `json:"webhook"`
 		} `json:"webhookCreate"`
 	}
-	input := map[string]any{"url": u, "resourceTypes": c.cfg.ResourceTypes, "allPublicTeams": true,
-		"label": "Relay", "enabled": true}
-	if c.cfg.WebhookSecret != "" {
-		input["secret"] = c.cfg.WebhookSecret
+	secret, err := newWebhookSecret()
+	if err != nil {
+		return "", "", err
 	}
-	err := c.graphql(ctx, t.AccessToken, "create webhook",
-		`mutation WebhookCreate($input: WebhookCreateInput!) { webhookCreate(input: $input) { success webhook { id enabled } } }`,
+	input := map[string]any{"url": u, "resourceTypes": c.cfg.ResourceTypes, "allPublicTeams": true,
+		"label": "Relay", "enabled": true, "secret": secret}
+	err = c.graphql(ctx, t.AccessToken, "create webhook",
+		`mutation WebhookCreate($input: WebhookCreateInput!) { webhookCreate(input: $input) { success webhook { id enabled secret } } }`,
 		map[string]any{"input": input}, &data)
 	if err != nil {
 		return "", "", err
@@ -296,7 +298,19 @@ func (c *Connector) RegisterWebhook(ctx context.Context, conn *relay.Connection,
 	if !data.WebhookCreate.Success || data.WebhookCreate.Webhook.ID == "" {
 		return "", "", relay.Errorf(relay.EUNAVAILABLE, "linear: create webhook: not created")
 	}
-	return data.WebhookCreate.Webhook.ID, "", nil
+	if s := data.WebhookCreate.Webhook.Secret; s != "" {
+		secret = s
+	}
+	return data.WebhookCreate.Webhook.ID, secret, nil
+}
+
+// newWebhookSecret returns 32 random bytes, hex-encoded.
+func newWebhookSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("linear: create webhook: %w", err)
+	}
+	return hex.EncodeToString(b), nil
 }
 
 // DeregisterWebhook deletes the webhook with the workspace's token; one

@@ -15,10 +15,7 @@ import (
 	"github.com/relayhq/relay/simulator"
 )
 
-const (
-	redirect      = "https://relay.example/oauth/linear/callback"
-	webhookSecret = "lin-webhook-secret"
-)
+const redirect = "https://relay.example/oauth/linear/callback"
 
 var epoch = time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 
@@ -41,9 +38,6 @@ func setup(t *testing.T, cfg linear.ConnectorConfig) *fixture {
 	cfg.ClientID, cfg.APIURL, cfg.WebURL, cfg.Now = f.sim.ClientID, f.sim.URL(), f.sim.URL(), clock
 	if cfg.ClientSecret == "" {
 		cfg.ClientSecret = f.sim.ClientSecret
-	}
-	if cfg.WebhookSecret == "" {
-		cfg.WebhookSecret = webhookSecret
 	}
 	c, err := linear.NewConnector(cfg)
 	if err != nil {
@@ -159,31 +153,39 @@ func TestConnectorFlow(t *testing.T) {
 	}
 	noSecrets(t, err, g.Token.RefreshToken, g.Token.AccessToken, f.sim.ClientSecret)
 
-	// The webhook is created with the workspace's token and the adapter's
-	// secret, so that its deliveries verify with the linear adapter and
-	// route to this connection.
+	// The webhook is created with the workspace's token and a secret of its
+	// own, which RegisterWebhook returns for Relay to keep: its deliveries
+	// verify with it, and name this connection's workspace.
 	id, secret, err := f.c.RegisterWebhook(ctx, g.Connection, fresh, "https://relay.example/webhooks/linear")
-	if err != nil || secret != "" {
-		t.Fatalf("register: %q %v", secret, err)
+	if err != nil || len(secret) != 64 {
+		t.Fatalf("register: %d-character secret, %v", len(secret), err)
 	}
 	hooks := f.sim.Webhooks()
 	if len(hooks) != 1 {
 		t.Fatalf("webhooks %+v", hooks)
 	}
 	h := hooks[0]
-	if h.ID != id || h.OrgID != "org-1" || h.URL != "https://relay.example/webhooks/linear" || h.Secret != webhookSecret ||
+	if h.ID != id || h.OrgID != "org-1" || h.URL != "https://relay.example/webhooks/linear" || h.Secret != secret ||
 		h.AuthorizedBy != fresh.AccessToken || !h.AllPublicTeams || !h.Enabled || h.Label != "Relay" ||
 		!slices.Equal(h.ResourceTypes, linear.DefaultResourceTypes) {
 		t.Fatalf("webhook %+v", h)
 	}
-	body := simulator.LinearIssuePayload("org-1", "t2", "issue-1", time.Now())
-	adapter := linear.New(linear.Config{WebhookSecret: webhookSecret})
-	req := &relay.WebhookRequest{Header: simulator.LinearWebhook(h.Secret, body, ""), Body: body, ReceivedAt: time.Now()}
-	if err := adapter.Verify(req); err != nil {
+	body, header := f.sim.IssueWebhook("org-1", "t2", "issue-1", time.Now())
+	adapter := linear.New(linear.Config{WebhookSecret: "the-app-level-secret"})
+	req := &relay.WebhookRequest{Header: header, Body: body, ReceivedAt: time.Now()}
+	secrets := &fakeSecrets{hooks: []relay.WebhookSecret{{WebhookID: id, AccountID: g.Connection.ExternalID, Secret: secret}}}
+	if err := adapter.VerifyConnection(ctx, req, secrets); err != nil {
 		t.Fatalf("a delivery of the registered webhook does not verify: %v", err)
 	}
 	if in, err := adapter.Parse(req); err != nil || in.AccountID != g.Connection.ExternalID {
 		t.Fatalf("delivery account %q, connection %q (%v)", in.AccountID, g.Connection.ExternalID, err)
+	}
+	id2, secret2, err := f.c.RegisterWebhook(ctx, g.Connection, fresh, "https://relay.example/webhooks/linear")
+	if err != nil || secret2 == secret || len(secret2) != 64 {
+		t.Fatalf("a second webhook's secret: %v (same as the first: %v)", err, secret2 == secret)
+	}
+	if err := f.c.DeregisterWebhook(ctx, g.Connection, fresh, id2); err != nil {
+		t.Fatal(err)
 	}
 
 	if err := f.c.DeregisterWebhook(ctx, g.Connection, fresh, id); err != nil || len(f.sim.Webhooks()) != 0 {
@@ -327,7 +329,7 @@ func TestGraphQLErrors(t *testing.T) {
 	if relay.ErrorCode(err) != relay.EINVALID || len(f.sim.Webhooks()) != 0 {
 		t.Fatalf("register with an expired token: %v", err)
 	}
-	noSecrets(t, err, g.Token.AccessToken, webhookSecret)
+	noSecrets(t, err, g.Token.AccessToken)
 	err = f.c.DeregisterWebhook(ctx, g.Connection, g.Token, "wh-1")
 	if relay.ErrorCode(err) != relay.EINVALID {
 		t.Fatalf("deregister with an expired token: %v", err)

@@ -37,6 +37,7 @@ type Linear struct {
 	access   map[string]linearGrant   // access token → grant
 	refresh  map[string]linearRefresh // refresh token → grant
 	webhooks map[string]LinearAPIWebhook
+	deleted  int // webhooks deleted, for creation order
 	ttl      time.Duration
 	perPage  int
 	served   int                           // GraphQL requests, for X-RateLimit-Requests-Remaining
@@ -62,6 +63,8 @@ type LinearAPIWebhook struct {
 	// AuthorizedBy is the bearer token of the webhookCreate request: an
 	// OAuth access token of the workspace (the client secret is refused).
 	AuthorizedBy string
+
+	seq int // creation order
 }
 
 type linearCode struct {
@@ -433,13 +436,13 @@ func (l *Linear) graphql(w http.ResponseWriter, r *http.Request) {
 		}
 		hook := LinearAPIWebhook{ID: "wh-" + randomHex(8), OrgID: org.ID, URL: in.URL, Secret: in.Secret, Label: in.Label,
 			ResourceTypes: in.ResourceTypes, AllPublicTeams: in.AllPublicTeams, Enabled: in.Enabled == nil || *in.Enabled,
-			AuthorizedBy: tok}
+			AuthorizedBy: tok, seq: len(l.webhooks) + l.deleted + 1}
 		if hook.Secret == "" {
 			hook.Secret = "lin_wh_" + randomHex(16)
 		}
 		l.webhooks[hook.ID] = hook
 		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"webhookCreate": map[string]any{
-			"success": true, "webhook": map[string]any{"id": hook.ID, "enabled": hook.Enabled}}}})
+			"success": true, "webhook": map[string]any{"id": hook.ID, "enabled": hook.Enabled, "secret": hook.Secret}}}})
 	case strings.Contains(req.Query, "webhookDelete"):
 		hook, ok := l.webhooks[vars.ID]
 		if !ok || hook.OrgID != org.ID {
@@ -447,6 +450,7 @@ func (l *Linear) graphql(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		delete(l.webhooks, vars.ID)
+		l.deleted++
 		writeJSON(w, http.StatusOK, map[string]any{"data": map[string]any{"webhookDelete": map[string]any{"success": true}}})
 	case strings.Contains(req.Query, "teams"):
 		start := 0

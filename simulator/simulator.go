@@ -151,11 +151,16 @@ func GitHubIssuesPayload(installationID, repoID int64, action string) []byte {
 
 // LinearIssuePayload returns a Linear "Issue" "create" webhook body for issue
 // issueID in team teamID of organization orgID, with webhookTimestamp = ts in
-// milliseconds.
+// milliseconds, from a fixed webhookId.
 func LinearIssuePayload(orgID, teamID, issueID string, ts time.Time) []byte {
+	return LinearIssuePayloadFrom("f8b0a4c2-3d3e-4b8a-9d55-0c6f1a2b3c4d", orgID, teamID, issueID, ts)
+}
+
+// LinearIssuePayloadFrom is LinearIssuePayload as webhook webhookID sends it.
+func LinearIssuePayloadFrom(webhookID, orgID, teamID, issueID string, ts time.Time) []byte {
 	created := ts.UTC().Format("2006-01-02T15:04:05.000Z")
-	return fmt.Appendf(nil, `{"action":"create","actor":{"id":"2e6eea91-1111-0000-9486-acea0603064d","type":"user","name":"Linear User"},"createdAt":%[5]s,"data":{"id":%[3]s,"createdAt":%[5]s,"updatedAt":%[5]s,"number":1234,"title":"Webhook test issue","description":"Created to test webhooks.","priority":2,"priorityLabel":"High","estimate":null,"sortOrder":-1016.52,"teamId":%[2]s,"stateId":"6f2f4e0c-5a2a-4e7b-a1f4-4d2b0d3e6f11","creatorId":"2e6eea91-1111-0000-9486-acea0603064d","labelIds":[],"subscriberIds":["2e6eea91-1111-0000-9486-acea0603064d"],"identifier":"ENG-1234","url":"https://linear.app/acme/issue/ENG-1234/webhook-test-issue","team":{"id":%[2]s,"key":"ENG","name":"Engineering"},"state":{"id":"6f2f4e0c-5a2a-4e7b-a1f4-4d2b0d3e6f11","name":"Todo","color":"#e2e2e2","type":"unstarted"},"labels":[]},"url":"https://linear.app/acme/issue/ENG-1234/webhook-test-issue","type":"Issue","organizationId":%[1]s,"webhookTimestamp":%[4]d,"webhookId":"f8b0a4c2-3d3e-4b8a-9d55-0c6f1a2b3c4d"}`,
-		q(orgID), q(teamID), q(issueID), ts.UnixMilli(), q(created))
+	return fmt.Appendf(nil, `{"action":"create","actor":{"id":"2e6eea91-1111-0000-9486-acea0603064d","type":"user","name":"Linear User"},"createdAt":%[5]s,"data":{"id":%[3]s,"createdAt":%[5]s,"updatedAt":%[5]s,"number":1234,"title":"Webhook test issue","description":"Created to test webhooks.","priority":2,"priorityLabel":"High","estimate":null,"sortOrder":-1016.52,"teamId":%[2]s,"stateId":"6f2f4e0c-5a2a-4e7b-a1f4-4d2b0d3e6f11","creatorId":"2e6eea91-1111-0000-9486-acea0603064d","labelIds":[],"subscriberIds":["2e6eea91-1111-0000-9486-acea0603064d"],"identifier":"ENG-1234","url":"https://linear.app/acme/issue/ENG-1234/webhook-test-issue","team":{"id":%[2]s,"key":"ENG","name":"Engineering"},"state":{"id":"6f2f4e0c-5a2a-4e7b-a1f4-4d2b0d3e6f11","name":"Todo","color":"#e2e2e2","type":"unstarted"},"labels":[]},"url":"https://linear.app/acme/issue/ENG-1234/webhook-test-issue","type":"Issue","organizationId":%[1]s,"webhookTimestamp":%[4]d,"webhookId":%[6]s}`,
+		q(orgID), q(teamID), q(issueID), ts.UnixMilli(), q(created), q(webhookID))
 }
 
 // SentryIssuePayload returns a Sentry "issue" "created" webhook body for issue

@@ -336,7 +336,7 @@ func (s *Store) SetTeardown(ctx context.Context, id, step string, now time.Time)
 }
 
 // DeleteConnection soft-deletes the connection and its resources and drops
-// its token, in one transaction.
+// its token and webhook secret, in one transaction.
 func (s *Store) DeleteConnection(ctx context.Context, id string, now time.Time) error {
 	return s.inTx(ctx, "delete connection", func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE connections SET status = 'deleted', deleted_at = COALESCE(deleted_at, ?),
@@ -351,6 +351,9 @@ func (s *Store) DeleteConnection(ctx context.Context, id string, now time.Time) 
 			return fmt.Errorf("sqlite: delete connection: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE connection_id = ?`, id); err != nil {
+			return fmt.Errorf("sqlite: delete connection: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_secrets WHERE connection_id = ?`, id); err != nil {
 			return fmt.Errorf("sqlite: delete connection: %w", err)
 		}
 		return nil
@@ -440,7 +443,8 @@ func (s *Store) PutToken(ctx context.Context, t *relay.SealedToken, prevVersion 
 	})
 }
 
-// ResealAll re-encrypts every stored token with fn, one row per transaction.
+// ResealAll re-encrypts every stored token and webhook secret with fn, one
+// row per transaction.
 func (s *Store) ResealAll(ctx context.Context, fn func(relay.Sealed) (relay.Sealed, error)) (int, error) {
 	rows, err := s.reader.QueryContext(ctx, `SELECT connection_id FROM tokens ORDER BY connection_id`)
 	if err != nil {
@@ -481,7 +485,8 @@ func (s *Store) ResealAll(ctx context.Context, fn func(relay.Sealed) (relay.Seal
 			return n, err
 		}
 	}
-	return n, nil
+	m, err := s.resealWebhookSecrets(ctx, fn)
+	return n + m, err
 }
 
 // ReleaseHeld matches the account's unmatched events to the connection, in

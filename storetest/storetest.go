@@ -88,6 +88,7 @@ func Run(t *testing.T, open func(t *testing.T) relay.Store) {
 		{"ConnectionTokens", testConnectionTokens},
 		{"ListConnections", testListConnections},
 		{"ConnectionNotFound", testConnectionNotFound},
+		{"WebhookSecrets", testWebhookSecrets},
 		{"ReleaseHeld", testReleaseHeld},
 		{"PairConnection", testPairConnection},
 		{"PairConnectionConcurrent", testPairConnectionConcurrent},

@@ -20,8 +20,9 @@ const HeaderSignature = "X-Vercel-Signature"
 
 // Config configures the Vercel adapter.
 type Config struct {
-	// ClientSecret is the integration's client secret (or, for a webhook
-	// created through the API, that webhook's secret).
+	// ClientSecret is the integration's client secret. Webhooks created
+	// through the API are signed with their own secrets, which
+	// VerifyConnection looks up per account.
 	ClientSecret string
 }
 

@@ -119,9 +119,9 @@ func resolverChains(cfg *config.Config) (map[string][]relay.Resolver, error) {
 func cmdKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "rotate" {
 		fmt.Fprintln(stderr, "Usage: relay keys rotate [--config FILE] [--data-dir DIR] [--database-url URL]\n\n"+
-			"Re-encrypts every stored token under the first key of encryption.keys. Rotate a key by\n"+
-			"putting the new key first (keeping the old one after it), running this, then removing\n"+
-			"the old key.")
+			"Re-encrypts every stored token and webhook secret under the first key of encryption.keys.\n"+
+			"Rotate a key by putting the new key first (keeping the old one after it), running this,\n"+
+			"then removing the old key.")
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			return nil
 		}
@@ -151,9 +151,9 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	n, err := cs.ResealAll(ctx, ring.Reseal)
 	if err != nil {
-		return fmt.Errorf("keys rotate: %d tokens re-encrypted before: %w", n, err)
+		return fmt.Errorf("keys rotate: %d tokens and webhook secrets re-encrypted before: %w", n, err)
 	}
-	fmt.Fprintf(stdout, "%d tokens now encrypted under key %s\n", n, ring.PrimaryID())
+	fmt.Fprintf(stdout, "%d tokens and webhook secrets now encrypted under key %s\n", n, ring.PrimaryID())
 	return nil
 }
 
@@ -185,7 +185,7 @@ func buildConnectors(cfg *config.Config, logger *slog.Logger) ([]relay.Connector
 	}
 	if p.Linear.ConnectConfigured() {
 		c, err := linear.NewConnector(linear.ConnectorConfig{ClientID: p.Linear.ClientID, ClientSecret: p.Linear.ClientSecret,
-			APIURL: p.Linear.APIURL, WebURL: p.Linear.WebURL, WebhookSecret: p.Linear.WebhookSecret})
+			APIURL: p.Linear.APIURL, WebURL: p.Linear.WebURL})
 		if err != nil {
 			return nil, err
 		}

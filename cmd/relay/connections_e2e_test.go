@@ -383,12 +383,13 @@ destinations:
 		t.Fatalf("connect: %v", q)
 	}
 	hooks := sim.Webhooks()
-	if len(hooks) != 1 || hooks[0].URL != "https://relay.example/webhooks/linear" || hooks[0].Secret != testLinear {
+	if len(hooks) != 1 || hooks[0].URL != "https://relay.example/webhooks/linear" || hooks[0].Secret == "" || hooks[0].Secret == testLinear {
 		t.Fatalf("registered webhooks: %+v", hooks)
 	}
 
-	body := simulator.LinearIssuePayload("org-linear-1", "team-1", "issue-9", time.Now())
-	if code, b := post(t, base+"/webhooks/linear", simulator.LinearWebhook(testLinear, body, "lin-d-1"), body); code != 202 {
+	body, header := sim.IssueWebhook("org-linear-1", "team-1", "issue-9", time.Now())
+	header.Set("Linear-Delivery", "lin-d-1")
+	if code, b := post(t, base+"/webhooks/linear", header, body); code != 202 {
 		t.Fatalf("webhook: %d %s", code, b)
 	}
 	waitUntil(t, "delivery", func() bool { return len(sink.all()) == 1 })
@@ -585,7 +586,7 @@ providers:
 	if err := run(context.Background(), []string{"relay", "keys", "rotate", "--config", cfgPath}, getenv, strings.NewReader(""), &out, io.Discard); err != nil {
 		t.Fatalf("keys rotate: %v", err)
 	}
-	if !strings.Contains(out.String(), "1 tokens now encrypted under key") {
+	if !strings.Contains(out.String(), "1 tokens and webhook secrets now encrypted under key") {
 		t.Fatalf("rotate said %q", out.String())
 	}
 

@@ -40,6 +40,7 @@ Server:
   migrate       apply database migrations and exit
   keygen        print a new random secret (webhook signing secret or encryption key)
   keys rotate   re-encrypt every stored token under the first of encryption.keys
+  webhooks upgrade  give each registered provider webhook its own secret
   version       print the version
   bench         benchmark this binary: throughput, latency, backlog drain, replica kill
   sink          run a local destination that verifies and prints deliveries (for trying Relay)
@@ -73,6 +74,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdKeygen(rest, stdout, stderr)
 	case "keys":
 		return cmdKeys(ctx, rest, getenv, stdout, stderr)
+	case "webhooks":
+		return cmdWebhooks(ctx, rest, getenv, stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, rest, getenv, stdout, stderr)
 	case "sink":

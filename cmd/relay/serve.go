@@ -334,6 +334,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		if err := backfills.Resume(ctx); err != nil {
 			logger.Warn("resuming backfills failed", "err", err)
 		}
+		warnSharedSecretWebhooks(ctx, conns, logger)
 	}
 
 	if err := engine.Start(ctx); err != nil {

@@ -1,0 +1,14 @@
+-- The signing secret of the webhook Relay registered for a connection
+-- (Linear, Vercel), sealed like tokens: one per connection, found by the
+-- provider's webhook id or by the connection's account.
+CREATE TABLE webhook_secrets (
+    connection_id text PRIMARY KEY,
+    provider      text NOT NULL,
+    webhook_id    text NOT NULL,
+    account_id    text NOT NULL,
+    key_id        text NOT NULL,
+    ciphertext    bytea NOT NULL,
+    created_at    timestamptz NOT NULL
+);
+CREATE UNIQUE INDEX webhook_secrets_webhook ON webhook_secrets (provider, webhook_id);
+CREATE INDEX webhook_secrets_account ON webhook_secrets (provider, account_id);
