@@ -11,15 +11,34 @@ import (
 // key itself is shown once, when created. An admin key (OrgID "") sees every
 // org; an org-scoped key sees only its org's data.
 type APIKey struct {
-	ID        string    `json:"id"` // "key_…"
-	OrgID     string    `json:"org_id,omitempty"`
-	Name      string    `json:"name"`
+	ID    string `json:"id"` // "key_…"
+	OrgID string `json:"org_id,omitempty"`
+	Name  string `json:"name"`
+	// Prefix is the start of the key (APIKeyPrefix), kept so that people can
+	// tell their keys apart; keys made before it was kept have none.
+	Prefix    string    `json:"prefix,omitempty"`
 	Hash      string    `json:"-"` // hex SHA-256 of the key
 	CreatedAt time.Time `json:"created_at"`
+	// LastUsedAt is when the key last authenticated a request, to within
+	// APIKeyUsageResolution; zero when never.
+	LastUsedAt time.Time `json:"last_used_at,omitzero"`
 }
 
 // IsAdmin reports whether the key sees every org.
 func (k *APIKey) IsAdmin() bool { return k.OrgID == "" }
+
+// APIKeyUsageResolution is how stale an APIKey's LastUsedAt may be: it is
+// written at most this often per key, so that authenticating a request
+// does not cost a database write.
+const APIKeyUsageResolution = time.Minute
+
+// Names of the admin keys Relay makes itself at start. Keys created
+// through the API may not take them, since start-up replaces or removes
+// the keys of these names.
+const (
+	GeneratedAdminKeyName  = "admin"          // made at first start, printed once
+	ConfiguredAdminKeyName = "admin (config)" // the key of admin_api_key
+)
 
 // NewAPIKeySecret returns a new random API key ("rk_" + 64 hex characters).
 func NewAPIKeySecret() string {
@@ -33,4 +52,12 @@ func NewAPIKeySecret() string {
 func HashAPIKey(key string) string {
 	sum := sha256.Sum256([]byte(key))
 	return hex.EncodeToString(sum[:])
+}
+
+// APIKeyPrefix returns the part of key that may be shown to tell keys
+// apart: its first 11 characters ("rk_" and 8 hex digits of a generated
+// key) but never more than a sixth of it, so that the prefix of a short
+// configured key gives little of it away.
+func APIKeyPrefix(key string) string {
+	return key[:min(11, len(key)/6)]
 }
