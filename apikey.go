@@ -4,7 +4,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // APIKey is a bearer key for /api/v1. Only its SHA-256 hash is stored; the
@@ -60,4 +62,20 @@ func HashAPIKey(key string) string {
 // configured key gives little of it away.
 func APIKeyPrefix(key string) string {
 	return key[:min(11, len(key)/6)]
+}
+
+// ValidateAPIKeyName checks the name of a key created through the API:
+// 1-200 characters, and not one of the names Relay gives its own admin
+// keys (GeneratedAdminKeyName, ConfiguredAdminKeyName), which start-up
+// replaces. It returns EINVALID.
+func ValidateAPIKeyName(name string) error {
+	switch {
+	case strings.TrimSpace(name) == "":
+		return Errorf(EINVALID, "API key name required")
+	case utf8.RuneCountInString(name) > 200:
+		return Errorf(EINVALID, "API key name must be at most 200 characters")
+	case name == GeneratedAdminKeyName || name == ConfiguredAdminKeyName:
+		return Errorf(EINVALID, "API key name %q is kept for the admin key Relay makes at start; choose another", name)
+	}
+	return nil
 }
