@@ -305,3 +305,46 @@ func TestAPIKeyUseRecordedOncePerMinute(t *testing.T) {
 		t.Fatalf("last used %v, want %v", keys[0].LastUsedAt, want)
 	}
 }
+
+// slowFind holds the first lookup of one key after reading it, until
+// released, to overlap a revocation.
+type slowFind struct {
+	relay.Store
+	hash     string
+	once     sync.Once
+	read     chan struct{}
+	released chan struct{}
+}
+
+func (s *slowFind) FindAPIKey(ctx context.Context, hash string) (*relay.APIKey, error) {
+	k, err := s.Store.FindAPIKey(ctx, hash)
+	if hash == s.hash {
+		s.once.Do(func() { close(s.read); <-s.released })
+	}
+	return k, err
+}
+
+// A lookup that read a key just before it was revoked here does not put it
+// back in the cache: the next request with it fails.
+func TestRevokeDuringLookupNotCached(t *testing.T) {
+	store := &slowFind{Store: keysStore(t), hash: relay.HashAPIKey(keysAcme), read: make(chan struct{}), released: make(chan struct{})}
+	srv := keysServer(t, store, &keysClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)})
+	first := make(chan struct{})
+	go func() {
+		defer close(first)
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/api/v1/events", nil)
+		req.Header.Set("Authorization", "Bearer "+keysAcme)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-store.read
+	if err := relayhttp.NewClient(srv.URL, keysAdmin).RevokeAPIKey(context.Background(), "key_acme"); err != nil {
+		t.Fatal(err)
+	}
+	close(store.released)
+	<-first // it began before the revocation: either answer is fair
+	if code := keysGet(t, srv.URL, keysAcme, "/api/v1/events"); code != http.StatusUnauthorized {
+		t.Fatalf("revoked key after an overlapping lookup: %d, want 401", code)
+	}
+}

@@ -40,6 +40,7 @@ func (s *Server) lookupKey(ctx context.Context, hash string) (*relay.APIKey, err
 	now := s.now()
 	s.keys.mu.Lock()
 	e, ok := s.keys.entries[hash]
+	gen := s.keys.gen
 	s.keys.mu.Unlock()
 	if ok && now.Before(e.expires) {
 		return e.key, nil
@@ -52,7 +53,10 @@ func (s *Server) lookupKey(ctx context.Context, hash string) (*relay.APIKey, err
 	if len(s.keys.entries) > 10000 {
 		clear(s.keys.entries)
 	}
-	s.keys.entries[hash] = keyCacheEntry{key: k, expires: now.Add(keyTTL)}
+	// A key revoked here while it was being read is not cached again.
+	if s.keys.gen == gen {
+		s.keys.entries[hash] = keyCacheEntry{key: k, expires: now.Add(keyTTL)}
+	}
 	s.keys.mu.Unlock()
 	return k, nil
 }
@@ -90,6 +94,7 @@ func (s *Server) noteKeyUse(ctx context.Context, k *relay.APIKey) {
 func (s *Server) forgetKey(hash string) {
 	s.keys.mu.Lock()
 	delete(s.keys.entries, hash)
+	s.keys.gen++
 	s.keys.mu.Unlock()
 }
 

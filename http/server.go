@@ -95,11 +95,13 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 // keyCache remembers API keys for a short while so that API calls do not
 // read the database each time; a key revoked on another replica stops
 // working here within keyTTL. used holds when this replica last recorded
-// each key's use (by key id).
+// each key's use (by key id); gen counts revocations here, so that a
+// lookup that overlapped one does not cache what it read.
 type keyCache struct {
 	mu      sync.Mutex
 	entries map[string]keyCacheEntry
 	used    map[string]time.Time
+	gen     uint64
 }
 
 type keyCacheEntry struct {
