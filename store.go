@@ -132,6 +132,19 @@ type Store interface {
 	SetAdminAPIKey(ctx context.Context, k *APIKey) error
 	// CountAPIKeys returns the number of stored keys.
 	CountAPIKeys(ctx context.Context) (int, error)
+	// ListAPIKeys returns the keys of org orgID, or every key when orgID is
+	// "", oldest first (hashes included: callers must not show them).
+	ListAPIKeys(ctx context.Context, orgID string) ([]*APIKey, error)
+	// RevokeAPIKey deletes the key with this id and returns it. When orgID
+	// is not "", only that org's keys can be revoked: another's is
+	// ENOTFOUND, like a missing one. Revoking the last admin key is
+	// ECONFLICT, so that Relay can always be administered.
+	RevokeAPIKey(ctx context.Context, id, orgID string) (*APIKey, error)
+	// TouchAPIKey records that the key was used at `at`, unless its
+	// LastUsedAt is already less than APIKeyUsageResolution before it (so
+	// replicas touching the same key write about once per resolution). A
+	// missing key is not an error.
+	TouchAPIKey(ctx context.Context, id string, at time.Time) error
 
 	// QueueDepth returns how many deliveries are pending or retrying.
 	QueueDepth(ctx context.Context) (int, error)

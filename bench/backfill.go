@@ -55,7 +55,7 @@ func runBackfill(ctx context.Context, o Options, out io.Writer) error {
 			body = bytes.NewReader(b)
 		}
 		req, _ := http.NewRequestWithContext(ctx, method, base+path, body)
-		req.Header.Set("Authorization", "Bearer rk_bench_admin")
+		req.Header.Set("Authorization", "Bearer rk_bench_admin_0123456789abcdef")
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {

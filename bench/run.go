@@ -106,7 +106,7 @@ func startCluster(o Options, extraEnv ...string) (*cluster, error) {
 		"RELAY_DESTINATIONS_0_URL=" + sink.URL(),
 		"RELAY_DESTINATIONS_0_SECRET=" + benchDestSecret,
 		"RELAY_DESTINATIONS_0_MAX_CONCURRENCY=64",
-		"RELAY_ADMIN_API_KEY=rk_bench_admin",
+		"RELAY_ADMIN_API_KEY=rk_bench_admin_0123456789abcdef",
 		"RELAY_LOG_LEVEL=warn",
 	}, extraEnv...)
 	for i := range o.Replicas {

@@ -405,7 +405,11 @@ func (c *Config) decodeYAML(name string, b []byte) error {
 		// yaml.v3 names neither the key's full path nor, for values,
 		// the key at all; say which key it was when we can tell.
 		if better := explainYAML(b); better != nil {
-			return fmt.Errorf("config: %s %w", name, better)
+			errs := make([]error, len(better))
+			for i, e := range better {
+				errs[i] = fmt.Errorf("config: %s %w", name, e)
+			}
+			return errors.Join(errs...)
 		}
 		return fmt.Errorf("config: %s: %w", name, err)
 	}

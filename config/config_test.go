@@ -100,7 +100,7 @@ func TestLoadFullFile(t *testing.T) {
 	}
 	want := &config.Config{
 		Addr: "0.0.0.0:9090", DataDir: "/var/lib/relay", DatabaseURL: "postgres://relay@db:5432/relay",
-		AdminAPIKey: "rk_file_admin_key", PublicURL: "https://relay.example.com", LogLevel: "debug", LogFormat: "text",
+		AdminAPIKey: "rk_file_admin_key_0123456789", PublicURL: "https://relay.example.com", LogLevel: "debug", LogFormat: "text",
 		Ingest: config.Ingest{MaxBodyBytes: 2 << 20, BatchMax: 64},
 		Encryption: config.Encryption{Keys: []string{
 			"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",

@@ -238,9 +238,10 @@ func setLeaf(v reflect.Value, s string) *leafError {
 
 // explainYAML finds why the YAML document b does not decode into a Config
 // and says so naming the key's path and line ("line 7: unknown key
-// \"delivery.timout\""). It returns nil when it finds nothing to add to
-// yaml.v3's own message (a syntax error, say).
-func explainYAML(b []byte) error {
+// \"delivery.timout\"; did you mean \"timeout\"?"), one error per problem
+// so that every misspelled key is reported at once. It returns nil when it
+// finds nothing to add to yaml.v3's own message (a syntax error, say).
+func explainYAML(b []byte) []error {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		return nil
@@ -248,7 +249,7 @@ func explainYAML(b []byte) error {
 	return explainNode(&doc, reflect.TypeOf(Config{}), "")
 }
 
-func explainNode(n *yaml.Node, t reflect.Type, path string) error {
+func explainNode(n *yaml.Node, t reflect.Type, path string) []error {
 	for n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
@@ -266,26 +267,25 @@ func explainNode(n *yaml.Node, t reflect.Type, path string) error {
 		key = key[:strings.LastIndexByte(key, '[')]
 	}
 	key = key[strings.LastIndexByte(key, '.')+1:]
+	var errs []error
 	switch {
 	case t.Kind() == reflect.Slice: // of scalars or of structs
 		if n.Kind != yaml.SequenceNode {
-			return fmt.Errorf("line %d: %s: want a list", n.Line, path)
+			return []error{fmt.Errorf("line %d: %s: want a list", n.Line, path)}
 		}
 		for i, c := range n.Content {
-			if err := explainNode(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
+			errs = append(errs, explainNode(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i))...)
 		}
 	case isLeaf(t):
 		if n.Kind != yaml.ScalarNode {
-			return fmt.Errorf("line %d: %s: want a single value, not a list or mapping", n.Line, path)
+			return []error{fmt.Errorf("line %d: %s: want a single value, not a list or mapping", n.Line, path)}
 		}
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
 			lerr := &leafError{value: n.Value, want: "valid here"}
 			if perr := setLeaf(reflect.New(t).Elem(), n.Value); perr != nil {
 				lerr.want = perr.want
 			}
-			return fmt.Errorf("line %d: %s: %s", n.Line, path, lerr.describe(key))
+			return []error{fmt.Errorf("line %d: %s: %s", n.Line, path, lerr.describe(key))}
 		}
 	case t.Kind() == reflect.Struct:
 		if n.Kind != yaml.MappingNode {
@@ -293,7 +293,7 @@ func explainNode(n *yaml.Node, t reflect.Type, path string) error {
 			if where == "" {
 				where = "the document"
 			}
-			return fmt.Errorf("line %d: %s: want a mapping of keys to values", n.Line, where)
+			return []error{fmt.Errorf("line %d: %s: want a mapping of keys to values", n.Line, where)}
 		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
@@ -306,14 +306,17 @@ func explainNode(n *yaml.Node, t reflect.Type, path string) error {
 			}
 			f, ok := fieldByKey(t, k.Value)
 			if !ok {
-				return fmt.Errorf("line %d: unknown key %q (known keys here: %s)", k.Line, sub, strings.Join(keysOf(t), ", "))
+				hint := ""
+				if c := closestKey(k.Value, keysOf(t)); c != "" {
+					hint = fmt.Sprintf("; did you mean %q?", c)
+				}
+				errs = append(errs, fmt.Errorf("line %d: unknown key %q%s (known keys here: %s)", k.Line, sub, hint, strings.Join(keysOf(t), ", ")))
+				continue
 			}
-			if err := explainNode(v, f.Type, sub); err != nil {
-				return err
-			}
+			errs = append(errs, explainNode(v, f.Type, sub)...)
 		}
 	}
-	return nil
+	return errs
 }
 
 func fieldByKey(t reflect.Type, key string) (reflect.StructField, bool) {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/relayhq/relay"
 	"github.com/relayhq/relay/vault"
@@ -25,6 +26,10 @@ var BuiltinProviders = []string{"github", "linear", "sentry", "vercel", "bridge"
 const OpsProvider = "relay"
 
 var sourceName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// MinAdminAPIKeyLength is the shortest admin_api_key Validate accepts: a
+// key that opens every org's data must not be guessable.
+const MinAdminAPIKeyLength = 24
 
 // Limits checked by Validate.
 const (
@@ -53,6 +58,10 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		bad("data_dir", "required")
+	}
+	if n := utf8.RuneCountInString(c.AdminAPIKey); n > 0 && n < MinAdminAPIKeyLength {
+		bad("admin_api_key", "too short (%d characters): use at least %d characters of random, e.g. the output of 'relay keygen --kind api-key'",
+			n, MinAdminAPIKeyLength)
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		bad("database_url", "must be empty (SQLite in data_dir) or a postgres:// or postgresql:// URL")

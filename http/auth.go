@@ -29,6 +29,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			writeError(w, r, s.logger, err)
 			return
 		}
+		s.noteKeyUse(r.Context(), key)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), apiKeyCtx, key)))
 	})
 }
@@ -39,6 +40,7 @@ func (s *Server) lookupKey(ctx context.Context, hash string) (*relay.APIKey, err
 	now := s.now()
 	s.keys.mu.Lock()
 	e, ok := s.keys.entries[hash]
+	gen := s.keys.gen
 	s.keys.mu.Unlock()
 	if ok && now.Before(e.expires) {
 		return e.key, nil
@@ -51,9 +53,49 @@ func (s *Server) lookupKey(ctx context.Context, hash string) (*relay.APIKey, err
 	if len(s.keys.entries) > 10000 {
 		clear(s.keys.entries)
 	}
-	s.keys.entries[hash] = keyCacheEntry{key: k, expires: now.Add(keyTTL)}
+	// A key revoked here while it was being read is not cached again.
+	if s.keys.gen == gen {
+		s.keys.entries[hash] = keyCacheEntry{key: k, expires: now.Add(keyTTL)}
+	}
 	s.keys.mu.Unlock()
 	return k, nil
+}
+
+// noteKeyUse records that k was used now, at most once per
+// relay.APIKeyUsageResolution per key and replica (the store skips the
+// write when another replica recorded a use within that time), so that
+// authenticating is not a database write per request. A failure to record
+// is logged and does not fail the request.
+func (s *Server) noteKeyUse(ctx context.Context, k *relay.APIKey) {
+	now := s.now()
+	s.keys.mu.Lock()
+	last := s.keys.used[k.ID]
+	if k.LastUsedAt.After(last) {
+		last = k.LastUsedAt
+	}
+	due := now.Sub(last) >= relay.APIKeyUsageResolution
+	if due {
+		if len(s.keys.used) > 10000 {
+			clear(s.keys.used)
+		}
+		s.keys.used[k.ID] = now
+	}
+	s.keys.mu.Unlock()
+	if !due {
+		return
+	}
+	if err := s.store.TouchAPIKey(ctx, k.ID, now); err != nil {
+		s.logger.Warn("recording an API key's use failed", "key_id", k.ID, "err", err)
+	}
+}
+
+// forgetKey drops a key from the cache, so that a key revoked here stops
+// working here at once (other replicas drop it within keyTTL).
+func (s *Server) forgetKey(hash string) {
+	s.keys.mu.Lock()
+	delete(s.keys.entries, hash)
+	s.keys.gen++
+	s.keys.mu.Unlock()
 }
 
 // callerKey returns the authenticated key of the request.

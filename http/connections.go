@@ -124,7 +124,7 @@ func (s *Server) handleCreateOrgKey() http.Handler {
 		}
 		secret := relay.NewAPIKeySecret()
 		k := &relay.APIKey{ID: relay.NewID("key", s.now()), OrgID: org.ID, Name: in.Name,
-			Hash: relay.HashAPIKey(secret), CreatedAt: s.now().UTC()}
+			Prefix: relay.APIKeyPrefix(secret), Hash: relay.HashAPIKey(secret), CreatedAt: s.now().UTC()}
 		if err := s.store.CreateAPIKey(r.Context(), k); err != nil {
 			writeError(w, r, s.logger, err)
 			return

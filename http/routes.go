@@ -50,6 +50,10 @@ func (s *Server) routes(mux muxer) {
 	conn("DELETE /api/v1/connections/{id}/backfills/{bid}", s.requireBackfills(s.handleCancelBackfill()))
 	mux.Handle("GET /oauth/{provider}/callback", s.handleOAuthCallback())
 
+	api("GET /api/v1/api-keys", s.handleListAPIKeys())
+	api("POST /api/v1/api-keys", s.adminOnly(s.handleCreateAdminKey()))
+	api("DELETE /api/v1/api-keys/{id}", s.handleRevokeAPIKey())
+
 	api("GET /api/v1/resolutions", s.adminOnly(s.handleListResolutions()))
 	api("GET /api/v1/resolutions/{provider}/{account}", s.adminOnly(s.handleGetResolution()))
 

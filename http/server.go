@@ -62,7 +62,7 @@ func NewServer(store relay.Store, providers []relay.Provider, ingest Ingester, d
 	s := &Server{
 		store: store, ingest: ingest, delivery: delivery, metrics: m, logger: logger, now: now, cfg: cfg,
 		providers: make(map[string]relay.Provider, len(providers)),
-		keys:      keyCache{entries: map[string]keyCacheEntry{}},
+		keys:      keyCache{entries: map[string]keyCacheEntry{}, used: map[string]time.Time{}},
 	}
 	for _, p := range providers {
 		s.providers[p.Name()] = p
@@ -93,10 +93,15 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 }
 
 // keyCache remembers API keys for a short while so that API calls do not
-// read the database each time; a deleted key stops working within keyTTL.
+// read the database each time; a key revoked on another replica stops
+// working here within keyTTL. used holds when this replica last recorded
+// each key's use (by key id); gen counts revocations here, so that a
+// lookup that overlapped one does not cache what it read.
 type keyCache struct {
 	mu      sync.Mutex
 	entries map[string]keyCacheEntry
+	used    map[string]time.Time
+	gen     uint64
 }
 
 type keyCacheEntry struct {
@@ -104,4 +109,6 @@ type keyCacheEntry struct {
 	expires time.Time
 }
 
-const keyTTL = 30 * time.Second
+// keyTTL bounds how long a key revoked on another replica keeps working
+// here (the README promises at most 5 s).
+const keyTTL = 5 * time.Second

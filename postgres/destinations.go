@@ -206,8 +206,8 @@ func (s *Store) ResumeDestination(ctx context.Context, id string, now time.Time)
 
 // CreateAPIKey stores a key.
 func (s *Store) CreateAPIKey(ctx context.Context, k *relay.APIKey) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO api_keys (id, org_id, name, hash, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		k.ID, k.OrgID, k.Name, k.Hash, k.CreatedAt.UTC())
+	_, err := s.pool.Exec(ctx, `INSERT INTO api_keys (id, org_id, name, prefix, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		k.ID, k.OrgID, k.Name, k.Prefix, k.Hash, k.CreatedAt.UTC())
 	if isUnique(err) {
 		return relay.Errorf(relay.ECONFLICT, "API key exists")
 	} else if err != nil {
@@ -218,16 +218,13 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *relay.APIKey) error {
 
 // FindAPIKey returns the key with this hash.
 func (s *Store) FindAPIKey(ctx context.Context, hash string) (*relay.APIKey, error) {
-	var k relay.APIKey
-	err := s.pool.QueryRow(ctx, `SELECT id, org_id, name, hash, created_at FROM api_keys WHERE hash = $1`, hash).
-		Scan(&k.ID, &k.OrgID, &k.Name, &k.Hash, &k.CreatedAt)
+	k, err := scanAPIKey(s.pool.QueryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE hash = $1`, hash))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "API key not found")
 	} else if err != nil {
 		return nil, fmt.Errorf("postgres: find api key: %w", err)
 	}
-	k.CreatedAt = k.CreatedAt.UTC()
-	return &k, nil
+	return k, nil
 }
 
 // SetAdminAPIKey makes k the only admin key of its name.
@@ -239,8 +236,8 @@ func (s *Store) SetAdminAPIKey(ctx context.Context, k *relay.APIKey) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM api_keys WHERE org_id = '' AND name = $1 AND hash <> $2`, k.Name, k.Hash); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO api_keys (id, org_id, name, hash, created_at) VALUES ($1, '', $2, $3, $4)
-			ON CONFLICT (hash) DO NOTHING`, k.ID, k.Name, k.Hash, k.CreatedAt.UTC())
+		_, err := tx.Exec(ctx, `INSERT INTO api_keys (id, org_id, name, prefix, hash, created_at) VALUES ($1, '', $2, $3, $4, $5)
+			ON CONFLICT (hash) DO NOTHING`, k.ID, k.Name, k.Prefix, k.Hash, k.CreatedAt.UTC())
 		return err
 	})
 	if err != nil {

@@ -211,8 +211,8 @@ func (s *Store) ResumeDestination(ctx context.Context, id string, now time.Time)
 
 // CreateAPIKey stores a key.
 func (s *Store) CreateAPIKey(ctx context.Context, k *relay.APIKey) error {
-	_, err := s.writer.ExecContext(ctx, `INSERT INTO api_keys (id, org_id, name, hash, created_at) VALUES (?, ?, ?, ?, ?)`,
-		k.ID, k.OrgID, k.Name, k.Hash, ms(k.CreatedAt))
+	_, err := s.writer.ExecContext(ctx, `INSERT INTO api_keys (id, org_id, name, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		k.ID, k.OrgID, k.Name, k.Prefix, k.Hash, ms(k.CreatedAt))
 	if isUnique(err) {
 		return relay.Errorf(relay.ECONFLICT, "API key exists")
 	} else if err != nil {
@@ -223,17 +223,13 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *relay.APIKey) error {
 
 // FindAPIKey returns the key with this hash.
 func (s *Store) FindAPIKey(ctx context.Context, hash string) (*relay.APIKey, error) {
-	var k relay.APIKey
-	var created int64
-	err := s.reader.QueryRowContext(ctx, `SELECT id, org_id, name, hash, created_at FROM api_keys WHERE hash = ?`, hash).
-		Scan(&k.ID, &k.OrgID, &k.Name, &k.Hash, &created)
+	k, err := scanAPIKey(s.reader.QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "API key not found")
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: find api key: %w", err)
 	}
-	k.CreatedAt = fromMS(created)
-	return &k, nil
+	return k, nil
 }
 
 // SetAdminAPIKey makes k the only admin key of its name.
@@ -246,8 +242,8 @@ func (s *Store) SetAdminAPIKey(ctx context.Context, k *relay.APIKey) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE org_id = '' AND name = ? AND hash <> ?`, k.Name, k.Hash); err != nil {
 		return fmt.Errorf("sqlite: set admin key: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, org_id, name, hash, created_at) VALUES (?, '', ?, ?, ?)
-		ON CONFLICT (hash) DO NOTHING`, k.ID, k.Name, k.Hash, ms(k.CreatedAt)); err != nil {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO api_keys (id, org_id, name, prefix, hash, created_at) VALUES (?, '', ?, ?, ?, ?)
+		ON CONFLICT (hash) DO NOTHING`, k.ID, k.Name, k.Prefix, k.Hash, ms(k.CreatedAt)); err != nil {
 		return fmt.Errorf("sqlite: set admin key: %w", err)
 	}
 	return tx.Commit()

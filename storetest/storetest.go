@@ -106,6 +106,9 @@ func Run(t *testing.T, open func(t *testing.T) relay.Store) {
 		{"OrgScoping", testOrgScoping},
 		{"Destinations", testDestinations},
 		{"APIKeys", testAPIKeys},
+		{"APIKeyListRevoke", testAPIKeyListRevoke},
+		{"APIKeyRevokeLastAdminConcurrent", testAPIKeyRevokeLastAdminConcurrent},
+		{"APIKeyTouch", testAPIKeyTouch},
 		{"NotFound", testNotFound},
 	}
 	for _, tc := range tests {

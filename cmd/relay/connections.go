@@ -115,19 +115,15 @@ func resolverChains(cfg *config.Config) (map[string][]relay.Resolver, error) {
 	return chains, nil
 }
 
-// cmdKeys runs `relay keys rotate`.
+// cmdKeys runs `relay keys rotate`, and the API key verbs (ls, revoke,
+// add) through cmdAPIKeys.
 func cmdKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "rotate" {
-		fmt.Fprintln(stderr, "Usage: relay keys rotate [--config FILE] [--data-dir DIR] [--database-url URL]\n\n"+
-			"Re-encrypts every stored token and webhook secret under the first key of encryption.keys.\n"+
-			"Rotate a key by putting the new key first (keeping the old one after it), running this,\n"+
-			"then removing the old key.")
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			return nil
-		}
-		return fmt.Errorf("keys: unknown sub-command; use: relay keys rotate")
+		return cmdAPIKeys(ctx, args, getenv, stdout, stderr)
 	}
-	f := newServerFlags("keys rotate", "Re-encrypts every stored token under the first configured key.", getenv, stderr)
+	f := newServerFlags("keys rotate", "Re-encrypts every stored token and webhook secret under the first key of encryption.keys.\n"+
+		"Rotate an encryption key by putting the new key first (keeping the old one after it),\n"+
+		"running this, then removing the old key. (API keys are 'relay keys ls|revoke|add'.)", getenv, stderr)
 	cfg, err := f.load(args[1:], getenv)
 	if err != nil {
 		return err

@@ -15,11 +15,15 @@ import (
 	"syscall"
 
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/config"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	err := checkEnv(os.Args, os.Environ())
+	if err == nil {
+		err = run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	}
 	stop()
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
@@ -38,7 +42,7 @@ Usage:
 Server:
   serve         run Relay (HTTP ingest, API, delivery)
   migrate       apply database migrations and exit
-  keygen        print a new random secret (webhook signing secret or encryption key)
+  keygen        print a new random secret (webhook signing secret, encryption key or API key)
   keys rotate   re-encrypt every stored token under the first of encryption.keys
   webhooks upgrade  give each registered provider webhook its own secret
   version       print the version
@@ -50,12 +54,29 @@ API (talks to a running Relay; --url and --api-key, or RELAY_URL and RELAY_API_K
   deliveries    list, show and replay deliveries
   destinations  list, add, remove, enable, disable destinations; replay dead deliveries
   orgs          list and create orgs and their org-scoped API keys
+  keys          list, revoke and add API keys: ls, revoke KEY_ID, add
   connections   connect, list, show, get a token for, and tear down provider connections
   connect       start connecting an org to a provider: prints the URL to open in a browser
   backfill      import a connection's provider history: start, ls, status, cancel
 
 Run 'relay <command> --help' for a command's flags.
 `
+
+// checkEnv refuses to start a command that loads the configuration (serve,
+// migrate, keys rotate) when the environment holds a RELAY_ variable Relay
+// does not read: most likely a misspelled key, which would otherwise be
+// ignored. It is apart from run because run sees the environment only
+// through getenv, which cannot list it.
+func checkEnv(args, environ []string) error {
+	if len(args) < 2 {
+		return nil
+	}
+	switch {
+	case args[1] == "serve", args[1] == "migrate", args[1] == "keys" && len(args) > 2 && args[2] == "rotate":
+		return config.CheckEnv(environ)
+	}
+	return nil
+}
 
 // run is the whole program, with its environment passed in so tests can
 // call it like main.
@@ -109,9 +130,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 func cmdKeygen(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("relay keygen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	kind := fs.String("kind", "webhook-secret", "what to generate: webhook-secret (whsec_…, for destinations and standard-webhooks sources) or encryption-key (64 hex characters)")
+	kind := fs.String("kind", "webhook-secret", "what to generate: webhook-secret (whsec_…, for destinations and standard-webhooks sources), encryption-key (64 hex characters) or api-key (rk_…, for admin_api_key)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: relay keygen [--kind webhook-secret|encryption-key]\n\nPrints a new random secret on standard output.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: relay keygen [--kind webhook-secret|encryption-key|api-key]\n\nPrints a new random secret on standard output.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -122,8 +143,10 @@ func cmdKeygen(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, relay.NewSecret())
 	case "encryption-key", "hex":
 		fmt.Fprintln(stdout, strings.TrimPrefix(relay.NewAPIKeySecret(), "rk_"))
+	case "api-key", "rk":
+		fmt.Fprintln(stdout, relay.NewAPIKeySecret())
 	default:
-		return fmt.Errorf("keygen: --kind must be webhook-secret or encryption-key, not %q", *kind)
+		return fmt.Errorf("keygen: --kind must be webhook-secret, encryption-key or api-key, not %q", *kind)
 	}
 	return nil
 }

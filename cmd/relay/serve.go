@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -218,7 +219,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := store.Migrate(ctx); err != nil {
 		return err
 	}
-	if err := ensureAdminKey(ctx, store, cfg, stdout); err != nil {
+	if err := ensureAdminKey(ctx, store, cfg, stdout, logger); err != nil {
 		return err
 	}
 	for _, d := range cfg.Destinations() {
@@ -398,23 +399,50 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 }
 
 // ensureAdminKey installs the configured admin key, or on a database with no
-// key at all creates one and prints it, once.
-func ensureAdminKey(ctx context.Context, store relay.Store, cfg *config.Config, stdout io.Writer) error {
+// key at all creates one and prints it, once. Once admin_api_key is set,
+// the key generated at first start is revoked (and the revocation logged):
+// whoever saw it printed must not keep admin access.
+func ensureAdminKey(ctx context.Context, store relay.Store, cfg *config.Config, stdout io.Writer, logger *slog.Logger) error {
 	now := time.Now().UTC()
 	if cfg.AdminAPIKey != "" {
-		return store.SetAdminAPIKey(ctx, &relay.APIKey{ID: relay.NewID("key", now), Name: "admin (config)",
-			Hash: relay.HashAPIKey(cfg.AdminAPIKey), CreatedAt: now})
+		if err := store.SetAdminAPIKey(ctx, &relay.APIKey{ID: relay.NewID("key", now), Name: relay.ConfiguredAdminKeyName,
+			Prefix: relay.APIKeyPrefix(cfg.AdminAPIKey), Hash: relay.HashAPIKey(cfg.AdminAPIKey), CreatedAt: now}); err != nil {
+			return err
+		}
+		return revokeGeneratedAdminKeys(ctx, store, relay.HashAPIKey(cfg.AdminAPIKey), logger)
 	}
 	n, err := store.CountAPIKeys(ctx)
 	if err != nil || n > 0 {
 		return err
 	}
 	key := relay.NewAPIKeySecret()
-	if err := store.CreateAPIKey(ctx, &relay.APIKey{ID: relay.NewID("key", now), Name: "admin",
-		Hash: relay.HashAPIKey(key), CreatedAt: now}); err != nil {
+	if err := store.CreateAPIKey(ctx, &relay.APIKey{ID: relay.NewID("key", now), Name: relay.GeneratedAdminKeyName,
+		Prefix: relay.APIKeyPrefix(key), Hash: relay.HashAPIKey(key), CreatedAt: now}); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "\nCreated the admin API key. It is shown only this once; store it now:\n\n    %s\n\n", key)
+	return nil
+}
+
+// revokeGeneratedAdminKeys revokes the admin keys made at first start
+// (those named relay.GeneratedAdminKeyName; the API refuses that name),
+// except the one whose hash is configured, since an operator may well
+// configure the key that was printed.
+func revokeGeneratedAdminKeys(ctx context.Context, store relay.Store, configured string, logger *slog.Logger) error {
+	keys, err := store.ListAPIKeys(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if !k.IsAdmin() || k.Name != relay.GeneratedAdminKeyName ||
+			subtle.ConstantTimeCompare([]byte(k.Hash), []byte(configured)) == 1 {
+			continue
+		}
+		if _, err := store.RevokeAPIKey(ctx, k.ID, ""); err != nil && relay.ErrorCode(err) != relay.ENOTFOUND {
+			return fmt.Errorf("revoke the generated admin key %s: %w", k.ID, err)
+		}
+		logger.Warn("revoked the admin API key generated at first start, since admin_api_key is set", "key_id", k.ID)
+	}
 	return nil
 }
 
