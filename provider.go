@@ -31,6 +31,11 @@ type Inbound struct {
 	// ResourceID is the provider resource (repository, project, team) when the
 	// payload names one.
 	ResourceID string
+	// Payload, when not "", is the JSON to store and deliver instead of the
+	// raw body: the body is a wrapper whose signature covers it, such as
+	// GitHub's form-encoded deliveries (payload=<url-encoded JSON>). It is
+	// a string so that Inbound stays comparable.
+	Payload string
 }
 
 // Provider is a webhook source: a code-defined provider adapter (github,

@@ -61,10 +61,20 @@ func (s *Server) handleWebhook() http.Handler {
 			writeError(w, r, s.logger, err)
 			return
 		}
+		// The stored payload is the JSON the adapter found, which is the body
+		// unless the body wraps it (a form-encoded GitHub delivery); the
+		// kept Content-Type then describes what is stored.
+		payload, headers := body, keepHeaders(r.Header, p.Headers())
+		if in.Payload != "" {
+			payload = []byte(in.Payload)
+			if _, ok := headers["Content-Type"]; ok {
+				headers["Content-Type"] = "application/json"
+			}
+		}
 		ev := &relay.Event{
 			Provider: name, DeliveryID: in.DeliveryID, EventType: in.EventType, Source: relay.SourceLive,
 			AccountID: in.AccountID, ResourceID: in.ResourceID,
-			Headers: keepHeaders(r.Header, p.Headers()), Payload: body, ReceivedAt: req.ReceivedAt,
+			Headers: headers, Payload: payload, ReceivedAt: req.ReceivedAt,
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), ingestTimeout)
 		res, err := s.ingest.Submit(ctx, ev)
@@ -85,19 +95,21 @@ func (s *Server) handleWebhook() http.Handler {
 		}
 		outcome(metrics.OutcomeAccepted)
 		writeJSON(w, http.StatusAccepted, webhookAnswer{ID: res.EventID})
-		s.applyLifecycle(r.Context(), p, in, body)
+		s.applyLifecycle(r.Context(), p, in, payload)
 	})
 }
 
 // applyLifecycle updates the connection a provider's lifecycle webhook is
 // about (uninstalled, suspended, repositories added, …), after the answer:
-// the event is stored either way, and a failure here is only logged.
-func (s *Server) applyLifecycle(ctx context.Context, p relay.Provider, in relay.Inbound, body []byte) {
+// the event is stored either way, and a failure here is only logged. What
+// the webhook claims is only a question to the provider: the connections
+// service changes nothing the provider does not confirm.
+func (s *Server) applyLifecycle(ctx context.Context, p relay.Provider, in relay.Inbound, payload []byte) {
 	lp, ok := p.(relay.LifecycleParser)
 	if !ok || s.connSvc == nil {
 		return
 	}
-	ch, ok := lp.Lifecycle(in, body)
+	ch, ok := lp.Lifecycle(in, payload)
 	if !ok {
 		return
 	}
