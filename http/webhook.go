@@ -95,6 +95,12 @@ func (s *Server) handleWebhook() http.Handler {
 		}
 		outcome(metrics.OutcomeAccepted)
 		writeJSON(w, http.StatusAccepted, webhookAnswer{ID: res.EventID})
+		// The answer goes out now: a lifecycle change is confirmed with the
+		// provider first, which must not hold up the answer (Sentry waits
+		// one second).
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
 		s.applyLifecycle(r.Context(), p, in, payload)
 	})
 }
