@@ -2,6 +2,7 @@ package connect
 
 import (
 	"context"
+	"time"
 
 	"github.com/relayhq/relay"
 )
@@ -26,7 +27,11 @@ func (s *Service) ApplyLifecycle(ctx context.Context, provider string, ch *relay
 	}
 	s.logger.Warn("connect: lifecycle webhook not confirmed yet; retrying later", "provider", provider,
 		"account_id", ch.AccountID, "err", err)
-	return s.enqueueLifecycle(ctx, provider, ch)
+	// The confirmation may have failed because ctx ran out: queuing must
+	// not fail for the same reason.
+	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return s.enqueueLifecycle(qctx, provider, ch)
 }
 
 // SetLifecycleQueue makes confirmations that could not reach the provider
