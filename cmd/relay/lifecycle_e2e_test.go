@@ -169,4 +169,18 @@ destinations:
 	sim.RemoveInstallation(4242)
 	gh.webhook("installation", "deleted-1", []byte(deleted))
 	expect("confirmed uninstall", relay.ConnectionRevoked)
+
+	// An uninstall while GitHub cannot answer: nothing changes at once, and
+	// the queued confirmation revokes the connection once GitHub answers.
+	sim.AddInstallation(simulator.GitHubInstallation{ID: 5151, Login: "acme"})
+	connID = connectGitHub(t, base, testAdminKey, "org_a", sim, 5151).Get("connection_id")
+	sim.RemoveInstallation(5151)
+	sim.FailNext("get_installation", http.StatusBadGateway, 2)
+	asked = sim.Calls("get_installation")
+	gh.webhook("installation", "deleted-2", []byte(strings.ReplaceAll(deleted, "4242", "5151")))
+	expect("uninstall while GitHub is down", relay.ConnectionActive)
+	waitUntil(t, "the retried confirmation", func() bool { st, _ := state(); return st == relay.ConnectionRevoked })
+	if n := sim.Calls("get_installation") - asked; n != 3 {
+		t.Fatalf("GitHub asked %d times, want 3 (at once, then twice by the job)", n)
+	}
 }
