@@ -8,16 +8,18 @@ import (
 	"testing"
 
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/postgres"
 	"github.com/relayhq/relay/riverjobs"
+	"github.com/relayhq/relay/storetest"
 )
 
 // A lifecycle confirmation that failed (the provider was down) is run
 // again with the same claimed change.
-func TestLifecycleRetried(t *testing.T) {
+func testLifecycleRetried(t *testing.T, open func(riverjobs.Handlers) (*riverjobs.Queue, error)) {
 	ctx := context.Background()
 	var mu sync.Mutex
 	var runs []*relay.LifecycleChange
-	q, err := riverjobs.OpenSQLite(ctx, filepath.Join(t.TempDir(), "relay.db"), riverjobs.Handlers{
+	q, err := open(riverjobs.Handlers{
 		Lifecycle: func(ctx context.Context, provider string, ch *relay.LifecycleChange) error {
 			mu.Lock()
 			defer mu.Unlock()
@@ -30,7 +32,7 @@ func TestLifecycleRetried(t *testing.T) {
 			}
 			return nil
 		},
-	}, riverjobs.Options{}, quiet)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,4 +56,22 @@ func TestLifecycleRetried(t *testing.T) {
 		len(got.RemoveResources) != 1 || got.RemoveResources[0] != "7" {
 		t.Fatalf("retried with %+v", got)
 	}
+}
+
+func TestLifecycleRetriedSQLite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "relay.db")
+	testLifecycleRetried(t, func(h riverjobs.Handlers) (*riverjobs.Queue, error) {
+		return riverjobs.OpenSQLite(context.Background(), path, h, riverjobs.Options{}, quiet)
+	})
+}
+
+func TestLifecycleRetriedPostgres(t *testing.T) {
+	store, err := postgres.Open(context.Background(), storetest.PostgresSchemaURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	testLifecycleRetried(t, func(h riverjobs.Handlers) (*riverjobs.Queue, error) {
+		return riverjobs.OpenPostgres(context.Background(), store.Pool(), h, riverjobs.Options{}, quiet)
+	})
 }
