@@ -8,10 +8,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptrace"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/relayhq/relay"
 	"github.com/relayhq/relay/simulator"
@@ -51,14 +53,21 @@ func (c *oneConn) do(req *http.Request) (int, string, bool) {
 // finished (see oneConn).
 func (c *oneConn) webhook(event, delivery string, body []byte) {
 	c.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, c.base+"/webhooks/github", bytes.NewReader(body))
-	req.Header = simulator.GitHubWebhook(testGitHub, event, delivery, body)
+	c.send("/webhooks/github", simulator.GitHubWebhook(testGitHub, event, delivery, body), body)
+}
+
+// send posts a webhook, expects 202, and waits until its handler has
+// finished (see oneConn).
+func (c *oneConn) send(path string, header http.Header, body []byte) {
+	c.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, c.base+path, bytes.NewReader(body))
+	req.Header = header
 	if code, answer, _ := c.do(req); code != http.StatusAccepted {
-		c.t.Fatalf("%s %s: %d %s, want 202", event, delivery, code, answer)
+		c.t.Fatalf("%s: %d %s, want 202", path, code, answer)
 	}
 	req, _ = http.NewRequest(http.MethodGet, c.base+"/healthz", nil)
 	if code, _, reused := c.do(req); code != http.StatusOK || !reused {
-		c.t.Fatalf("healthz after %s: %d, same connection %v", delivery, code, reused)
+		c.t.Fatalf("healthz after a webhook: %d, same connection %v", code, reused)
 	}
 }
 
@@ -183,4 +192,70 @@ destinations:
 	if n := sim.Calls("get_installation") - asked; n != 3 {
 		t.Fatalf("GitHub asked %d times, want 3 (at once, then twice by the job)", n)
 	}
+}
+
+// Sentry-Hook-Resource is not signed either: a signed body of another
+// resource re-sent as "installation" changes nothing, nor does an
+// uninstall Sentry does not confirm; a genuine uninstall revokes.
+func TestSentryLifecycleConfirmedEndToEnd(t *testing.T) {
+	sen := simulator.NewSentry(nil)
+	defer sen.Close()
+	sen.AddInstallation(simulator.SentryInstallation{UUID: "inst-uuid-1", OrgSlug: "acme", Projects: []simulator.SentryProject{{ID: "1", Slug: "backend"}}})
+	sink := newCollector(t)
+	cfg := fmt.Sprintf(`
+admin_api_key: %q
+log_level: warn
+public_url: https://relay.example
+providers:
+  sentry: {client_secret: %q, client_id: %q, slug: %q, api_url: %q, web_url: %q}
+destinations:
+  - {name: acme, url: %q, secret: %q, org_id: acme}
+`, testAdminKey, sen.ClientSecret, sen.ClientID, sen.Slug, sen.URL(), sen.URL(), sink.URL, testDestination)
+	base := startRelay(t, cfg, nil).url
+	apiCall(t, "POST", base+"/api/v1/orgs", testAdminKey, map[string]string{"id": "acme"}, nil)
+	u, _ := url.Parse(authorize(t, base, "acme", "sentry"))
+	q := followCallback(t, base, sen.InstallRedirect("https://relay.example/oauth/sentry/callback", u.Query().Get("state"), "inst-uuid-1"))
+	connID := q.Get("connection_id")
+	expect := func(what, status string) {
+		t.Helper()
+		var c relay.Connection
+		if code := apiCall(t, "GET", base+"/api/v1/connections/"+connID, testAdminKey, nil, &c); code != 200 || c.Status != status {
+			t.Fatalf("%s: %d, connection %s, want %s", what, code, c.Status, status)
+		}
+	}
+	conn := newOneConn(t, base)
+	send := func(resource string, body []byte) {
+		t.Helper()
+		conn.send("/webhooks/sentry", simulator.SentryWebhook(sen.ClientSecret, resource, body, time.Now()), body)
+	}
+
+	// A captured, signed comment deletion sent as an installation event.
+	// (Its delivery id is a hash of the body, so it must not have been
+	// stored here as a comment already: it would be a duplicate.)
+	comment := []byte(`{"action":"deleted","installation":{"uuid":"inst-uuid-1"},"data":{"comment_id":1234,"issue_id":100,` +
+		`"project_slug":"backend","timestamp":"2024-05-14T16:08:02Z","comment":"spam"},"actor":{"type":"user","id":1,"name":"A"}}`)
+	asked := sen.Calls("get_installation")
+	send("installation", comment)
+	expect("comment body as installation.deleted", relay.ConnectionActive)
+	if n := sen.Calls("get_installation") - asked; n != 0 {
+		t.Fatalf("Sentry asked %d times about a body of another resource", n)
+	}
+
+	// A well-formed uninstall Sentry does not confirm.
+	b, err := os.ReadFile("../../testdata/webhooks/sentry/installation.deleted.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deleted := []byte(strings.ReplaceAll(string(b), "7a485448-a9e2-4c85-8a3c-4f44175783c9", "inst-uuid-1"))
+	// (Another copy than the genuine one below, which would be its duplicate.)
+	send("installation", bytes.Replace(deleted, []byte(`"status": "installed"`), []byte(`"dateCreated": "2024-05-14T16:08:02Z", "status": "installed"`), 1))
+	expect("unconfirmed uninstall", relay.ConnectionActive)
+	if n := sen.Calls("get_installation") - asked; n != 1 {
+		t.Fatalf("Sentry asked %d times, want 1", n)
+	}
+
+	// A genuine uninstall.
+	sen.RemoveInstallation("inst-uuid-1")
+	send("installation", deleted)
+	expect("confirmed uninstall", relay.ConnectionRevoked)
 }
