@@ -280,10 +280,13 @@ type LifecycleChange struct {
 }
 
 // LifecycleParser is the optional capability of providers that announce
-// installs, suspensions, removals and resource changes by webhook.
+// installs, suspensions, removals and resource changes by webhook. What it
+// returns is the webhook's claim, applied only as far as the provider
+// confirms it (LifecycleConfirmer).
 type LifecycleParser interface {
 	// Lifecycle returns the change a verified webhook of this event type
-	// means, or false when it is not a lifecycle event.
+	// claims, or false when it is not a lifecycle event (including a body
+	// that does not have the claimed event's shape).
 	Lifecycle(in Inbound, payload []byte) (*LifecycleChange, bool)
 }
 
