@@ -95,30 +95,36 @@ func (s *Server) handleWebhook() http.Handler {
 		}
 		outcome(metrics.OutcomeAccepted)
 		writeJSON(w, http.StatusAccepted, webhookAnswer{ID: res.EventID})
-		// The answer goes out now: a lifecycle change is confirmed with the
-		// provider first, which must not hold up the answer (Sentry waits
-		// one second).
-		if f, ok := w.(http.Flusher); ok {
-			f.Flush()
+		if ch := s.lifecycleClaim(p, in, payload); ch != nil {
+			// The answer goes out before the claim is checked with the
+			// provider, which must not hold it up (Sentry waits one second).
+			if f, ok := w.(http.Flusher); ok {
+				f.Flush()
+			}
+			s.applyLifecycle(r.Context(), p, in, ch)
 		}
-		s.applyLifecycle(r.Context(), p, in, payload)
 	})
 }
 
-// applyLifecycle updates the connection a provider's lifecycle webhook is
-// about (uninstalled, suspended, repositories added, …), after the answer:
-// the event is stored either way, and a failure here is only logged. What
-// the webhook claims is only a question to the provider: the connections
-// service changes nothing the provider does not confirm.
-func (s *Server) applyLifecycle(ctx context.Context, p relay.Provider, in relay.Inbound, payload []byte) {
+// lifecycleClaim returns the change a provider's lifecycle webhook claims
+// (uninstalled, suspended, repositories added, …), nil for none.
+func (s *Server) lifecycleClaim(p relay.Provider, in relay.Inbound, payload []byte) *relay.LifecycleChange {
 	lp, ok := p.(relay.LifecycleParser)
 	if !ok || s.connSvc == nil {
-		return
+		return nil
 	}
-	ch, ok := lp.Lifecycle(in, payload)
-	if !ok {
-		return
+	if ch, ok := lp.Lifecycle(in, payload); ok {
+		return ch
 	}
+	return nil
+}
+
+// applyLifecycle updates the connection a lifecycle webhook is about,
+// after the answer: the event is stored either way, and a failure here is
+// only logged. What the webhook claims is only a question to the
+// provider: the connections service changes nothing the provider does not
+// confirm.
+func (s *Server) applyLifecycle(ctx context.Context, p relay.Provider, in relay.Inbound, ch *relay.LifecycleChange) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := s.connSvc.ApplyLifecycle(ctx, p.Name(), ch); err != nil {
