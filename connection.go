@@ -267,19 +267,50 @@ type WebhookRegistrar interface {
 }
 
 // LifecycleChange is what a provider's lifecycle webhook means for a
-// connection.
+// connection: as the webhook claims it (LifecycleParser), or as the
+// provider confirmed it (LifecycleConfirmer).
 type LifecycleChange struct {
-	AccountID       string
-	Status          string // new status, "" for none
-	Reason          string
-	AddResources    []*Resource
-	RemoveResources []string // resource external ids
+	AccountID       string      `json:"account_id"`
+	Status          string      `json:"status,omitempty"` // new status, "" for none
+	Reason          string      `json:"reason,omitempty"`
+	AddResources    []*Resource `json:"add_resources,omitempty"`
+	RemoveResources []string    `json:"remove_resources,omitempty"` // resource external ids
+	// Resources, when not nil, is every resource the provider lists for
+	// the account now: the connection's resources are made to match it
+	// (AddResources and RemoveResources are then not used). Only a
+	// confirmed change carries it.
+	Resources []*Resource `json:"resources,omitempty"`
 }
 
 // LifecycleParser is the optional capability of providers that announce
-// installs, suspensions, removals and resource changes by webhook.
+// installs, suspensions, removals and resource changes by webhook. What it
+// returns is the webhook's claim, applied only as far as the provider
+// confirms it (LifecycleConfirmer).
 type LifecycleParser interface {
 	// Lifecycle returns the change a verified webhook of this event type
-	// means, or false when it is not a lifecycle event.
+	// claims, or false when it is not a lifecycle event (including a body
+	// that does not have the claimed event's shape).
 	Lifecycle(in Inbound, payload []byte) (*LifecycleChange, bool)
+}
+
+// LifecycleConfirmer is the optional capability of connectors that can ask
+// the provider whether what a lifecycle webhook claims is true. Lifecycle
+// webhooks are not to be trusted on their own: parts of what they claim
+// travel in unsigned headers (GitHub's X-GitHub-Event, Sentry's
+// Sentry-Hook-Resource), so a captured signed body can be re-sent as
+// another event. A connection changes status or resources from a webhook
+// only through a confirmer; a provider whose connector has none gets no
+// change from its lifecycle webhooks.
+type LifecycleConfirmer interface {
+	// ConfirmLifecycle asks the provider about the connection the claimed
+	// change ch is about, with t the connection's token (refreshed when it
+	// was due; nil when it holds none), and returns the change the
+	// provider's answer means: its Status is the provider's ("" when the
+	// answer changes nothing, e.g. an uninstall claimed of an installation
+	// that is still there), and resource changes come as Resources, the
+	// provider's whole list. It returns EUNAVAILABLE when the provider
+	// could not be asked or its answer cannot be read (to be tried again
+	// later), and another *Error (EINVALID) when the provider refused the
+	// question itself.
+	ConfirmLifecycle(ctx context.Context, c *Connection, t *Token, ch *LifecycleChange) (*LifecycleChange, error)
 }

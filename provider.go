@@ -38,6 +38,11 @@ type Inbound struct {
 	// that replaying a captured body under new delivery ids stores nothing
 	// new.
 	BodyKey string
+	// Payload, when not "", is the JSON to store and deliver instead of the
+	// raw body: the body is a wrapper whose signature covers it, such as
+	// GitHub's form-encoded deliveries (payload=<url-encoded JSON>). It is
+	// a string so that Inbound stays comparable.
+	Payload string
 }
 
 // Provider is a webhook source: a code-defined provider adapter (github,

@@ -60,8 +60,9 @@ type Service struct {
 	now        func() time.Time
 	wake       func() // makes the delivery engine look for due work
 
-	enqueueTeardown func(ctx context.Context, connectionID string) error // nil: in-process
-	hooks           Hooks
+	enqueueTeardown  func(ctx context.Context, connectionID string) error                        // nil: in-process
+	enqueueLifecycle func(ctx context.Context, provider string, ch *relay.LifecycleChange) error // nil: no retry
+	hooks            Hooks
 
 	refreshes singleflight.Group
 	cache     matchCache

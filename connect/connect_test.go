@@ -363,8 +363,10 @@ func TestHeldEventsReleasedOnConnect(t *testing.T) {
 }
 
 func TestLifecycle(t *testing.T) {
-	f := newFixture(t)
+	f, cc := newLifecycleFixture(t)
 	id := f.connect(t, "acct-1", "c1").Get("connection_id")
+	cc.set(&relay.LifecycleChange{AccountID: "acct-1", Status: relay.ConnectionSuspended, Reason: "suspended by the provider",
+		AddResources: []*relay.Resource{{ExternalID: "res-2", Kind: "repository"}}, RemoveResources: []string{"res-1"}}, nil)
 	err := f.svc.ApplyLifecycle(ctx, "fake", &relay.LifecycleChange{AccountID: "acct-1", Status: relay.ConnectionSuspended,
 		Reason: "suspended by the provider", AddResources: []*relay.Resource{{ExternalID: "res-2", Kind: "repository"}},
 		RemoveResources: []string{"res-1"}})

@@ -9,6 +9,8 @@ package github
 import (
 	"crypto/sha256"
 	"encoding/json"
+	"mime"
+	"net/url"
 
 	"github.com/relayhq/relay/internal/hexmac"
 
@@ -79,9 +81,15 @@ type payload struct {
 
 // Parse extracts the delivery id (X-GitHub-Delivery), the event type
 // (X-GitHub-Event, plus "." and the payload's action when it has one), the
-// installation id and the repository id (else the organization id). It
-// returns an *relay.Error with code EINVALID when a header is missing or the
-// body is not a JSON object.
+// installation id and the repository id (else the organization id).
+//
+// A hook configured with content type application/x-www-form-urlencoded
+// sends the JSON as the form field payload; Verify checked the signature
+// over the form body, and Parse reads the JSON from the field and returns
+// it as Inbound.Payload, to be stored and delivered instead of the form.
+//
+// It returns an *relay.Error with code EINVALID when a header is missing,
+// the form has no payload field, or the JSON is not a JSON object.
 func (p *Provider) Parse(req *relay.WebhookRequest) (relay.Inbound, error) {
 	delivery := req.Header.Get(HeaderDelivery)
 	if delivery == "" {
@@ -91,8 +99,12 @@ func (p *Provider) Parse(req *relay.WebhookRequest) (relay.Inbound, error) {
 	if event == "" {
 		return relay.Inbound{}, relay.Errorf(relay.EINVALID, "missing %s header", HeaderEvent)
 	}
+	body, form, err := jsonBody(req)
+	if err != nil {
+		return relay.Inbound{}, err
+	}
 	var pl payload
-	if err := json.Unmarshal(req.Body, &pl); err != nil {
+	if err := json.Unmarshal(body, &pl); err != nil {
 		return relay.Inbound{}, relay.Errorf(relay.EINVALID, "body is not valid JSON")
 	}
 	in := relay.Inbound{
@@ -101,6 +113,9 @@ func (p *Provider) Parse(req *relay.WebhookRequest) (relay.Inbound, error) {
 		AccountID:  string(pl.Installation.ID),
 		ResourceID: string(pl.Repository.ID),
 	}
+	if form {
+		in.Payload = string(body)
+	}
 	if pl.Action != "" {
 		in.EventType = event + "." + string(pl.Action)
 	}
@@ -108,4 +123,22 @@ func (p *Provider) Parse(req *relay.WebhookRequest) (relay.Inbound, error) {
 		in.ResourceID = string(pl.Organization.ID)
 	}
 	return in, nil
+}
+
+// jsonBody returns the delivery's JSON: the body itself, or, for a
+// form-encoded delivery (form true), its payload field.
+func jsonBody(req *relay.WebhookRequest) (body []byte, form bool, err error) {
+	mt, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	if mt != "application/x-www-form-urlencoded" {
+		return req.Body, false, nil
+	}
+	v, err := url.ParseQuery(string(req.Body))
+	if err != nil {
+		return nil, true, relay.Errorf(relay.EINVALID, "body is not a valid form")
+	}
+	js := v.Get("payload")
+	if js == "" {
+		return nil, true, relay.Errorf(relay.EINVALID, "form body has no payload field")
+	}
+	return []byte(js), true, nil
 }

@@ -77,10 +77,25 @@ func (s *Server) handleWebhook() http.Handler {
 			writeError(w, r, s.logger, err)
 			return
 		}
+		// The stored payload is the JSON the adapter found, which is the body
+		// unless the body wraps it (a form-encoded GitHub delivery); the
+		// kept Content-Type then describes what is stored.
+		payload, headers := body, keepHeaders(r.Header, p.Headers())
+		if in.Payload != "" {
+			payload = []byte(in.Payload)
+			if !utf8.Valid(payload) { // the form's JSON, URL-decoded
+				outcome(metrics.OutcomeInvalid)
+				writeError(w, r, s.logger, relay.Errorf(relay.EINVALID, "Body is not valid UTF-8."))
+				return
+			}
+			if _, ok := headers["Content-Type"]; ok {
+				headers["Content-Type"] = "application/json"
+			}
+		}
 		ev := &relay.Event{
 			Provider: name, DeliveryID: in.DeliveryID, EventType: in.EventType, Source: relay.SourceLive,
 			AccountID: in.AccountID, ResourceID: in.ResourceID,
-			Headers: keepHeaders(r.Header, p.Headers()), Payload: body, ReceivedAt: req.ReceivedAt,
+			Headers: headers, Payload: payload, ReceivedAt: req.ReceivedAt,
 			BodyKey: in.BodyKey,
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), ingestTimeout)
@@ -102,7 +117,14 @@ func (s *Server) handleWebhook() http.Handler {
 		}
 		outcome(metrics.OutcomeAccepted)
 		writeJSON(w, http.StatusAccepted, webhookAnswer{ID: res.EventID})
-		s.applyLifecycle(r.Context(), p, in, body)
+		if ch := s.lifecycleClaim(p, in, payload); ch != nil {
+			// The answer goes out before the claim is checked with the
+			// provider, which must not hold it up (Sentry waits one second).
+			if f, ok := w.(http.Flusher); ok {
+				f.Flush()
+			}
+			s.applyLifecycle(r.Context(), p, in, ch)
+		}
 	})
 }
 
@@ -122,18 +144,25 @@ func (s *Server) verify(ctx context.Context, p relay.Provider, req *relay.Webhoo
 	return cv.VerifyConnection(ctx, req, secrets)
 }
 
-// applyLifecycle updates the connection a provider's lifecycle webhook is
-// about (uninstalled, suspended, repositories added, …), after the answer:
-// the event is stored either way, and a failure here is only logged.
-func (s *Server) applyLifecycle(ctx context.Context, p relay.Provider, in relay.Inbound, body []byte) {
+// lifecycleClaim returns the change a provider's lifecycle webhook claims
+// (uninstalled, suspended, repositories added, …), nil for none.
+func (s *Server) lifecycleClaim(p relay.Provider, in relay.Inbound, payload []byte) *relay.LifecycleChange {
 	lp, ok := p.(relay.LifecycleParser)
 	if !ok || s.connSvc == nil {
-		return
+		return nil
 	}
-	ch, ok := lp.Lifecycle(in, body)
-	if !ok {
-		return
+	if ch, ok := lp.Lifecycle(in, payload); ok {
+		return ch
 	}
+	return nil
+}
+
+// applyLifecycle updates the connection a lifecycle webhook is about,
+// after the answer: the event is stored either way, and a failure here is
+// only logged. What the webhook claims is only a question to the
+// provider: the connections service changes nothing the provider does not
+// confirm.
+func (s *Server) applyLifecycle(ctx context.Context, p relay.Provider, in relay.Inbound, ch *relay.LifecycleChange) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := s.connSvc.ApplyLifecycle(ctx, p.Name(), ch); err != nil {

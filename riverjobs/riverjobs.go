@@ -4,8 +4,8 @@
 // driver on PostgreSQL), survive crashes and are retried with backoff.
 //
 // The jobs are connection teardown, backfills (one orchestrator job per
-// backfill, one job per (resource, entity type) task) and account
-// resolutions; each job kind is one
+// backfill, one job per (resource, entity type) task), account
+// resolutions and confirmations of lifecycle webhooks; each job kind is one
 // Args type and one worker here, calling into the service that does the work.
 package riverjobs
 
@@ -25,6 +25,8 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 	_ "modernc.org/sqlite" // the database/sql driver River's SQLite driver uses
+
+	"github.com/relayhq/relay"
 )
 
 // TeardownArgs is the job tearing a connection down.
@@ -63,6 +65,17 @@ type ResolveArgs struct {
 // Kind names the job kind in River's tables.
 func (ResolveArgs) Kind() string { return "resolve_account" }
 
+// LifecycleArgs is the job confirming a provider's lifecycle webhook with
+// the provider, queued when the provider could not be asked at once. The
+// change is the webhook's claim: the handler asks the provider again.
+type LifecycleArgs struct {
+	Provider string                 `json:"provider"`
+	Change   *relay.LifecycleChange `json:"change"`
+}
+
+// Kind names the job kind in River's tables.
+func (LifecycleArgs) Kind() string { return "lifecycle_confirm" }
+
 // Handlers are the functions the jobs call.
 type Handlers struct {
 	// Teardown runs a connection's teardown steps; it must be idempotent.
@@ -77,6 +90,9 @@ type Handlers struct {
 	// Resolve resolves a provider account to an org; an error is retried
 	// with backoff.
 	Resolve func(ctx context.Context, provider, accountID, eventID string) error
+	// Lifecycle confirms a lifecycle webhook's claim with the provider and
+	// applies the answer; an error is retried with backoff.
+	Lifecycle func(ctx context.Context, provider string, ch *relay.LifecycleChange) error
 }
 
 // Options tune the runner.
@@ -146,6 +162,27 @@ func (w *resolveWorker) NextRetry(job *river.Job[ResolveArgs]) time.Time {
 }
 
 func (w *resolveWorker) Timeout(*river.Job[ResolveArgs]) time.Duration { return 2 * time.Minute }
+
+type lifecycleWorker struct {
+	river.WorkerDefaults[LifecycleArgs]
+	run func(ctx context.Context, provider string, ch *relay.LifecycleChange) error
+}
+
+func (w *lifecycleWorker) Work(ctx context.Context, job *river.Job[LifecycleArgs]) error {
+	if job.Args.Change == nil {
+		return nil
+	}
+	return w.run(ctx, job.Args.Provider, job.Args.Change)
+}
+
+// NextRetry backs off 1 s, 2 s, 4 s, … up to 10 minutes: a provider down
+// for a while is asked again every 10 minutes until the job's attempts
+// run out.
+func (w *lifecycleWorker) NextRetry(job *river.Job[LifecycleArgs]) time.Time {
+	return time.Now().Add(min(time.Second<<min(job.Attempt-1, 10), 10*time.Minute))
+}
+
+func (w *lifecycleWorker) Timeout(*river.Job[LifecycleArgs]) time.Duration { return 2 * time.Minute }
 
 type teardownWorker struct {
 	river.WorkerDefaults[TeardownArgs]
@@ -226,6 +263,9 @@ func build[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handl
 	}
 	if h.Resolve != nil {
 		river.AddWorker(workers, &resolveWorker{run: h.Resolve})
+	}
+	if h.Lifecycle != nil {
+		river.AddWorker(workers, &lifecycleWorker{run: h.Lifecycle})
 	}
 	if h.BackfillTask != nil {
 		river.AddWorker(workers, &backfillTaskWorker{run: h.BackfillTask, timeout: rescue})
@@ -317,6 +357,19 @@ func (q *Queue) EnqueueResolve(ctx context.Context, provider, accountID, eventID
 	})
 	if err != nil {
 		return fmt.Errorf("riverjobs: enqueue resolve: %w", err)
+	}
+	return nil
+}
+
+// EnqueueLifecycle queues the confirmation of a lifecycle webhook's claim,
+// once while the same claim is queued, waiting to be retried or running.
+func (q *Queue) EnqueueLifecycle(ctx context.Context, provider string, ch *relay.LifecycleChange) error {
+	err := q.insert(ctx, LifecycleArgs{Provider: provider, Change: ch}, &river.InsertOpts{
+		MaxAttempts: 30,
+		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: live},
+	})
+	if err != nil {
+		return fmt.Errorf("riverjobs: enqueue lifecycle confirmation: %w", err)
 	}
 	return nil
 }

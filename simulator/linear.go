@@ -478,3 +478,23 @@ func (l *Linear) graphql(w http.ResponseWriter, r *http.Request) {
 		gqlError(w, http.StatusOK, "Cannot query this field in the simulator", "GRAPHQL_VALIDATION_FAILED")
 	}
 }
+
+// --- Lifecycle: the workspace revoking the app. ---
+
+// RevokeApp plays a workspace admin revoking Relay's app in Linear's
+// settings: every token of the workspace stops working, so that the API
+// answers them AUTHENTICATION_ERROR.
+func (l *Linear) RevokeApp(orgID string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for t, g := range l.access {
+		if g.orgID == orgID {
+			delete(l.access, t)
+		}
+	}
+	for t, g := range l.refresh {
+		if g.orgID == orgID {
+			delete(l.refresh, t)
+		}
+	}
+}

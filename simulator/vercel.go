@@ -31,8 +31,8 @@ import (
 // "invalidToken": true.
 //
 // Calls and FailNext name its endpoints exchange, list_projects,
-// create_webhook, delete_webhook, remove_configuration and
-// list-deployments. SetRateLimit, RateLimitNext and DelayNext apply to the
+// create_webhook, delete_webhook, remove_configuration, get_configuration
+// and list-deployments. SetRateLimit, RateLimitNext and DelayNext apply to the
 // endpoints authenticated with a token (all but exchange); every answer of
 // those carries X-RateLimit-Limit, -Remaining and -Reset (a Unix time in
 // seconds), and past the limit Vercel answers 429 rate_limited.
@@ -107,6 +107,7 @@ func NewVercel(now func() time.Time) *Vercel {
 	mux.HandleFunc("DELETE /v1/webhooks/{id}", v.authed("delete_webhook", v.deleteWebhook))
 	mux.HandleFunc("DELETE /v1/integrations/configuration/{id}", v.authed("remove_configuration", v.removeConfiguration))
 	mux.HandleFunc("GET /v6/deployments", v.authed("list-deployments", v.listDeployments))
+	mux.HandleFunc("GET /v1/integrations/configuration/{id}", v.authed("get_configuration", v.getConfiguration))
 	v.srv = httptest.NewServer(mux)
 	return v
 }
@@ -598,4 +599,40 @@ func (v *Vercel) listDeployments(w http.ResponseWriter, r *http.Request, a *Verc
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
+}
+
+// --- Lifecycle: reading and removing a configuration. ---
+
+// RemoveConfiguration plays the account removing the integration in
+// Vercel's dashboard: the configuration, its tokens and its webhooks are
+// gone (a token of it is then refused with 403).
+func (v *Vercel) RemoveConfiguration(configurationID string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	delete(v.accounts, configurationID)
+	for tok, cfg := range v.tokens {
+		if cfg == configurationID {
+			delete(v.tokens, tok)
+		}
+	}
+	for id, hook := range v.webhooks {
+		if hook.ConfigurationID == configurationID {
+			delete(v.webhooks, id)
+		}
+	}
+}
+
+// getConfiguration is GET /v1/integrations/configuration/{id}: the
+// configuration the token belongs to (another id is 404).
+func (v *Vercel) getConfiguration(w http.ResponseWriter, r *http.Request, a *VercelAccount, _ string) {
+	if r.PathValue("id") != a.ConfigurationID {
+		vercelErr(w, http.StatusNotFound, "not_found", "Configuration not found")
+		return
+	}
+	out := map[string]any{"id": a.ConfigurationID, "integrationId": "oac_" + v.Slug, "ownerId": cmp.Or(a.TeamID, a.UserID),
+		"userId": a.UserID, "teamId": nil, "slug": v.Slug, "projectSelection": "all", "status": "ready"}
+	if a.TeamID != "" {
+		out["teamId"] = a.TeamID
+	}
+	writeJSON(w, http.StatusOK, out)
 }

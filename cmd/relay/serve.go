@@ -296,12 +296,13 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		router = ingestRouter{match: conns.Match, route: engine.Route, orgFiltered: engine.OrgFiltered, held: resolver.Notify}
 		jobs, err := openJobs(ctx, store, riverjobs.Handlers{
 			Teardown: conns.RunTeardown, Backfill: backfills.RunBackfill, BackfillTask: backfills.RunTask,
-			Resolve: resolver.Resolve,
+			Resolve: resolver.Resolve, Lifecycle: conns.RunLifecycle,
 		}, riverjobs.Options{RescueAfter: time.Duration(cfg.Jobs.RescueAfter), Workers: cfg.Jobs.Workers}, logger.With("component", "jobs"))
 		if err != nil {
 			return err
 		}
 		conns.SetTeardownQueue(jobs.EnqueueTeardown)
+		conns.SetLifecycleQueue(jobs.EnqueueLifecycle)
 		backfills.SetQueue(jobs)
 		resolver.SetQueue(jobs)
 		if err := jobs.Start(ctx); err != nil {
