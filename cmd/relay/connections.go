@@ -56,12 +56,12 @@ func openSealedStore(ctx context.Context, cfg *config.Config, logger *slog.Logge
 
 func tryOpenSealedStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (relay.Store, string, *vault.Keyring, error) {
 	keys, keyFile, generated, err := vaultKeys(cfg)
+	if err != nil {
+		return nil, "", nil, err
+	}
 	var newKey []byte
 	if generated {
 		newKey = keys[0]
-	}
-	if err != nil {
-		return nil, "", nil, err
 	}
 	ring, err := vault.New(keys)
 	if err != nil {
@@ -133,15 +133,16 @@ func checkSealed(ctx context.Context, store relay.Store, ring *vault.Keyring, ke
 		return err
 	}
 	if missing := ring.Missing(ids); len(missing) > 0 {
-		from := "the keys of encryption.keys (RELAY_ENCRYPTION_KEYS): add the key with that id back to the list"
-		if keyFile != "" {
-			from = fmt.Sprintf("encryption.keys (RELAY_ENCRYPTION_KEYS), or when it is empty the key file %s: restore that file from a backup, or set encryption.keys to the key", keyFile)
-			if newKey != nil {
-				from += " (no new key file was generated, since it would open none of them)"
-			}
+		msg := fmt.Sprintf("vault: the database holds tokens or secrets encrypted under key %s, which is not configured", strings.Join(missing, ", "))
+		switch {
+		case keyFile == "":
+			msg += "; keys come from encryption.keys (RELAY_ENCRYPTION_KEYS): add that key back to the list"
+		case newKey != nil:
+			msg += fmt.Sprintf("; keys come from encryption.keys (RELAY_ENCRYPTION_KEYS), or when it is empty from the key file %s, which is missing: restore it from a backup, or set encryption.keys to the key (no new key file was generated: it would open none of them)", keyFile)
+		default:
+			msg += fmt.Sprintf("; keys come from encryption.keys (RELAY_ENCRYPTION_KEYS), or when it is empty from the key file %s, which holds another key (%s): restore the right one from a backup, or set encryption.keys to the key", keyFile, ring.PrimaryID())
 		}
-		return fmt.Errorf("vault: the database holds tokens or secrets encrypted under key %s, which no configured key has; keys come from %s",
-			strings.Join(missing, ", "), from)
+		return errors.New(msg)
 	}
 	if newKey == nil {
 		return nil
