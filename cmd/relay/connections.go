@@ -71,7 +71,7 @@ func tryOpenSealedStore(ctx context.Context, cfg *config.Config, logger *slog.Lo
 	if err != nil {
 		return nil, "", nil, err
 	}
-	if err := checkSealed(ctx, store, ring, keyFile, newKey); err != nil {
+	if err := checkSealed(ctx, store, kind, ring, keyFile, newKey); err != nil {
 		store.Close()
 		return nil, "", nil, err
 	}
@@ -124,7 +124,7 @@ func vaultKeys(cfg *config.Config) (keys [][]byte, keyFile string, generated boo
 // newKey is ring's key when it was just generated (no key configured, no key
 // file): once the check passes the database holds no sealed value at all,
 // and newKey is written to keyFile.
-func checkSealed(ctx context.Context, store relay.Store, ring *vault.Keyring, keyFile string, newKey []byte) error {
+func checkSealed(ctx context.Context, store relay.Store, kind string, ring *vault.Keyring, keyFile string, newKey []byte) error {
 	if err := store.Migrate(ctx); err != nil {
 		return err
 	}
@@ -141,6 +141,9 @@ func checkSealed(ctx context.Context, store relay.Store, ring *vault.Keyring, ke
 			msg += fmt.Sprintf("; keys come from encryption.keys (RELAY_ENCRYPTION_KEYS), or when it is empty from the key file %s, which is missing: restore it from a backup, or set encryption.keys to the key (no new key file was generated: it would open none of them)", keyFile)
 		default:
 			msg += fmt.Sprintf("; keys come from encryption.keys (RELAY_ENCRYPTION_KEYS), or when it is empty from the key file %s, which holds another key (%s): restore the right one from a backup, or set encryption.keys to the key", keyFile, ring.PrimaryID())
+		}
+		if kind == "postgres" && keyFile != "" {
+			msg += "; replicas on one PostgreSQL database must all be given the same encryption.keys"
 		}
 		return errors.New(msg)
 	}
