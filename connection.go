@@ -100,12 +100,21 @@ type SealedToken struct {
 	Version      int64
 }
 
-// Sealer encrypts and decrypts secrets at rest. Open returns an *Error with
-// code EINTERNAL when no configured key has the sealed value's KeyID or the
-// ciphertext does not authenticate.
+// SealToken returns a connection's token sealed for the connection's id.
+// UpsertConnection calls it in its transaction once the id is settled (a
+// reconnect keeps the row's id), so that the token is bound to the row it is
+// stored in (TokenAD).
+type SealToken func(connectionID string) (*SealedToken, error)
+
+// Sealer encrypts and decrypts secrets at rest. associatedData names the
+// value's owner (TokenAD, DestinationSecretAD): it is authenticated with the
+// ciphertext, so a value opens only for the owner it was sealed for. Open
+// returns an *Error with code EINTERNAL when no configured key has the
+// sealed value's KeyID or the ciphertext does not authenticate for this
+// owner.
 type Sealer interface {
-	Seal(plaintext []byte) (Sealed, error)
-	Open(s Sealed) ([]byte, error)
+	Seal(plaintext, associatedData []byte) (Sealed, error)
+	Open(s Sealed, associatedData []byte) ([]byte, error)
 }
 
 // OAuthState is a pending connect flow: random, single-use, bound to the
@@ -148,8 +157,8 @@ const (
 )
 
 // ConnectionStore stores orgs, connections, their resources and sealed
-// tokens, and pending OAuth states. Implemented by sqlite and postgres next
-// to Store; storetest checks both.
+// tokens (re-sealed by SecretStore.ResealAll), and pending OAuth states.
+// Implemented by sqlite and postgres next to Store; storetest checks both.
 type ConnectionStore interface {
 	// CreateOrg stores an org (ECONFLICT when the id exists).
 	CreateOrg(ctx context.Context, o *Org) error
@@ -168,11 +177,12 @@ type ConnectionStore interface {
 	// UpsertConnection creates the connection for (Provider, ExternalID), or
 	// updates the existing row — live or deleted — keeping its ID and
 	// CreatedAt (a reconnect revives it: DeletedAt and Teardown cleared). It
-	// fills c.ID, c.CreatedAt and c.UpdatedAt, stores tok when not nil
-	// (replacing any token, Version+1), and replaces the connection's
-	// resources with resources when not nil, in one transaction. A live
-	// connection of the account owned by another org is ECONFLICT.
-	UpsertConnection(ctx context.Context, c *Connection, tok *SealedToken, resources []*Resource) (created bool, err error)
+	// fills c.ID, c.CreatedAt and c.UpdatedAt, stores the token seal returns
+	// when seal is not nil (replacing any token, Version+1, set on it), and
+	// replaces the connection's resources with resources when not nil, in
+	// one transaction. A live connection of the account owned by another org
+	// is ECONFLICT; an error of seal is returned as it is.
+	UpsertConnection(ctx context.Context, c *Connection, seal SealToken, resources []*Resource) (created bool, err error)
 	// GetConnection returns a connection, deleted ones included. When orgID
 	// is not "", a connection of another org is ENOTFOUND.
 	GetConnection(ctx context.Context, id, orgID string) (*Connection, error)
@@ -204,10 +214,6 @@ type ConnectionStore interface {
 	// prevVersion (ECONFLICT otherwise: another caller refreshed it first),
 	// setting Version to prevVersion+1 and the connection's TokenExpiresAt.
 	PutToken(ctx context.Context, t *SealedToken, prevVersion int64) error
-	// ResealAll re-encrypts every stored secret with fn (key rotation), each
-	// row in its own short transaction, and returns how many it rewrote.
-	ResealAll(ctx context.Context, fn func(Sealed) (Sealed, error)) (int, error)
-
 	// ReleaseHeld matches the account's unmatched events to the connection,
 	// in arrival order, and creates pending deliveries to those of
 	// r.Destinations each event matches (Destination.Matches), due now, in

@@ -38,6 +38,8 @@ type Claim struct {
 // Methods return an *Error with code ENOTFOUND for a missing id and
 // ECONFLICT for a uniqueness violation; other failures are wrapped errors.
 type Store interface {
+	SecretStore
+
 	// Migrate applies the embedded migrations that are not applied yet.
 	Migrate(ctx context.Context) error
 	// Ready returns nil when the database answers and every migration is applied.

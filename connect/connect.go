@@ -224,13 +224,9 @@ func (s *Service) save(ctx context.Context, orgID, provider string, g *relay.Gra
 		c.Status = relay.ConnectionActive
 	}
 	c.StatusReason = ""
-	var sealed *relay.SealedToken
+	var sealed relay.SealToken
 	if g.Token != nil {
-		st, err := s.seal(g.Token)
-		if err != nil {
-			return nil, err
-		}
-		sealed = st
+		sealed = func(connectionID string) (*relay.SealedToken, error) { return s.seal(connectionID, g.Token) }
 		c.TokenExpiresAt = g.Token.ExpiresAt
 	}
 	for _, r := range g.Resources {
@@ -340,22 +336,23 @@ func (s *Service) releaseOnce(ctx context.Context, c *relay.Connection) {
 	}
 }
 
-// seal encrypts a token for storage.
-func (s *Service) seal(t *relay.Token) (*relay.SealedToken, error) {
+// seal encrypts a connection's token for storage, bound to the connection
+// (relay.TokenAD): copied into another connection's row, it does not open.
+func (s *Service) seal(connectionID string, t *relay.Token) (*relay.SealedToken, error) {
 	b, err := json.Marshal(t)
 	if err != nil {
 		return nil, fmt.Errorf("connect: seal token: %w", err)
 	}
-	sealed, err := s.sealer.Seal(b)
+	sealed, err := s.sealer.Seal(b, relay.TokenAD(connectionID))
 	if err != nil {
 		return nil, fmt.Errorf("connect: seal token: %w", err)
 	}
-	return &relay.SealedToken{Sealed: sealed, ExpiresAt: t.ExpiresAt}, nil
+	return &relay.SealedToken{ConnectionID: connectionID, Sealed: sealed, ExpiresAt: t.ExpiresAt}, nil
 }
 
-// open decrypts a stored token.
+// open decrypts a stored token for the connection it is stored for.
 func (s *Service) open(st *relay.SealedToken) (*relay.Token, error) {
-	b, err := s.sealer.Open(st.Sealed)
+	b, err := s.sealer.Open(st.Sealed, relay.TokenAD(st.ConnectionID))
 	if err != nil {
 		return nil, err
 	}

@@ -20,8 +20,9 @@ import (
 	"github.com/relayhq/relay/sqlite"
 )
 
-// testSealer is AES-GCM under one fixed key: enough to see that the service
-// stores only ciphertext and opens what it stored.
+// testSealer is AES-GCM under one fixed key, the associated data
+// authenticated: enough to see that the service stores only ciphertext and
+// opens what it stored, for the connection it stored it for.
 type testSealer struct{ aead cipher.AEAD }
 
 func newTestSealer() *testSealer {
@@ -30,15 +31,15 @@ func newTestSealer() *testSealer {
 	return &testSealer{aead}
 }
 
-func (s *testSealer) Seal(p []byte) (relay.Sealed, error) {
+func (s *testSealer) Seal(p, ad []byte) (relay.Sealed, error) {
 	nonce := make([]byte, s.aead.NonceSize())
 	_, _ = rand.Read(nonce)
-	return relay.Sealed{KeyID: "test", Ciphertext: s.aead.Seal(nonce, nonce, p, nil)}, nil
+	return relay.Sealed{KeyID: "test", Ciphertext: s.aead.Seal(nonce, nonce, p, ad)}, nil
 }
 
-func (s *testSealer) Open(v relay.Sealed) ([]byte, error) {
+func (s *testSealer) Open(v relay.Sealed, ad []byte) ([]byte, error) {
 	n := s.aead.NonceSize()
-	return s.aead.Open(nil, v.Ciphertext[:n], v.Ciphertext[n:], nil)
+	return s.aead.Open(nil, v.Ciphertext[:n], v.Ciphertext[n:], ad)
 }
 
 // fakeConnector is a provider whose every answer the test controls.

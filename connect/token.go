@@ -107,11 +107,10 @@ func (s *Service) refresh(ctx context.Context, c *relay.Connection, rejected str
 		if fresh.RefreshToken == "" {
 			fresh.RefreshToken = old.RefreshToken
 		}
-		sealed, err := s.seal(fresh)
+		sealed, err := s.seal(c.ID, fresh)
 		if err != nil {
 			return nil, err
 		}
-		sealed.ConnectionID = c.ID
 		err = s.store.PutToken(ctx, sealed, st.Version)
 		if relay.ErrorCode(err) == relay.ECONFLICT {
 			continue // another replica stored a token meanwhile: use it if fresh

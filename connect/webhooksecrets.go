@@ -67,7 +67,7 @@ func (s *Service) webhookSecret(ctx context.Context, k secretKey) (*relay.Webhoo
 	}
 	switch {
 	case err == nil:
-		plain, err := s.sealer.Open(sealed.Sealed)
+		plain, err := s.sealer.Open(sealed.Sealed, relay.WebhookSecretAD(sealed.ConnectionID))
 		if err != nil {
 			return nil, fmt.Errorf("connect: open webhook secret of %s: %w", sealed.ConnectionID, err)
 		}
@@ -109,7 +109,7 @@ func (s *Service) invalidateSecrets(provider, accountID, connectionID, webhookID
 // storeWebhookSecret seals and stores the secret of the webhook just
 // registered for c.
 func (s *Service) storeWebhookSecret(ctx context.Context, c *relay.Connection, webhookID, secret string) error {
-	sealed, err := s.sealer.Seal([]byte(secret))
+	sealed, err := s.sealer.Seal([]byte(secret), relay.WebhookSecretAD(c.ID))
 	if err != nil {
 		return fmt.Errorf("connect: seal webhook secret: %w", err)
 	}

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -124,8 +125,8 @@ func marshalMetadata(m map[string]string) (string, error) {
 // UpsertConnection creates or revives the connection of (Provider,
 // ExternalID), with its token and resources, in one transaction. The
 // account's row is locked (FOR UPDATE) so concurrent upserts serialise.
-// TokenExpiresAt mirrors the stored token: it changes only with tok.
-func (s *Store) UpsertConnection(ctx context.Context, c *relay.Connection, tok *relay.SealedToken, resources []*relay.Resource) (bool, error) {
+// TokenExpiresAt mirrors the stored token: it changes only with a token.
+func (s *Store) UpsertConnection(ctx context.Context, c *relay.Connection, seal relay.SealToken, resources []*relay.Resource) (bool, error) {
 	now := c.UpdatedAt
 	if now.IsZero() {
 		now = time.Now()
@@ -167,9 +168,13 @@ func (s *Store) UpsertConnection(ctx context.Context, c *relay.Connection, tok *
 			}
 		}
 		c.UpdatedAt, c.DeletedAt, c.Teardown = now, nil, ""
-		if tok != nil {
+		if seal != nil {
+			tok, err := seal(c.ID)
+			if err != nil {
+				return err
+			}
 			tok.ConnectionID = c.ID
-			err := tx.QueryRow(ctx, `INSERT INTO tokens (connection_id, key_id, ciphertext, expires_at, version, updated_at)
+			err = tx.QueryRow(ctx, `INSERT INTO tokens (connection_id, key_id, ciphertext, expires_at, version, updated_at)
 				VALUES ($1, $2, $3, $4, 1, $5)
 				ON CONFLICT (connection_id) DO UPDATE SET key_id = excluded.key_id, ciphertext = excluded.ciphertext,
 					expires_at = excluded.expires_at, version = tokens.version + 1, updated_at = excluded.updated_at
@@ -432,9 +437,9 @@ func (s *Store) PutToken(ctx context.Context, t *relay.SealedToken, prevVersion 
 	})
 }
 
-// ResealAll re-encrypts every stored token and webhook secret with fn, one
-// row per transaction.
-func (s *Store) ResealAll(ctx context.Context, fn func(relay.Sealed) (relay.Sealed, error)) (int, error) {
+// ResealAll re-encrypts every stored token, webhook secret and destination secret with fn,
+// one row per transaction.
+func (s *Store) ResealAll(ctx context.Context, fn func(relay.Sealed, []byte) (relay.Sealed, error)) (int, error) {
 	rows, err := s.pool.Query(ctx, `SELECT connection_id FROM tokens ORDER BY connection_id`)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: reseal: %w", err)
@@ -453,9 +458,12 @@ func (s *Store) ResealAll(ctx context.Context, fn func(relay.Sealed) (relay.Seal
 			} else if err != nil {
 				return fmt.Errorf("postgres: reseal: %w", err)
 			}
-			sealed, err := fn(old)
+			sealed, err := fn(old, relay.TokenAD(id))
 			if err != nil {
 				return fmt.Errorf("postgres: reseal token of %s: %w", id, err)
+			}
+			if sealed.KeyID == old.KeyID && bytes.Equal(sealed.Ciphertext, old.Ciphertext) {
+				return nil // already under the first key, bound
 			}
 			if _, err := tx.Exec(ctx, `UPDATE tokens SET key_id = $1, ciphertext = $2, version = version + 1 WHERE connection_id = $3`,
 				sealed.KeyID, sealed.Ciphertext, id); err != nil {
@@ -469,6 +477,11 @@ func (s *Store) ResealAll(ctx context.Context, fn func(relay.Sealed) (relay.Seal
 		}
 	}
 	m, err := s.resealWebhookSecrets(ctx, fn)
+	if err != nil {
+		return n + m, err
+	}
+	d, err := s.resealDestinations(ctx, fn)
+	m += d
 	return n + m, err
 }
 

@@ -12,15 +12,24 @@ import (
 )
 
 const destinationColumns = `id, name, url, secret, providers, event_types, org_id, max_concurrency, timeout_ms,
-	disabled, disabled_reason, paused_until, created_at, updated_at`
+	disabled, disabled_reason, paused_until, created_at, updated_at, secret_key_id, secret_sealed`
 
-func scanDestination(row pgx.Row) (*relay.Destination, error) {
+// scanDestination reads a destination row, opening its secret with sealer:
+// destinations are opened when loaded (listed for routing, or once per
+// claimed batch), never per delivery.
+func scanDestination(row pgx.Row, sealer relay.Sealer) (*relay.Destination, error) {
 	var d relay.Destination
 	var providers, eventTypes string
 	var timeoutMS int64
 	var paused, created, updated time.Time
-	if err := row.Scan(&d.ID, &d.Name, &d.URL, &d.Secret, &providers, &eventTypes, &d.OrgID, &d.MaxConcurrency,
-		&timeoutMS, &d.Disabled, &d.DisabledReason, &paused, &created, &updated); err != nil {
+	var secret relay.StoredSecret
+	if err := row.Scan(&d.ID, &d.Name, &d.URL, &secret.Clear, &providers, &eventTypes, &d.OrgID, &d.MaxConcurrency,
+		&timeoutMS, &d.Disabled, &d.DisabledReason, &paused, &created, &updated,
+		&secret.Sealed.KeyID, &secret.Sealed.Ciphertext); err != nil {
+		return nil, err
+	}
+	var err error
+	if d.Secret, err = secret.Open(sealer, d.ID); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(providers), &d.Providers); err != nil {
@@ -42,17 +51,22 @@ func jsonList(v []string) string {
 	return string(b)
 }
 
-func destinationArgs(d *relay.Destination) []any {
-	return []any{d.ID, d.Name, d.URL, d.Secret, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
-		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ts(d.PausedUntil), d.CreatedAt.UTC(), d.UpdatedAt.UTC()}
+func destinationArgs(d *relay.Destination, secret relay.StoredSecret) []any {
+	return []any{d.ID, d.Name, d.URL, secret.Clear, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
+		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ts(d.PausedUntil), d.CreatedAt.UTC(), d.UpdatedAt.UTC(),
+		secret.Sealed.KeyID, secret.Sealed.Ciphertext}
 }
 
 const insertDestination = `INSERT INTO destinations (` + destinationColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
 
 // CreateDestination stores a new destination.
 func (s *Store) CreateDestination(ctx context.Context, d *relay.Destination) error {
-	_, err := s.pool.Exec(ctx, insertDestination, destinationArgs(d)...)
+	secret, err := relay.StoreSecret(s.sealer, d.ID, d.Secret)
+	if err != nil {
+		return fmt.Errorf("postgres: create destination: %w", err)
+	}
+	_, err = s.pool.Exec(ctx, insertDestination, destinationArgs(d, secret)...)
 	if isUnique(err) {
 		return relay.Errorf(relay.ECONFLICT, "a destination named %q exists", d.Name)
 	} else if err != nil {
@@ -63,12 +77,20 @@ func (s *Store) CreateDestination(ctx context.Context, d *relay.Destination) err
 
 // UpdateDestination replaces the destination's mutable fields.
 func (s *Store) UpdateDestination(ctx context.Context, d *relay.Destination) error {
+	secret, err := relay.StoreSecret(s.sealer, d.ID, d.Secret)
+	if err != nil {
+		return fmt.Errorf("postgres: update destination: %w", err)
+	}
 	tag, err := s.pool.Exec(ctx, `UPDATE destinations SET name = $2, url = $3,
-		secret = CASE WHEN $4 = '' THEN secret ELSE $4 END, providers = $5, event_types = $6, org_id = $7,
+		secret = CASE WHEN $13 THEN secret ELSE $4 END,
+		secret_key_id = CASE WHEN $13 THEN secret_key_id ELSE $14 END,
+		secret_sealed = CASE WHEN $13 THEN secret_sealed ELSE $15 END,
+		providers = $5, event_types = $6, org_id = $7,
 		max_concurrency = $8, timeout_ms = $9, disabled = $10, disabled_reason = $11, updated_at = $12
 		WHERE id = $1 AND deleted_at IS NULL`,
-		d.ID, d.Name, d.URL, d.Secret, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
-		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, d.UpdatedAt.UTC())
+		d.ID, d.Name, d.URL, secret.Clear, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
+		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, d.UpdatedAt.UTC(),
+		d.Secret == "", secret.Sealed.KeyID, secret.Sealed.Ciphertext)
 	if isUnique(err) {
 		return relay.Errorf(relay.ECONFLICT, "a destination named %q exists", d.Name)
 	} else if err != nil {
@@ -96,16 +118,26 @@ func (s *Store) UpsertDestination(ctx context.Context, d *relay.Destination) err
 			if d.CreatedAt.IsZero() {
 				d.CreatedAt = d.UpdatedAt
 			}
-			_, err = tx.Exec(ctx, insertDestination, destinationArgs(d)...)
+			secret, err := relay.StoreSecret(s.sealer, d.ID, d.Secret)
+			if err != nil {
+				return err
+			}
+			_, err = tx.Exec(ctx, insertDestination, destinationArgs(d, secret)...)
 			return err
 		case err != nil:
 			return err
 		}
 		d.ID, d.CreatedAt = id, created.UTC()
+		// Sealed only now: the secret is bound to the id of the row kept.
+		secret, err := relay.StoreSecret(s.sealer, d.ID, d.Secret)
+		if err != nil {
+			return err
+		}
 		_, err = tx.Exec(ctx, `UPDATE destinations SET url = $2, secret = $3, providers = $4, event_types = $5,
-			org_id = $6, max_concurrency = $7, timeout_ms = $8, updated_at = $9 WHERE id = $1`,
-			id, d.URL, d.Secret, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
-			time.Duration(d.Timeout).Milliseconds(), d.UpdatedAt.UTC())
+			org_id = $6, max_concurrency = $7, timeout_ms = $8, updated_at = $9, secret_key_id = $10, secret_sealed = $11
+			WHERE id = $1`,
+			id, d.URL, secret.Clear, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
+			time.Duration(d.Timeout).Milliseconds(), d.UpdatedAt.UTC(), secret.Sealed.KeyID, secret.Sealed.Ciphertext)
 		return err
 	})
 	if err != nil {
@@ -129,7 +161,7 @@ func (s *Store) DeleteDestination(ctx context.Context, id string) error {
 // GetDestination returns a live destination.
 func (s *Store) GetDestination(ctx context.Context, id string) (*relay.Destination, error) {
 	d, err := scanDestination(s.pool.QueryRow(ctx, `SELECT `+destinationColumns+` FROM destinations
-		WHERE id = $1 AND deleted_at IS NULL`, id))
+		WHERE id = $1 AND deleted_at IS NULL`, id), s.sealer)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "destination %s not found", id)
 	} else if err != nil {
@@ -147,7 +179,7 @@ func (s *Store) ListDestinations(ctx context.Context) ([]*relay.Destination, err
 	defer rows.Close()
 	out := []*relay.Destination{}
 	for rows.Next() {
-		d, err := scanDestination(rows)
+		d, err := scanDestination(rows, s.sealer)
 		if err != nil {
 			return nil, fmt.Errorf("postgres: list destinations: %w", err)
 		}

@@ -57,7 +57,7 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 		if err != nil || len(deliveries) == 0 {
 			return err
 		}
-		claims, err = loadClaims(ctx, tx, deliveries)
+		claims, err = loadClaims(ctx, tx, s.sealer, deliveries)
 		return err
 	})
 	if err != nil {
@@ -66,7 +66,7 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	return claims, nil
 }
 
-func loadClaims(ctx context.Context, tx pgx.Tx, deliveries []*relay.Delivery) ([]*relay.Claim, error) {
+func loadClaims(ctx context.Context, tx pgx.Tx, sealer relay.Sealer, deliveries []*relay.Delivery) ([]*relay.Claim, error) {
 	eventIDs := make([]string, 0, len(deliveries))
 	destSet := map[string]bool{}
 	var destIDs []string
@@ -100,7 +100,7 @@ func loadClaims(ctx context.Context, tx pgx.Tx, deliveries []*relay.Delivery) ([
 		return nil, err
 	}
 	for rows.Next() {
-		d, err := scanDestination(rows)
+		d, err := scanDestination(rows, sealer)
 		if err != nil {
 			rows.Close()
 			return nil, err

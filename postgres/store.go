@@ -26,7 +26,19 @@ var migrationFS embed.FS
 
 // Store is a relay.Store on a PostgreSQL database.
 type Store struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	sealer relay.Sealer // seals destination secrets; nil: kept in clear
+}
+
+// Option configures a Store at Open.
+type Option func(*Store)
+
+// WithSealer makes the store seal destination signing secrets with sealer,
+// each bound to its destination id, and open them when destinations are
+// loaded. Without it secrets are stored in clear (tests and tools; relay
+// serve always passes its vault).
+func WithSealer(sealer relay.Sealer) Option {
+	return func(s *Store) { s.sealer = sealer }
 }
 
 var _ relay.Store = (*Store)(nil)
@@ -34,7 +46,7 @@ var _ relay.Store = (*Store)(nil)
 // Open connects to the database at url (a postgres:// URL; a search_path
 // parameter, or options=-c search_path=…, selects the schema) and pings it.
 // It does not migrate; call Migrate.
-func Open(ctx context.Context, url string) (*Store, error) {
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: bad database URL: %w", err)
@@ -55,7 +67,11 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	s := &Store{pool: pool}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // Close closes the pool.

@@ -90,3 +90,20 @@ func TestConcurrentMigrate(t *testing.T) {
 		}
 	}
 }
+
+func TestSecrets(t *testing.T) {
+	storetest.RunSecrets(t, func(t *testing.T) storetest.Opener {
+		url := storetest.PostgresSchemaURL(t)
+		return func(sealer relay.Sealer) relay.Store {
+			s, err := postgres.Open(context.Background(), url, postgres.WithSealer(sealer))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			if err := s.Migrate(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+	})
+}

@@ -68,7 +68,7 @@ func (s *Store) findWebhookSecret(ctx context.Context, where, provider, id strin
 
 // resealWebhookSecrets re-encrypts every webhook secret with fn, one row per
 // transaction, for ResealAll.
-func (s *Store) resealWebhookSecrets(ctx context.Context, fn func(relay.Sealed) (relay.Sealed, error)) (int, error) {
+func (s *Store) resealWebhookSecrets(ctx context.Context, fn func(relay.Sealed, []byte) (relay.Sealed, error)) (int, error) {
 	rows, err := s.pool.Query(ctx, `SELECT connection_id FROM webhook_secrets ORDER BY connection_id`)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: reseal webhook secrets: %w", err)
@@ -87,7 +87,7 @@ func (s *Store) resealWebhookSecrets(ctx context.Context, fn func(relay.Sealed) 
 			} else if err != nil {
 				return fmt.Errorf("postgres: reseal webhook secret: %w", err)
 			}
-			sealed, err := fn(old)
+			sealed, err := fn(old, relay.WebhookSecretAD(id))
 			if err != nil {
 				return fmt.Errorf("postgres: reseal webhook secret of %s: %w", id, err)
 			}

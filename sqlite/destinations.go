@@ -12,14 +12,23 @@ import (
 )
 
 const destinationColumns = `id, name, url, secret, providers, event_types, org_id, max_concurrency, timeout_ms,
-	disabled, disabled_reason, paused_until, created_at, updated_at`
+	disabled, disabled_reason, paused_until, created_at, updated_at, secret_key_id, secret_sealed`
 
-func scanDestination(row scanner) (*relay.Destination, error) {
+// scanDestination reads a destination row, opening its secret with sealer:
+// destinations are opened when loaded (listed for routing, or once per
+// claimed batch), never per delivery.
+func scanDestination(row scanner, sealer relay.Sealer) (*relay.Destination, error) {
 	var d relay.Destination
 	var providers, eventTypes string
 	var timeoutMS, paused, created, updated int64
-	if err := row.Scan(&d.ID, &d.Name, &d.URL, &d.Secret, &providers, &eventTypes, &d.OrgID, &d.MaxConcurrency,
-		&timeoutMS, &d.Disabled, &d.DisabledReason, &paused, &created, &updated); err != nil {
+	var secret relay.StoredSecret
+	if err := row.Scan(&d.ID, &d.Name, &d.URL, &secret.Clear, &providers, &eventTypes, &d.OrgID, &d.MaxConcurrency,
+		&timeoutMS, &d.Disabled, &d.DisabledReason, &paused, &created, &updated,
+		&secret.Sealed.KeyID, &secret.Sealed.Ciphertext); err != nil {
+		return nil, err
+	}
+	var err error
+	if d.Secret, err = secret.Open(sealer, d.ID); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(providers), &d.Providers); err != nil {
@@ -41,12 +50,12 @@ func jsonList(v []string) string {
 	return string(b)
 }
 
-func getDestination(ctx context.Context, q querier, id string, withDeleted bool) (*relay.Destination, error) {
+func getDestination(ctx context.Context, q querier, sealer relay.Sealer, id string, withDeleted bool) (*relay.Destination, error) {
 	query := `SELECT ` + destinationColumns + ` FROM destinations WHERE id = ?`
 	if !withDeleted {
 		query += ` AND deleted_at IS NULL`
 	}
-	d, err := scanDestination(q.QueryRowContext(ctx, query, id))
+	d, err := scanDestination(q.QueryRowContext(ctx, query, id), sealer)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "destination %s not found", id)
 	} else if err != nil {
@@ -57,10 +66,15 @@ func getDestination(ctx context.Context, q querier, id string, withDeleted bool)
 
 // CreateDestination stores a new destination.
 func (s *Store) CreateDestination(ctx context.Context, d *relay.Destination) error {
-	_, err := s.writer.ExecContext(ctx, `INSERT INTO destinations (`+destinationColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		d.ID, d.Name, d.URL, d.Secret, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
-		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.PausedUntil), ms(d.CreatedAt), ms(d.UpdatedAt))
+	secret, err := relay.StoreSecret(s.sealer, d.ID, d.Secret)
+	if err != nil {
+		return fmt.Errorf("sqlite: create destination: %w", err)
+	}
+	_, err = s.writer.ExecContext(ctx, `INSERT INTO destinations (`+destinationColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, d.Name, d.URL, secret.Clear, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
+		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.PausedUntil), ms(d.CreatedAt), ms(d.UpdatedAt),
+		secret.Sealed.KeyID, secret.Sealed.Ciphertext)
 	if isUnique(err) {
 		return relay.Errorf(relay.ECONFLICT, "a destination named %q exists", d.Name)
 	} else if err != nil {
@@ -71,11 +85,20 @@ func (s *Store) CreateDestination(ctx context.Context, d *relay.Destination) err
 
 // UpdateDestination replaces the destination's mutable fields.
 func (s *Store) UpdateDestination(ctx context.Context, d *relay.Destination) error {
+	secret, err := relay.StoreSecret(s.sealer, d.ID, d.Secret)
+	if err != nil {
+		return fmt.Errorf("sqlite: update destination: %w", err)
+	}
+	keep := d.Secret == ""
 	res, err := s.writer.ExecContext(ctx, `UPDATE destinations SET name = ?, url = ?,
-		secret = CASE WHEN ? = '' THEN secret ELSE ? END, providers = ?, event_types = ?, org_id = ?,
+		secret = CASE WHEN ? THEN secret ELSE ? END,
+		secret_key_id = CASE WHEN ? THEN secret_key_id ELSE ? END,
+		secret_sealed = CASE WHEN ? THEN secret_sealed ELSE ? END,
+		providers = ?, event_types = ?, org_id = ?,
 		max_concurrency = ?, timeout_ms = ?, disabled = ?, disabled_reason = ?, updated_at = ?
 		WHERE id = ? AND deleted_at IS NULL`,
-		d.Name, d.URL, d.Secret, d.Secret, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
+		d.Name, d.URL, keep, secret.Clear, keep, secret.Sealed.KeyID, keep, secret.Sealed.Ciphertext,
+		jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
 		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.UpdatedAt), d.ID)
 	if isUnique(err) {
 		return relay.Errorf(relay.ECONFLICT, "a destination named %q exists", d.Name)
@@ -98,22 +121,31 @@ func (s *Store) UpsertDestination(ctx context.Context, d *relay.Destination) err
 	defer tx.Rollback()
 	var id string
 	var created int64
+	var secret relay.StoredSecret
 	err = tx.QueryRowContext(ctx, `SELECT id, created_at FROM destinations WHERE name = ? AND deleted_at IS NULL`, d.Name).Scan(&id, &created)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		if d.CreatedAt.IsZero() {
 			d.CreatedAt = d.UpdatedAt
 		}
+		if secret, err = relay.StoreSecret(s.sealer, d.ID, d.Secret); err != nil {
+			break
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO destinations (`+destinationColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			d.ID, d.Name, d.URL, d.Secret, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
-			time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.PausedUntil), ms(d.CreatedAt), ms(d.UpdatedAt))
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.ID, d.Name, d.URL, secret.Clear, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
+			time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.PausedUntil), ms(d.CreatedAt), ms(d.UpdatedAt),
+			secret.Sealed.KeyID, secret.Sealed.Ciphertext)
 	case err == nil:
 		d.ID, d.CreatedAt = id, fromMS(created)
-		_, err = tx.ExecContext(ctx, `UPDATE destinations SET url = ?, secret = ?, providers = ?, event_types = ?,
-			org_id = ?, max_concurrency = ?, timeout_ms = ?, updated_at = ? WHERE id = ?`,
-			d.URL, d.Secret, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
-			time.Duration(d.Timeout).Milliseconds(), ms(d.UpdatedAt), id)
+		// Sealed only now: the secret is bound to the id of the row kept.
+		if secret, err = relay.StoreSecret(s.sealer, d.ID, d.Secret); err != nil {
+			break
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE destinations SET url = ?, secret = ?, secret_key_id = ?, secret_sealed = ?,
+			providers = ?, event_types = ?, org_id = ?, max_concurrency = ?, timeout_ms = ?, updated_at = ? WHERE id = ?`,
+			d.URL, secret.Clear, secret.Sealed.KeyID, secret.Sealed.Ciphertext, jsonList(d.Providers), jsonList(d.EventTypes),
+			d.OrgID, d.MaxConcurrency, time.Duration(d.Timeout).Milliseconds(), ms(d.UpdatedAt), id)
 	}
 	if err != nil {
 		return fmt.Errorf("sqlite: upsert destination: %w", err)
@@ -136,7 +168,7 @@ func (s *Store) DeleteDestination(ctx context.Context, id string) error {
 
 // GetDestination returns a live destination.
 func (s *Store) GetDestination(ctx context.Context, id string) (*relay.Destination, error) {
-	return getDestination(ctx, s.reader, id, false)
+	return getDestination(ctx, s.reader, s.sealer, id, false)
 }
 
 // ListDestinations returns the live destinations by name.
@@ -149,7 +181,7 @@ func (s *Store) ListDestinations(ctx context.Context) ([]*relay.Destination, err
 	defer rows.Close()
 	out := []*relay.Destination{}
 	for rows.Next() {
-		d, err := scanDestination(rows)
+		d, err := scanDestination(rows, s.sealer)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: list destinations: %w", err)
 		}

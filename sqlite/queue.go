@@ -112,7 +112,7 @@ func (s *Store) loadClaims(ctx context.Context, tx *sql.Tx, q *sql.Stmt, deliver
 	}
 	dests := make(map[string]*relay.Destination, len(destIDs))
 	for id := range destIDs {
-		d, err := getDestination(ctx, tx, id, true)
+		d, err := getDestination(ctx, tx, s.sealer, id, true)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: claim: destination %s: %w", id, err)
 		}

@@ -40,6 +40,7 @@ type Store struct {
 	path   string
 	writer *sql.DB
 	reader *sql.DB
+	sealer relay.Sealer // seals destination secrets; nil: kept in clear
 
 	// The writer never checkpoints (wal_autocheckpoint 0): a checkpoint in a
 	// commit would stall every webhook waiting on it. This connection does
@@ -54,13 +55,32 @@ type Store struct {
 
 var _ relay.Store = (*Store)(nil)
 
-// Open opens (creating it if needed) the SQLite database at path. It does
-// not migrate; call Migrate.
-func Open(path string) (*Store, error) {
+// Option configures a Store at Open.
+type Option func(*Store)
+
+// WithSealer makes the store seal destination signing secrets with sealer,
+// each bound to its destination id, and open them when destinations are
+// loaded. Without it secrets are stored in clear (tests and tools; relay
+// serve always passes its vault).
+func WithSealer(sealer relay.Sealer) Option {
+	return func(s *Store) { s.sealer = sealer }
+}
+
+// Open opens (creating it if needed) the SQLite database at path. The
+// database, its WAL and shared-memory files are private to the owner (0600),
+// and a missing directory is created 0700. It does not migrate; call
+// Migrate.
+func Open(path string, opts ...Option) (*Store, error) {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, fmt.Errorf("sqlite: create data dir: %w", err)
 		}
+	}
+	// SQLite creates a database 0644 less the umask, and its -wal and -shm
+	// files with the database's mode: creating the file 0600 first keeps
+	// all three private.
+	if err := makePrivate(path, true); err != nil {
+		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
 	pragmas := []string{
 		"journal_mode(WAL)",
@@ -115,11 +135,22 @@ func Open(path string) (*Store, error) {
 
 	s := &Store{path: path, writer: writer, reader: reader, checkpointer: checkpointer,
 		stop: make(chan struct{}), done: make(chan struct{})}
+	for _, o := range opts {
+		o(s)
+	}
 	// Open the writer first so the WAL switch happens on one connection.
 	if err := writer.Ping(); err != nil {
 		close(s.done)
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	// Files an earlier version left readable by others are tightened.
+	for _, name := range []string{path + "-wal", path + "-shm"} {
+		if err := makePrivate(name, false); err != nil {
+			close(s.done)
+			s.Close()
+			return nil, fmt.Errorf("sqlite: open: %w", err)
+		}
 	}
 	go s.checkpointLoop()
 	return s, nil
@@ -302,4 +333,29 @@ func anys(ss []string) []any {
 		out[i] = s
 	}
 	return out
+}
+
+// makePrivate makes the file at path readable and writable by its owner
+// only (0600), creating it empty when create is set and it does not exist.
+// A file that does not exist and is not to be created is left alone.
+func makePrivate(path string, create bool) error {
+	if create {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) && !create {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if fi.Mode().Perm()&^0o600 != 0 {
+		return os.Chmod(path, 0o600)
+	}
+	return nil
 }

@@ -32,3 +32,20 @@ func BenchmarkStoreInsertEvents(b *testing.B) { storetest.BenchInsertEvents(b, o
 
 // BenchmarkStoreClaimRecord: one op claims 100 deliveries and records 100 outcomes.
 func BenchmarkStoreClaimRecord(b *testing.B) { storetest.BenchClaimRecord(b, openStore(b)) }
+
+func TestSecrets(t *testing.T) {
+	storetest.RunSecrets(t, func(t *testing.T) storetest.Opener {
+		path := filepath.Join(t.TempDir(), "relay.db")
+		return func(sealer relay.Sealer) relay.Store {
+			s, err := sqlite.Open(path, sqlite.WithSealer(sealer))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			if err := s.Migrate(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+	})
+}

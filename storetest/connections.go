@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -23,6 +24,11 @@ func connStore(t *testing.T, s relay.Store) relay.ConnectionStore {
 
 func sealedToken(v string, exp time.Time) *relay.SealedToken {
 	return &relay.SealedToken{Sealed: relay.Sealed{KeyID: "k1", Ciphertext: []byte("sealed:" + v)}, ExpiresAt: exp}
+}
+
+// sealed is UpsertConnection's seal for a token sealed already.
+func sealed(t *relay.SealedToken) relay.SealToken {
+	return func(string) (*relay.SealedToken, error) { return t, nil }
 }
 
 func testOrgsAndStates(t *testing.T, s relay.Store) {
@@ -84,13 +90,22 @@ func testConnectionLifecycle(t *testing.T, s relay.Store) {
 	c := &relay.Connection{OrgID: "org_a", Provider: "github", ExternalID: "42", AccountName: "octo", Status: relay.ConnectionActive,
 		Metadata: map[string]string{"target_type": "Organization"}, UpdatedAt: t0}
 	tok := sealedToken("t1", t0.Add(time.Hour))
-	created, err := cs.UpsertConnection(ctx, c, tok, []*relay.Resource{{ExternalID: "r1", Kind: "repository", Name: "o/a"}, {ExternalID: "r2", Kind: "repository"}})
+	created, err := cs.UpsertConnection(ctx, c, sealed(tok), []*relay.Resource{{ExternalID: "r1", Kind: "repository", Name: "o/a"}, {ExternalID: "r2", Kind: "repository"}})
 	if err != nil || !created || c.ID == "" || tok.Version != 1 || tok.ConnectionID != c.ID || !c.CreatedAt.Equal(t0) || !c.UpdatedAt.Equal(t0) {
 		t.Fatalf("create: %v %v %+v %+v", created, err, c, tok)
 	}
 	got, err := cs.GetConnection(ctx, c.ID, "org_a")
 	if err != nil || got.ExternalID != "42" || got.Metadata["target_type"] != "Organization" || !got.TokenExpiresAt.Equal(t0.Add(time.Hour)) {
 		t.Fatalf("get %+v %v", got, err)
+	}
+	// A token that cannot be sealed stores nothing of the connection.
+	sealErr := errors.New("no random")
+	failed := &relay.Connection{OrgID: "org_a", Provider: "github", ExternalID: "43", Status: relay.ConnectionActive, UpdatedAt: t0}
+	if _, err := cs.UpsertConnection(ctx, failed, func(string) (*relay.SealedToken, error) { return nil, sealErr }, nil); !errors.Is(err, sealErr) {
+		t.Fatalf("seal failure: %v", err)
+	}
+	if _, err := cs.FindConnection(ctx, "github", "43"); relay.ErrorCode(err) != relay.ENOTFOUND {
+		t.Fatalf("connection stored without its token: %v", err)
 	}
 	if _, err := cs.GetConnection(ctx, c.ID, "org_b"); relay.ErrorCode(err) != relay.ENOTFOUND {
 		t.Fatalf("other org: %v", err)
@@ -127,7 +142,10 @@ func testConnectionLifecycle(t *testing.T, s relay.Store) {
 	if st, _ := cs.GetToken(ctx, c.ID); st.Version != 2 || string(st.Sealed.Ciphertext) != "sealed:t2" {
 		t.Fatalf("after put %+v", st)
 	}
-	n, err := cs.ResealAll(ctx, func(v relay.Sealed) (relay.Sealed, error) {
+	n, err := s.ResealAll(ctx, func(v relay.Sealed, ad []byte) (relay.Sealed, error) {
+		if string(ad) != string(relay.TokenAD(c.ID)) {
+			return relay.Sealed{}, fmt.Errorf("token of %s resealed for %q", c.ID, ad)
+		}
 		return relay.Sealed{KeyID: "k2", Ciphertext: append([]byte("re:"), v.Ciphertext...)}, nil
 	})
 	if st, _ := cs.GetToken(ctx, c.ID); err != nil || n != 1 || st.Sealed.KeyID != "k2" || string(st.Sealed.Ciphertext) != "re:sealed:t2" {
@@ -158,9 +176,17 @@ func testConnectionLifecycle(t *testing.T, s relay.Store) {
 		t.Fatalf("deleted listed %v", l)
 	}
 	again := &relay.Connection{OrgID: "org_b", Provider: "github", ExternalID: "42", Status: relay.ConnectionActive, UpdatedAt: t0.Add(time.Hour)}
-	created, err = cs.UpsertConnection(ctx, again, sealedToken("t4", time.Time{}), []*relay.Resource{})
+	// The token is sealed for the id the revived row keeps (TokenAD).
+	var sealedFor string
+	created, err = cs.UpsertConnection(ctx, again, func(id string) (*relay.SealedToken, error) {
+		sealedFor = id
+		return sealedToken("t4", time.Time{}), nil
+	}, []*relay.Resource{})
 	if err != nil || created || again.ID != c.ID || again.DeletedAt != nil || !again.CreatedAt.Equal(t0) || !again.UpdatedAt.Equal(t0.Add(time.Hour)) {
 		t.Fatalf("revive: %v %v %+v", created, err, again)
+	}
+	if sealedFor != c.ID {
+		t.Fatalf("token sealed for %q, want the row's id %s", sealedFor, c.ID)
 	}
 	if st, err := cs.GetToken(ctx, c.ID); err != nil || st.Version != 1 || string(st.Sealed.Ciphertext) != "sealed:t4" {
 		t.Fatalf("revived token %+v %v", st, err)
@@ -326,10 +352,10 @@ func testConnectionResources(t *testing.T, s relay.Store) {
 func testConnectionTokens(t *testing.T, s relay.Store) {
 	cs := connStore(t, s)
 	a := &relay.Connection{OrgID: "org_a", Provider: "github", ExternalID: "1", Status: relay.ConnectionActive, UpdatedAt: t0}
-	_, err := cs.UpsertConnection(ctx, a, sealedToken("a1", t0.Add(time.Hour)), nil)
+	_, err := cs.UpsertConnection(ctx, a, sealed(sealedToken("a1", t0.Add(time.Hour))), nil)
 	must(t, err)
 	b := &relay.Connection{OrgID: "org_b", Provider: "vercel", ExternalID: "1", Status: relay.ConnectionActive, UpdatedAt: t0}
-	_, err = cs.UpsertConnection(ctx, b, sealedToken("b1", time.Time{}), nil)
+	_, err = cs.UpsertConnection(ctx, b, sealed(sealedToken("b1", time.Time{})), nil)
 	must(t, err)
 	pending := &relay.Connection{OrgID: "org_a", Provider: "github", ExternalID: "2", Status: relay.ConnectionPending, UpdatedAt: t0}
 	_, err = cs.UpsertConnection(ctx, pending, nil, nil)
@@ -338,7 +364,7 @@ func testConnectionTokens(t *testing.T, s relay.Store) {
 	// A token given to an upsert replaces the stored one, Version+1; none
 	// keeps it.
 	tok := sealedToken("a2", t0.Add(2*time.Hour))
-	_, err = cs.UpsertConnection(ctx, a, tok, nil)
+	_, err = cs.UpsertConnection(ctx, a, sealed(tok), nil)
 	if err != nil || tok.Version != 2 || !a.TokenExpiresAt.Equal(t0.Add(2*time.Hour)) {
 		t.Fatalf("replace token: %v %+v", err, tok)
 	}
@@ -378,14 +404,21 @@ func testConnectionTokens(t *testing.T, s relay.Store) {
 	}
 
 	// ResealAll rewrites every token, each a new version.
-	n, err := cs.ResealAll(ctx, func(v relay.Sealed) (relay.Sealed, error) {
+	n, err := s.ResealAll(ctx, func(v relay.Sealed, ad []byte) (relay.Sealed, error) {
 		if v.KeyID != "k1" {
 			return relay.Sealed{}, fmt.Errorf("unexpected key %s", v.KeyID)
+		}
+		if string(ad) != string(relay.TokenAD(a.ID)) && string(ad) != string(relay.TokenAD(b.ID)) {
+			return relay.Sealed{}, fmt.Errorf("resealed for %q", ad)
 		}
 		return relay.Sealed{KeyID: "k2", Ciphertext: append([]byte("re:"), v.Ciphertext...)}, nil
 	})
 	if err != nil || n != 2 {
 		t.Fatalf("reseal %d %v", n, err)
+	}
+	// A value fn returns unchanged is not rewritten.
+	if n, err := s.ResealAll(ctx, func(v relay.Sealed, _ []byte) (relay.Sealed, error) { return v, nil }); err != nil || n != 0 {
+		t.Fatalf("reseal without change: %d %v", n, err)
 	}
 	for id, want := range map[string]struct {
 		text    string
@@ -471,7 +504,7 @@ func testConnectionNotFound(t *testing.T, s relay.Store) {
 			t.Errorf("%s: %v, want not found", name, err)
 		}
 	}
-	if n, err := cs.ResealAll(ctx, func(v relay.Sealed) (relay.Sealed, error) { return v, nil }); err != nil || n != 0 {
+	if n, err := s.ResealAll(ctx, func(v relay.Sealed, _ []byte) (relay.Sealed, error) { return v, nil }); err != nil || n != 0 {
 		t.Fatalf("reseal of nothing: %d %v", n, err)
 	}
 	if n, err := cs.ReleaseHeld(ctx, relay.HeldRelease{Provider: "github", AccountID: "x", OrgID: "org_a", ConnectionID: "con_x", Now: t0}); err != nil || n != 0 {

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -26,7 +27,7 @@ func testWebhookSecrets(t *testing.T, s relay.Store) {
 	cs := connStore(t, s)
 	ws := secretStore(t, s)
 	a := &relay.Connection{OrgID: "org_a", Provider: "linear", ExternalID: "org-1", Status: relay.ConnectionActive, UpdatedAt: t0}
-	_, err := cs.UpsertConnection(ctx, a, sealedToken("a", time.Time{}), nil)
+	_, err := cs.UpsertConnection(ctx, a, sealed(sealedToken("a", time.Time{})), nil)
 	must(t, err)
 	b := &relay.Connection{OrgID: "org_b", Provider: "linear", ExternalID: "org-2", Status: relay.ConnectionActive, UpdatedAt: t0}
 	_, err = cs.UpsertConnection(ctx, b, nil, nil)
@@ -71,9 +72,14 @@ func testWebhookSecrets(t *testing.T, s relay.Store) {
 	}
 
 	// ResealAll re-encrypts the webhook secrets with the tokens.
-	n, err := cs.ResealAll(ctx, func(v relay.Sealed) (relay.Sealed, error) {
+	var ads []string
+	n, err := s.ResealAll(ctx, func(v relay.Sealed, ad []byte) (relay.Sealed, error) {
+		ads = append(ads, string(ad))
 		return relay.Sealed{KeyID: "k2", Ciphertext: append([]byte("re:"), v.Ciphertext...)}, nil
 	})
+	if !slices.Contains(ads, string(relay.WebhookSecretAD(a.ID))) {
+		t.Fatalf("webhook secrets resealed with associated data %q, want their connection's", ads)
+	}
 	if err != nil || n != 4 { // a's token and three secrets
 		t.Fatalf("reseal %d %v", n, err)
 	}

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/relayhq/relay"
 	"github.com/relayhq/relay/bridge"
@@ -27,34 +31,150 @@ import (
 // encryption.keys is not set.
 const keyFileName = "relay.key"
 
-// openKeyring builds the token vault's keyring: the configured keys, or a
-// key generated into the data dir (with a warning: losing that file loses
-// every stored token, and replicas on PostgreSQL must share one key).
-func openKeyring(cfg *config.Config, kind string, logger *slog.Logger) (*vault.Keyring, error) {
+// errKeyFileRaced: another process created the key file between our look
+// and our write; starting again reads its key.
+var errKeyFileRaced = errors.New("key file created meanwhile by another process")
+
+// openSealedStore opens the configured database with the vault's keyring as
+// the store's sealer, migrates it, and checks that the keyring opens what is
+// stored: Relay refuses to start when a stored token or secret is sealed
+// under a key that is not configured, rather than run unable to read it.
+// When no key is configured and the data dir holds no key file, a key is
+// generated — and written to the key file only once the database is known
+// to hold no sealed value, so a lost key file is reported, not replaced.
+// Destination secrets an earlier version stored in clear are sealed last.
+func openSealedStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (relay.Store, string, *vault.Keyring, error) {
+	for range 2 {
+		store, kind, ring, err := tryOpenSealedStore(ctx, cfg, logger)
+		if errors.Is(err, errKeyFileRaced) {
+			continue
+		}
+		return store, kind, ring, err
+	}
+	return nil, "", nil, fmt.Errorf("vault: the key file in %s keeps changing while starting; is another relay starting on the same data dir?", cfg.DataDir)
+}
+
+func tryOpenSealedStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (relay.Store, string, *vault.Keyring, error) {
+	keys, keyFile, generated, err := vaultKeys(cfg)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	var newKey []byte
+	if generated {
+		newKey = keys[0]
+	}
+	ring, err := vault.New(keys)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	store, kind, err := openStore(ctx, cfg, ring)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if err := checkSealed(ctx, store, kind, ring, keyFile, newKey); err != nil {
+		store.Close()
+		return nil, "", nil, err
+	}
+	if keyFile != "" {
+		msg := "no encryption.keys configured: tokens and secrets are encrypted with the key in this file; back it up"
+		if generated {
+			msg = "no encryption.keys configured: generated a key for the vault; back it up"
+		}
+		if kind == "postgres" {
+			msg += "; every replica must use the same key, so set encryption.keys (RELAY_ENCRYPTION_KEYS)"
+		}
+		logger.Warn(msg, "key_file", keyFile, "key_id", ring.PrimaryID())
+	}
+	n, err := store.SealPlaintextSecrets(ctx)
+	if err != nil {
+		store.Close()
+		return nil, "", nil, err
+	}
+	if n > 0 {
+		logger.Info("destination secrets stored in clear by an earlier version are now encrypted", "destinations", n)
+	}
+	return store, kind, ring, nil
+}
+
+// vaultKeys returns the configured keys, or the key of the key file in the
+// data dir (keyFile names it), or a new key for it (generated: not written
+// yet; checkSealed writes it).
+func vaultKeys(cfg *config.Config) (keys [][]byte, keyFile string, generated bool, err error) {
 	if len(cfg.Encryption.Keys) > 0 {
 		keys, err := vault.ParseKeys(cfg.Encryption.Keys)
 		if err != nil {
-			return nil, fmt.Errorf("config: encryption.keys%w", err)
+			return nil, "", false, fmt.Errorf("config: encryption.keys%w", err)
 		}
-		return vault.New(keys)
+		return keys, "", false, nil
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
+	if err := privateDataDir(cfg.DataDir); err != nil {
+		return nil, "", false, err
 	}
-	path := filepath.Join(cfg.DataDir, keyFileName)
-	key, created, err := vault.LoadOrCreateKeyFile(path)
+	keyFile = filepath.Join(cfg.DataDir, keyFileName)
+	key, err := vault.LoadKeyFile(keyFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		key, err = vault.NewKey()
+		return [][]byte{key}, keyFile, true, err
+	}
+	return [][]byte{key}, keyFile, false, err
+}
+
+// checkSealed migrates the store and refuses it when it holds values sealed
+// under keys ring does not have, naming them and where keys come from.
+// newKey is ring's key when it was just generated (no key configured, no key
+// file): once the check passes the database holds no sealed value at all,
+// and newKey is written to keyFile.
+func checkSealed(ctx context.Context, store relay.Store, kind string, ring *vault.Keyring, keyFile string, newKey []byte) error {
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	ids, err := store.SealedKeyIDs(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	msg := "no encryption.keys configured: tokens are encrypted with the key in this file; back it up"
-	if created {
-		msg = "no encryption.keys configured: generated a key for the token vault; back it up"
+	if missing := ring.Missing(ids); len(missing) > 0 {
+		msg := fmt.Sprintf("vault: the database holds tokens or secrets encrypted under key %s, which is not configured", strings.Join(missing, ", "))
+		switch {
+		case keyFile == "":
+			msg += "; keys come from encryption.keys (RELAY_ENCRYPTION_KEYS): add that key back to the list"
+		case newKey != nil:
+			msg += fmt.Sprintf("; keys come from encryption.keys (RELAY_ENCRYPTION_KEYS), or when it is empty from the key file %s, which is missing: restore it from a backup, or set encryption.keys to the key (no new key file was generated: it would open none of them)", keyFile)
+		default:
+			msg += fmt.Sprintf("; keys come from encryption.keys (RELAY_ENCRYPTION_KEYS), or when it is empty from the key file %s, which holds another key (%s): restore the right one from a backup, or set encryption.keys to the key", keyFile, ring.PrimaryID())
+		}
+		if kind == "postgres" && keyFile != "" {
+			msg += "; replicas on one PostgreSQL database must all be given the same encryption.keys"
+		}
+		return errors.New(msg)
 	}
-	if kind == "postgres" {
-		msg += "; every replica must use the same key, so set encryption.keys (RELAY_ENCRYPTION_KEYS)"
+	if newKey == nil {
+		return nil
 	}
-	logger.Warn(msg, "key_file", path)
-	return vault.New([][]byte{key})
+	stored, created, err := vault.CreateKeyFile(keyFile, newKey)
+	if err != nil {
+		return err
+	}
+	if !created && !bytes.Equal(stored, newKey) {
+		return errKeyFileRaced
+	}
+	return nil
+}
+
+// privateDataDir creates the data dir 0700 when it is missing, and refuses
+// one that group or others may read or write: it holds the database and may
+// hold the vault key.
+func privateDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o066 != 0 {
+		return fmt.Errorf("data dir %s has mode %04o: group or others may read or write it, and it holds the database and the vault key; run: chmod 700 %s", dir, perm, dir)
+	}
+	return nil
 }
 
 // ingestRouter matches each event to its connection's org before choosing
@@ -121,7 +241,8 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 	if len(args) == 0 || args[0] != "rotate" {
 		return cmdAPIKeys(ctx, args, getenv, stdout, stderr)
 	}
-	f := newServerFlags("keys rotate", "Re-encrypts every stored token and webhook secret under the first key of encryption.keys.\n"+
+	f := newServerFlags("keys rotate", "Re-encrypts every stored token and secret under the first key of encryption.keys, bound to\n"+
+		"the row it belongs to (older values, sealed unbound, are bound too).\n"+
 		"Rotate an encryption key by putting the new key first (keeping the old one after it),\n"+
 		"running this, then removing the old key. (API keys are 'relay keys ls|revoke|add'.)", getenv, stderr)
 	cfg, err := f.load(args[1:], getenv)
@@ -129,27 +250,16 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	logger := newLogger(cfg, stderr)
-	store, kind, err := openStore(ctx, cfg)
+	store, _, ring, err := openSealedStore(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		return err
-	}
-	cs, ok := store.(relay.ConnectionStore)
-	if !ok {
-		return fmt.Errorf("keys rotate: the %s store holds no connections", kind)
-	}
-	ring, err := openKeyring(cfg, kind, logger)
+	n, err := store.ResealAll(ctx, ring.Reseal)
 	if err != nil {
-		return err
+		return fmt.Errorf("keys rotate: %d tokens and secrets re-encrypted before: %w", n, err)
 	}
-	n, err := cs.ResealAll(ctx, ring.Reseal)
-	if err != nil {
-		return fmt.Errorf("keys rotate: %d tokens and webhook secrets re-encrypted before: %w", n, err)
-	}
-	fmt.Fprintf(stdout, "%d tokens and webhook secrets now encrypted under key %s\n", n, ring.PrimaryID())
+	fmt.Fprintf(stdout, "%d tokens and secrets now encrypted under key %s\n", n, ring.PrimaryID())
 	return nil
 }
 

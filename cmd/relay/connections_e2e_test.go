@@ -586,7 +586,7 @@ providers:
 	if err := run(context.Background(), []string{"relay", "keys", "rotate", "--config", cfgPath}, getenv, strings.NewReader(""), &out, io.Discard); err != nil {
 		t.Fatalf("keys rotate: %v", err)
 	}
-	if !strings.Contains(out.String(), "1 tokens and webhook secrets now encrypted under key") {
+	if !strings.Contains(out.String(), "1 tokens and secrets now encrypted under key") {
 		t.Fatalf("rotate said %q", out.String())
 	}
 

@@ -436,7 +436,7 @@ func TestAPIRequiresKey(t *testing.T) {
 // First start on an empty database prints a new admin key once; it works,
 // and a restart on the same data does not print another.
 func TestFirstStartCreatesAdminKey(t *testing.T) {
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "data") // t.TempDir is 0755: Relay refuses it as a data dir
 	start := func() (*syncBuffer, context.CancelFunc, chan error, string) {
 		out := &syncBuffer{}
 		ctx, cancel := context.WithCancel(context.Background())

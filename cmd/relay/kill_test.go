@@ -213,6 +213,7 @@ func TestTwoReplicasKillOneLosesNothing(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`
 admin_api_key: %q
 log_level: warn
+encryption: {keys: [%q]} # replicas share the vault's keys: each opens what the other sealed
 providers:
   github: {webhook_secret: %q}
 destinations:
@@ -222,7 +223,7 @@ delivery:
   lease: 2s
   poll_interval: 100ms
   retry_schedule: [0s, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms, 300ms]
-`, testAdminKey, testGitHub, sink.URL, testDestination)), 0o600); err != nil {
+`, testAdminKey, strings.Repeat("d4", 32), testGitHub, sink.URL, testDestination)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	start := func(i int) *proc {

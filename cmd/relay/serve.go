@@ -96,13 +96,17 @@ func (f *serverFlags) load(args []string, getenv func(string) string) (*config.C
 }
 
 // openStore opens the configured database: PostgreSQL for a postgres:// URL,
-// else SQLite in the data dir.
-func openStore(ctx context.Context, cfg *config.Config) (relay.Store, string, error) {
+// else SQLite in the data dir (which must be private: privateDataDir).
+// sealer seals destination secrets; nil only where none is read or written.
+func openStore(ctx context.Context, cfg *config.Config, sealer relay.Sealer) (relay.Store, string, error) {
 	if strings.HasPrefix(cfg.DatabaseURL, "postgres://") || strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
-		s, err := postgres.Open(ctx, cfg.DatabaseURL)
+		s, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.WithSealer(sealer))
 		return s, "postgres", err
 	}
-	s, err := sqlite.Open(filepath.Join(cfg.DataDir, "relay.db"))
+	if err := privateDataDir(cfg.DataDir); err != nil {
+		return nil, "sqlite", err
+	}
+	s, err := sqlite.Open(filepath.Join(cfg.DataDir, "relay.db"), sqlite.WithSealer(sealer))
 	return s, "sqlite", err
 }
 
@@ -112,7 +116,7 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return err
 	}
-	store, kind, err := openStore(ctx, cfg)
+	store, kind, err := openStore(ctx, cfg, nil)
 	if err != nil {
 		return err
 	}
@@ -211,14 +215,11 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
-	store, kind, err := openStore(ctx, cfg)
+	store, kind, ring, err := openSealedStore(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		return err
-	}
 	if err := ensureAdminKey(ctx, store, cfg, stdout, logger); err != nil {
 		return err
 	}
@@ -244,10 +245,6 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	var conns *connect.Service
 	var backfills *backfill.Service
 	if cs, ok := store.(connect.Store); ok {
-		ring, err := openKeyring(cfg, kind, logger)
-		if err != nil {
-			return err
-		}
 		connectors, err := buildConnectors(cfg, logger)
 		if err != nil {
 			return err

@@ -45,21 +45,14 @@ func cmdWebhooks(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	logger := newLogger(cfg, stderr)
-	store, kind, err := openStore(ctx, cfg)
+	store, kind, ring, err := openSealedStore(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		return err
-	}
 	cs, ok := store.(connect.Store)
 	if !ok {
 		return fmt.Errorf("webhooks upgrade: the %s store holds no connections", kind)
-	}
-	ring, err := openKeyring(cfg, kind, logger)
-	if err != nil {
-		return err
 	}
 	connectors, err := buildConnectors(cfg, logger)
 	if err != nil {
