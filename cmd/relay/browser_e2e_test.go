@@ -74,9 +74,9 @@ func (b *browser) get(t *testing.T, u string) (*http.Response, string) {
 	return resp, string(body)
 }
 
-// open opens a connect flow's start link, as Relay handed it out, and
-// returns the provider's authorize URL it redirects to.
-func (b *browser) open(t *testing.T, startURL string) string {
+// start opens a connect flow's start link, as Relay handed it out, and
+// returns the answer, its body read.
+func (b *browser) start(t *testing.T, startURL string) (*http.Response, string) {
 	t.Helper()
 	u, err := url.Parse(startURL)
 	if err != nil {
@@ -85,7 +85,14 @@ func (b *browser) open(t *testing.T, startURL string) string {
 	b.mu.Lock()
 	b.public = u.Host
 	b.mu.Unlock()
-	resp, body := b.get(t, startURL)
+	return b.get(t, startURL)
+}
+
+// open opens a connect flow's start link, as Relay handed it out, and
+// returns the provider's authorize URL it redirects to.
+func (b *browser) open(t *testing.T, startURL string) string {
+	t.Helper()
+	resp, body := b.start(t, startURL)
 	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") == "" {
 		t.Fatalf("start link %s: %d %s", startURL, resp.StatusCode, body)
 	}
