@@ -1,5 +1,6 @@
-// Package connect runs Relay's connections: the OAuth connect flow (state,
-// PKCE, code exchange, upsert, resources, webhook registration), usable
+// Package connect runs Relay's connections: the OAuth connect flow (a start
+// link that binds it to one browser, state, PKCE, code exchange, upsert,
+// resources, webhook registration), usable
 // tokens (refreshed once at a time), event matching to orgs with its cache,
 // lifecycle changes announced by webhooks, and teardown.
 //
