@@ -118,15 +118,34 @@ type Sealer interface {
 }
 
 // OAuthState is a pending connect flow: random, single-use, bound to the
-// provider, the org and the return URL, with the PKCE verifier.
+// provider, the org and the return URL, with the PKCE verifier, and bound
+// to the browser that opened its start link.
 type OAuthState struct {
 	State        string // random, URL-safe
 	Provider     string
 	OrgID        string
 	ReturnURL    string
 	CodeVerifier string // PKCE; "" when the provider has none
+	// StartHash is the SHA-256 (hex) of the random id of the flow's start
+	// link, PublicURL/oauth/{provider}/start?flow=<id>. Only the hash is
+	// stored: the link is a bearer of the flow until it is opened.
+	StartHash string
+	// BindingHash is the SHA-256 (hex) of the secret cookie given to the
+	// browser that opened the start link; "" until it was opened. The
+	// callback is accepted only from a browser that holds that cookie.
+	BindingHash string
+	ExpiresAt   time.Time
+	CreatedAt   time.Time
+}
+
+// FlowStart is what opening a connect flow's start link yields: the
+// provider's authorize URL to send the browser to, and the binding secret
+// the browser keeps (as a cookie) until the provider sends it back.
+type FlowStart struct {
+	AuthorizeURL string
+	State        string // the flow's state, which the callback carries
+	Binding      string // secret; the store has only its hash
 	ExpiresAt    time.Time
-	CreatedAt    time.Time
 }
 
 // ConnectionFilter selects connections for ListConnections.
@@ -173,6 +192,22 @@ type ConnectionStore interface {
 	// once. ENOTFOUND when unknown or already taken (expiry is the caller's
 	// check, so that it can say "expired").
 	TakeOAuthState(ctx context.Context, state string) (*OAuthState, error)
+	// GetOAuthState returns a pending state without taking it (ENOTFOUND),
+	// so that a callback from the wrong browser leaves it usable.
+	GetOAuthState(ctx context.Context, state string) (*OAuthState, error)
+	// BindOAuthState records bindingHash on the state whose StartHash is
+	// startHash, if no browser was bound to it yet, and returns the state:
+	// of concurrent binders, one wins. ENOTFOUND when no state has that
+	// start link; ECONFLICT when it was already opened. Expiry is the
+	// caller's check.
+	BindOAuthState(ctx context.Context, startHash, bindingHash string) (*OAuthState, error)
+
+	// ConnectionGeneration returns a counter that every change of who an
+	// account or resource routes to increases, in the same transaction as
+	// the change: UpsertConnection, SetConnectionStatus, DeleteConnection,
+	// UpdateResources and pairing. Match caches of every replica compare
+	// it to know when to forget what they hold.
+	ConnectionGeneration(ctx context.Context) (int64, error)
 
 	// UpsertConnection creates the connection for (Provider, ExternalID), or
 	// updates the existing row — live or deleted — keeping its ID and

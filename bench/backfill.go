@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
 	"time"
@@ -42,7 +43,8 @@ func runBackfill(ctx context.Context, o Options, out io.Writer) error {
 		"RELAY_PROVIDERS_GITHUB_CLIENT_ID="+sim.ClientID, "RELAY_PROVIDERS_GITHUB_CLIENT_SECRET="+sim.ClientSecret,
 		"RELAY_PROVIDERS_GITHUB_API_URL="+sim.URL(), "RELAY_PROVIDERS_GITHUB_WEB_URL="+sim.URL(),
 		"RELAY_PROVIDERS_GITHUB_PRIVATE_KEY="+strings.ReplaceAll(string(keyPEM), "\n", `\n`),
-		"RELAY_BACKFILL_MAX_UNDELIVERED=100000", "RELAY_BACKFILL_CONCURRENCY=4")
+		"RELAY_BACKFILL_MAX_UNDELIVERED=100000", "RELAY_BACKFILL_CONCURRENCY=4",
+		"RELAY_CONNECT_ALLOWED_RETURN_ORIGINS=https://app.example")
 	if err != nil {
 		return err
 	}
@@ -76,9 +78,18 @@ func runBackfill(ctx context.Context, o Options, out io.Writer) error {
 	if code, err := api("POST", "/api/v1/orgs/bench/connections/github/authorize", map[string]string{"return_url": "https://app.example/done"}, &auth); err != nil || code != 200 {
 		return fmt.Errorf("authorize: %d %v", code, err)
 	}
-	au, _ := url.Parse(auth.AuthorizeURL)
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := noRedirect.Get(sim.InstallRedirect(base+"/oauth/github/callback", au.Query().Get("state"), inst.ID, "install"))
+	// authorize_url is Relay's start link: the browser that opens it (this
+	// client, with its cookie jar) is the one that can finish the flow.
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	su, _ := url.Parse(auth.AuthorizeURL)
+	resp, err := browser.Get(base + su.Path + "?" + su.RawQuery) // the public URL may not be this address
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	au, _ := url.Parse(resp.Header.Get("Location"))
+	resp, err = browser.Get(sim.InstallRedirect(base+"/oauth/github/callback", au.Query().Get("state"), inst.ID, "install"))
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,15 @@ type Config struct {
 	Backfill Backfill      `yaml:"backfill"`
 	Jobs     Jobs          `yaml:"jobs"`
 	Resolve  Resolve       `yaml:"resolve"`
+	Connect  Connect       `yaml:"connect"`
+}
+
+// Connect configures the connect flows.
+type Connect struct {
+	// AllowedReturnOrigins are the origins (scheme://host[:port]) a flow's
+	// return_url may be on: the flow's end sends the browser there. Empty
+	// means the public URL's origin only.
+	AllowedReturnOrigins []string `yaml:"allowed_return_origins"`
 }
 
 // Backfill configures history imports.

@@ -104,6 +104,11 @@ func (c *Config) Validate() error {
 	}
 	c.validateProviders(bad)
 	c.validateResolvers(bad)
+	for i, o := range c.Connect.AllowedReturnOrigins {
+		if msg := checkOrigin(o); msg != "" {
+			bad(fmt.Sprintf("connect.allowed_return_origins[%d]", i), "%s", msg)
+		}
+	}
 
 	seen := map[string]int{}
 	for i, s := range c.Sources {
@@ -308,6 +313,21 @@ func checkPublicURL(s string) string {
 		return fmt.Sprintf("must be a scheme and host only, without a path (%q): Relay adds its own paths to it", u.Path)
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 		return "must be a scheme and host only, without a query or fragment"
+	}
+	return ""
+}
+
+// checkOrigin returns what is wrong with an allowed return origin, "" when
+// nothing is: like public_url, a scheme and a host (and port) only.
+func checkOrigin(s string) string {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || !absoluteHTTP(s):
+		return "must be an http:// or https:// origin, e.g. https://app.example.com"
+	case u.User != nil:
+		return "must not contain a user name or password"
+	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return "must be an origin: a scheme, a host and an optional port, without a path, query or fragment"
 	}
 	return ""
 }

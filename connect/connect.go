@@ -1,5 +1,6 @@
-// Package connect runs Relay's connections: the OAuth connect flow (state,
-// PKCE, code exchange, upsert, resources, webhook registration), usable
+// Package connect runs Relay's connections: the OAuth connect flow (a start
+// link that binds it to one browser, state, PKCE, code exchange, upsert,
+// resources, webhook registration), usable
 // tokens (refreshed once at a time), event matching to orgs with its cache,
 // lifecycle changes announced by webhooks, and teardown.
 //
@@ -10,7 +11,6 @@ package connect
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -48,6 +48,13 @@ type Config struct {
 	NegativeTTL time.Duration
 	// PositiveTTL is how long a found connection is cached (default 5 min).
 	PositiveTTL time.Duration
+	// GenerationInterval is how often, at most, the match cache reads the
+	// store's connection generation to learn of changes made by other
+	// replicas (default 1 s).
+	GenerationInterval time.Duration
+	// AllowedReturnOrigins are the scheme://host[:port] a flow's return URL
+	// may be on (default: PublicURL's origin only).
+	AllowedReturnOrigins []string
 }
 
 // Service is the connections service. Build it with New.
@@ -67,6 +74,7 @@ type Service struct {
 	refreshes singleflight.Group
 	cache     matchCache
 	secrets   secretCache
+	origins   []string // allowed return origins, normalised
 
 	wg       sync.WaitGroup // background work (teardowns, late releases)
 	stopOnce sync.Once
@@ -89,6 +97,9 @@ func New(store Store, sealer relay.Sealer, connectors []relay.Connector, wake fu
 	if cfg.PositiveTTL <= 0 {
 		cfg.PositiveTTL = 5 * time.Minute
 	}
+	if cfg.GenerationInterval <= 0 {
+		cfg.GenerationInterval = time.Second
+	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	if wake == nil {
 		wake = func() {}
@@ -96,8 +107,9 @@ func New(store Store, sealer relay.Sealer, connectors []relay.Connector, wake fu
 	s := &Service{
 		store: store, sealer: sealer, cfg: cfg, logger: logger, now: now, wake: wake,
 		connectors: make(map[string]relay.Connector, len(connectors)),
-		cache:      matchCache{entries: map[matchKey]matchEntry{}},
+		cache:      matchCache{entries: map[matchKey]matchEntry{}, generation: -1},
 		secrets:    secretCache{entries: map[secretKey]secretEntry{}},
+		origins:    returnOrigins(cfg),
 		stop:       make(chan struct{}),
 	}
 	for _, c := range connectors {
@@ -126,10 +138,12 @@ func (s *Service) RedirectURI(provider string) string {
 	return s.cfg.PublicURL + "/oauth/" + provider + "/callback"
 }
 
-// Authorize starts a connect flow for org with provider. It returns
-// ENOTFOUND for an unknown org or a provider without a connect flow, and
-// EINVALID for a return URL that is not an absolute http(s) URL.
-func (s *Service) Authorize(ctx context.Context, orgID, provider, returnURL string) (authorizeURL string, expiresAt time.Time, err error) {
+// Authorize starts a connect flow for org with provider and returns its
+// start link at Relay (see Start), to which the user's browser must be sent
+// at once. It returns ENOTFOUND for an unknown org or a provider without a
+// connect flow, and EINVALID for a return URL that is not an absolute
+// http(s) URL on an allowed return origin.
+func (s *Service) Authorize(ctx context.Context, orgID, provider, returnURL string) (startURL string, expiresAt time.Time, err error) {
 	conn, ok := s.connectors[provider]
 	if !ok {
 		return "", time.Time{}, relay.Errorf(relay.ENOTFOUND, "provider %q has no connect flow configured", provider)
@@ -137,38 +151,49 @@ func (s *Service) Authorize(ctx context.Context, orgID, provider, returnURL stri
 	if _, err := s.store.GetOrg(ctx, orgID); err != nil {
 		return "", time.Time{}, err
 	}
-	if u, err := url.Parse(returnURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", time.Time{}, relay.Errorf(relay.EINVALID, "return_url must be an absolute http(s) URL")
+	if err := s.checkReturnURL(returnURL); err != nil {
+		return "", time.Time{}, err
 	}
 	now := s.now()
+	flow := randomToken(32)
 	st := &relay.OAuthState{
-		State: randomToken(32), Provider: provider, OrgID: orgID, ReturnURL: returnURL,
+		State: randomToken(32), Provider: provider, OrgID: orgID, ReturnURL: returnURL, StartHash: hashHex(flow),
 		ExpiresAt: now.Add(s.cfg.StateTTL), CreatedAt: now,
 	}
-	challenge := ""
 	if conn.PKCE() {
 		st.CodeVerifier = randomToken(32)
-		sum := sha256.Sum256([]byte(st.CodeVerifier))
-		challenge = base64.RawURLEncoding.EncodeToString(sum[:])
 	}
 	if err := s.store.CreateOAuthState(ctx, st); err != nil {
 		return "", time.Time{}, err
 	}
-	return conn.AuthorizeURL(st.State, s.RedirectURI(provider), challenge), st.ExpiresAt, nil
+	return s.startURL(provider, flow), st.ExpiresAt, nil
 }
 
-// Callback completes a connect flow from the provider's redirect. It returns
-// the URL to send the browser to: the flow's return URL with connection_id
-// and status, or with error and error_description (error is
-// installation_not_verified when the connector could not verify the
-// account the redirect names, EFORBIDDEN; nothing is stored then).
-// Failures that have no trustworthy return URL (a missing, unknown, reused
-// or foreign state) are an *Error EINVALID whose message the handler shows
-// as a 400 page.
-func (s *Service) Callback(ctx context.Context, provider string, query url.Values) (string, error) {
+// Callback completes a connect flow from the provider's redirect; binding
+// is the secret the browser received when it opened the flow's start link
+// ("" when it has none). It returns the URL to send the browser to: the
+// flow's return URL with connection_id and status, or with error and
+// error_description (error is installation_not_verified when the connector
+// could not verify the account the redirect names, EFORBIDDEN; nothing is
+// stored then). Failures that have no trustworthy return URL (a missing,
+// unknown, reused or foreign state, or a browser other than the one that
+// started the flow) are an *Error EINVALID whose message the handler shows
+// as a 400 page. A callback from another browser leaves the flow usable by
+// its own.
+func (s *Service) Callback(ctx context.Context, provider string, query url.Values, binding string) (string, error) {
 	state := query.Get("state")
 	if state == "" {
 		return "", relay.Errorf(relay.EINVALID, "The connect link is missing its state parameter. Start the connection again.")
+	}
+	pending, err := s.store.GetOAuthState(ctx, state)
+	if relay.ErrorCode(err) == relay.ENOTFOUND {
+		return "", relay.Errorf(relay.EINVALID, "This connect link is unknown or was already used. Start the connection again.")
+	} else if err != nil {
+		return "", err
+	}
+	if !boundTo(pending, binding) {
+		s.logger.Info("connect: callback refused: not the browser that started the flow", "provider", provider, "org_id", pending.OrgID)
+		return "", errOtherBrowser
 	}
 	st, err := s.store.TakeOAuthState(ctx, state)
 	if relay.ErrorCode(err) == relay.ENOTFOUND {

@@ -131,7 +131,7 @@ func newFixture(t *testing.T) *fixture {
 	f.fake = &fakeConnector{pkce: true, ttl: time.Hour, now: f.clock}
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	f.svc = connect.New(store, newTestSealer(), []relay.Connector{f.fake}, nil, logger, f.clock,
-		connect.Config{PublicURL: "https://relay.example"})
+		connect.Config{PublicURL: "https://relay.example", AllowedReturnOrigins: []string{"https://app.example"}})
 	t.Cleanup(f.svc.Close)
 	if err := store.CreateOrg(ctx, &relay.Org{ID: "org_a", Name: "A", CreatedAt: f.now}); err != nil {
 		t.Fatal(err)
@@ -142,15 +142,8 @@ func newFixture(t *testing.T) *fixture {
 // connect runs a whole flow and returns the redirect's query.
 func (f *fixture) connect(t *testing.T, account, code string) url.Values {
 	t.Helper()
-	authURL, _, err := f.svc.Authorize(ctx, "org_a", "fake", "https://app.example/done?x=1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse(authURL)
-	if u.Query().Get("redirect_uri") != "https://relay.example/oauth/fake/callback" || u.Query().Get("code_challenge") == "" {
-		t.Fatalf("authorize URL %s", authURL)
-	}
-	to, err := f.svc.Callback(ctx, "fake", url.Values{"state": {u.Query().Get("state")}, "code": {code}, "account": {account}})
+	state, binding := f.startFlow(t, "https://app.example/done?x=1")
+	to, err := f.svc.Callback(ctx, "fake", url.Values{"state": {state}, "code": {code}, "account": {account}}, binding)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,39 +201,30 @@ func TestConnectFlow(t *testing.T) {
 
 func TestCallbackRejectsBadState(t *testing.T) {
 	f := newFixture(t)
-	authURL, _, err := f.svc.Authorize(ctx, "org_a", "fake", "https://app.example/done")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, _ := url.Parse(authURL)
-	state := u.Query().Get("state")
+	state, binding := f.startFlow(t, "https://app.example/done")
 
 	for name, q := range map[string]url.Values{
 		"missing":  {"code": {"c"}},
 		"tampered": {"state": {state + "x"}, "code": {"c"}},
 	} {
-		if _, err := f.svc.Callback(ctx, "fake", q); relay.ErrorCode(err) != relay.EINVALID {
+		if _, err := f.svc.Callback(ctx, "fake", q, binding); relay.ErrorCode(err) != relay.EINVALID {
 			t.Errorf("%s state: %v", name, err)
 		}
 	}
 	// Used once (for the wrong provider): gone for good.
-	if _, err := f.svc.Callback(ctx, "other", url.Values{"state": {state}, "code": {"c"}}); relay.ErrorCode(err) != relay.EINVALID {
+	if _, err := f.svc.Callback(ctx, "other", url.Values{"state": {state}, "code": {"c"}}, binding); relay.ErrorCode(err) != relay.EINVALID {
 		t.Errorf("foreign provider: %v", err)
 	}
-	if _, err := f.svc.Callback(ctx, "fake", url.Values{"state": {state}, "code": {"c"}, "account": {"a"}}); relay.ErrorCode(err) != relay.EINVALID {
+	if _, err := f.svc.Callback(ctx, "fake", url.Values{"state": {state}, "code": {"c"}, "account": {"a"}}, binding); relay.ErrorCode(err) != relay.EINVALID {
 		t.Errorf("reused state: %v", err)
 	}
 
 	// Expired, denied and provider errors go back to the app with error=….
 	back := func(q url.Values) url.Values {
-		authURL, _, err := f.svc.Authorize(ctx, "org_a", "fake", "https://app.example/done")
-		if err != nil {
-			t.Fatal(err)
-		}
-		u, _ := url.Parse(authURL)
-		q.Set("state", u.Query().Get("state"))
+		state, binding := f.startFlow(t, "https://app.example/done")
+		q.Set("state", state)
 		q.Set("account", "acct-x")
-		to, err := f.svc.Callback(ctx, "fake", q)
+		to, err := f.svc.Callback(ctx, "fake", q, binding)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,10 +242,9 @@ func TestCallbackRejectsBadState(t *testing.T) {
 	if q := back(url.Values{"code": {"unverified"}}); q.Get("error") != "installation_not_verified" || q.Get("connection_id") != "" {
 		t.Errorf("unverified account: %v", q)
 	}
-	authURL, _, _ = f.svc.Authorize(ctx, "org_a", "fake", "https://app.example/done")
-	u, _ = url.Parse(authURL)
+	state, binding = f.startFlow(t, "https://app.example/done")
 	f.advance(11 * time.Minute)
-	to, err := f.svc.Callback(ctx, "fake", url.Values{"state": {u.Query().Get("state")}, "code": {"c"}, "account": {"acct-x"}})
+	to, err := f.svc.Callback(ctx, "fake", url.Values{"state": {state}, "code": {"c"}, "account": {"acct-x"}}, binding)
 	if err != nil || !strings.Contains(to, "error=state_expired") {
 		t.Errorf("expired: %s %v", to, err)
 	}

@@ -3,6 +3,7 @@ package connect
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/relayhq/relay"
@@ -20,9 +21,21 @@ type matchEntry struct {
 
 // matchCache sits in front of the store on the ingest path: a hit is a map
 // read; a miss reads the store once and remembers the answer, found or not.
+//
+// Changes made on this replica forget their entries at once. Changes made
+// on another replica are learnt from the store's connection generation,
+// which every routing change increases in its own transaction: at most
+// once per GenerationInterval, one Match reads it, and when it moved the
+// whole cache is dropped. An entry read from the store is kept only if the
+// generation known when the read began is still the cache's, so a read
+// that raced a change cannot outlive the drop.
 type matchCache struct {
-	mu      sync.RWMutex
-	entries map[matchKey]matchEntry
+	mu         sync.RWMutex
+	entries    map[matchKey]matchEntry
+	generation int64 // the store's generation the entries agree with; -1 before the first check
+
+	checkedAt atomic.Int64 // unix nanoseconds of the last generation check
+	checking  atomic.Bool  // one generation check at a time
 }
 
 // maxCacheEntries bounds the cache; past it, it starts over.
@@ -39,6 +52,7 @@ func (s *Service) Match(e *relay.Event) {
 		e.Match = relay.MatchNone
 		return
 	}
+	s.syncGeneration()
 	if e.AccountID != "" {
 		if m, ok := s.lookup(matchKey{"a", e.Provider, e.AccountID}); ok {
 			e.OrgID, e.ConnectionID, e.Match = m.orgID, m.connectionID, relay.MatchMatched
@@ -68,6 +82,9 @@ func (s *Service) lookup(k matchKey) (matchEntry, bool) {
 	if ok && now.Before(m.until) {
 		return m, m.connectionID != ""
 	}
+	s.cache.mu.RLock()
+	gen := s.cache.generation
+	s.cache.mu.RUnlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	var c *relay.Connection
@@ -88,12 +105,41 @@ func (s *Service) lookup(k matchKey) (matchEntry, bool) {
 		return matchEntry{}, false // not cached: the next event tries again
 	}
 	s.cache.mu.Lock()
-	if len(s.cache.entries) >= maxCacheEntries {
-		s.cache.entries = map[matchKey]matchEntry{}
+	if s.cache.generation == gen {
+		if len(s.cache.entries) >= maxCacheEntries {
+			s.cache.entries = map[matchKey]matchEntry{}
+		}
+		s.cache.entries[k] = m
 	}
-	s.cache.entries[k] = m
 	s.cache.mu.Unlock()
 	return m, m.connectionID != ""
+}
+
+// syncGeneration drops the cache when the store's connection generation
+// moved since the last check, checking at most once per
+// GenerationInterval; callers that find a check due while another runs
+// use the cache as it is. A failed read keeps the cache (entries still
+// expire by their TTL) and is logged.
+func (s *Service) syncGeneration() {
+	now := s.now()
+	if now.UnixNano()-s.cache.checkedAt.Load() < int64(s.cfg.GenerationInterval) || !s.cache.checking.CompareAndSwap(false, true) {
+		return
+	}
+	defer s.cache.checking.Store(false)
+	s.cache.checkedAt.Store(now.UnixNano())
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	gen, err := s.store.ConnectionGeneration(ctx)
+	cancel()
+	if err != nil {
+		s.logger.Warn("connect: reading the connection generation failed; the match cache may lag other replicas", "err", err)
+		return
+	}
+	s.cache.mu.Lock()
+	if gen != s.cache.generation {
+		s.cache.entries = map[matchKey]matchEntry{}
+		s.cache.generation = gen
+	}
+	s.cache.mu.Unlock()
 }
 
 // Invalidate forgets what the cache knows about a provider account.

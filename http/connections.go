@@ -12,10 +12,15 @@ import (
 
 // Connections is the connections service, as the API needs it.
 type Connections interface {
-	// Authorize starts a connect flow and returns the URL to send the user to.
-	Authorize(ctx context.Context, orgID, provider, returnURL string) (authorizeURL string, expiresAt time.Time, err error)
-	// Callback completes a flow and returns where to redirect the browser.
-	Callback(ctx context.Context, provider string, query url.Values) (string, error)
+	// Authorize starts a connect flow and returns the start link to send
+	// the user's browser to.
+	Authorize(ctx context.Context, orgID, provider, returnURL string) (startURL string, expiresAt time.Time, err error)
+	// Start opens a flow's start link for the browser asking, binding the
+	// flow to it.
+	Start(ctx context.Context, provider, flow string) (*relay.FlowStart, error)
+	// Callback completes a flow, for the browser holding the flow's
+	// binding, and returns where to redirect the browser.
+	Callback(ctx context.Context, provider string, query url.Values, binding string) (string, error)
 	// Token returns a usable access token (refreshed if needed).
 	Token(ctx context.Context, connectionID, orgID string) (*relay.Token, error)
 	// Teardown starts tearing the connection down.
@@ -150,6 +155,9 @@ func (s *Server) handleAuthorize() http.Handler {
 			writeError(w, r, s.logger, err)
 			return
 		}
+		// authorize_url keeps its name for existing clients; it is now
+		// Relay's start link, which binds the flow to the first browser
+		// that opens it and sends that browser on to the provider.
 		writeJSON(w, http.StatusOK, map[string]any{"authorize_url": u, "expires_at": exp.UTC()})
 	})
 }
@@ -168,18 +176,18 @@ func (s *Server) handleOAuthCallback() http.Handler {
 			http.NotFound(w, r)
 			return
 		}
-		to, err := s.connSvc.Callback(r.Context(), r.PathValue("provider"), r.URL.Query())
+		state := r.URL.Query().Get("state")
+		binding := ""
+		if c, err := r.Cookie(flowCookieName(state)); err == nil {
+			binding = c.Value
+		}
+		to, err := s.connSvc.Callback(r.Context(), r.PathValue("provider"), r.URL.Query(), binding)
 		if err != nil {
-			status := ErrorStatus(relay.ErrorCode(err))
-			if status >= 500 {
-				s.logger.Error("oauth callback failed", "provider", r.PathValue("provider"), "err", err)
-			}
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.Header().Set("Cache-Control", "no-store")
-			w.WriteHeader(status)
-			_ = callbackPage.Execute(w, relay.ErrorMessage(err))
+			s.flowErrorPage(w, r, "oauth callback failed", err)
 			return
 		}
+		// The flow is over: its binding is of no further use.
+		s.setFlowCookie(w, state, "", -1)
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, to, http.StatusFound)
 	})

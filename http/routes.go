@@ -48,6 +48,7 @@ func (s *Server) routes(mux muxer) {
 	conn("GET /api/v1/connections/{id}/backfills", s.requireBackfills(s.handleListBackfills()))
 	conn("GET /api/v1/connections/{id}/backfills/{bid}", s.requireBackfills(s.handleGetBackfill()))
 	conn("DELETE /api/v1/connections/{id}/backfills/{bid}", s.requireBackfills(s.handleCancelBackfill()))
+	mux.Handle("GET /oauth/{provider}/start", s.handleOAuthStart())
 	mux.Handle("GET /oauth/{provider}/callback", s.handleOAuthCallback())
 
 	api("GET /api/v1/api-keys", s.handleListAPIKeys())

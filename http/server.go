@@ -33,6 +33,10 @@ type Deliverer interface {
 // Config holds the server's settings.
 type Config struct {
 	MaxBodyBytes int64 // webhook bodies larger than this get 413
+	// SecureCookies sets the Secure attribute on the cookies Relay gives
+	// browsers (the connect flow's binding): true when its public URL is
+	// https.
+	SecureCookies bool
 }
 
 // Server serves Relay's HTTP surface. Build it with NewServer.

@@ -65,9 +65,9 @@ func (s *Store) CreateOAuthState(ctx context.Context, st *relay.OAuthState) erro
 	if _, err := s.pool.Exec(ctx, `DELETE FROM oauth_states WHERE expires_at < $1`, st.CreatedAt.Add(-time.Hour).UTC()); err != nil {
 		return fmt.Errorf("postgres: create oauth state: %w", err)
 	}
-	_, err := s.pool.Exec(ctx, `INSERT INTO oauth_states (state, provider, org_id, return_url, code_verifier, expires_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, st.State, st.Provider, st.OrgID, st.ReturnURL, st.CodeVerifier,
-		st.ExpiresAt.UTC(), st.CreatedAt.UTC())
+	_, err := s.pool.Exec(ctx, `INSERT INTO oauth_states (`+oauthStateColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, st.State, st.Provider, st.OrgID, st.ReturnURL, st.CodeVerifier,
+		st.StartHash, st.BindingHash, st.ExpiresAt.UTC(), st.CreatedAt.UTC())
 	if err != nil {
 		return fmt.Errorf("postgres: create oauth state: %w", err)
 	}
@@ -77,17 +77,14 @@ func (s *Store) CreateOAuthState(ctx context.Context, st *relay.OAuthState) erro
 // TakeOAuthState deletes the state and returns it (ENOTFOUND when unknown
 // or already taken: of two concurrent takers, one gets it).
 func (s *Store) TakeOAuthState(ctx context.Context, state string) (*relay.OAuthState, error) {
-	var st relay.OAuthState
-	err := s.pool.QueryRow(ctx, `DELETE FROM oauth_states WHERE state = $1
-		RETURNING state, provider, org_id, return_url, code_verifier, expires_at, created_at`, state).
-		Scan(&st.State, &st.Provider, &st.OrgID, &st.ReturnURL, &st.CodeVerifier, &st.ExpiresAt, &st.CreatedAt)
+	st, err := scanOAuthState(s.pool.QueryRow(ctx, `DELETE FROM oauth_states WHERE state = $1
+		RETURNING `+oauthStateColumns, state))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "oauth state not found")
 	} else if err != nil {
 		return nil, fmt.Errorf("postgres: take oauth state: %w", err)
 	}
-	st.ExpiresAt, st.CreatedAt = st.ExpiresAt.UTC(), st.CreatedAt.UTC()
-	return &st, nil
+	return st, nil
 }
 
 const connectionColumns = `id, org_id, provider, external_id, account_name, status, status_reason, metadata,
@@ -191,9 +188,11 @@ func (s *Store) UpsertConnection(ctx context.Context, c *relay.Connection, seal 
 			if _, err := tx.Exec(ctx, `UPDATE resources SET deleted_at = $1 WHERE connection_id = $2 AND deleted_at IS NULL`, now, c.ID); err != nil {
 				return fmt.Errorf("postgres: upsert connection: resources: %w", err)
 			}
-			return upsertResources(ctx, tx, c.ID, c.Provider, resources, now)
+			if err := upsertResources(ctx, tx, c.ID, c.Provider, resources, now); err != nil {
+				return err
+			}
 		}
-		return nil
+		return bumpGeneration(ctx, tx)
 	})
 	return created, err
 }
@@ -288,8 +287,17 @@ func (s *Store) connExecOne(ctx context.Context, op, id, q string, args ...any) 
 
 // SetConnectionStatus changes status and reason.
 func (s *Store) SetConnectionStatus(ctx context.Context, id, status, reason string, now time.Time) error {
-	return s.connExecOne(ctx, "set connection status", id, `UPDATE connections SET status = $1, status_reason = $2, updated_at = $3 WHERE id = $4`,
-		status, reason, now.UTC(), id)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE connections SET status = $1, status_reason = $2, updated_at = $3 WHERE id = $4`,
+			status, reason, now.UTC(), id)
+		if err != nil {
+			return fmt.Errorf("postgres: set connection status: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return relay.Errorf(relay.ENOTFOUND, "connection %s not found", id)
+		}
+		return bumpGeneration(ctx, tx)
+	})
 }
 
 // SetConnectionMetadata merges keys into the metadata ("" deletes a key).
@@ -351,7 +359,7 @@ func (s *Store) DeleteConnection(ctx context.Context, id string, now time.Time) 
 		if _, err := tx.Exec(ctx, `DELETE FROM webhook_secrets WHERE connection_id = $1`, id); err != nil {
 			return fmt.Errorf("postgres: delete connection: %w", err)
 		}
-		return nil
+		return bumpGeneration(ctx, tx)
 	})
 }
 
@@ -395,7 +403,7 @@ func (s *Store) UpdateResources(ctx context.Context, connectionID string, add []
 				return fmt.Errorf("postgres: update resources: %w", err)
 			}
 		}
-		return nil
+		return bumpGeneration(ctx, tx)
 	})
 }
 

@@ -65,8 +65,9 @@ func (s *Store) CreateOAuthState(ctx context.Context, st *relay.OAuthState) erro
 	if _, err := s.writer.ExecContext(ctx, `DELETE FROM oauth_states WHERE expires_at < ?`, ms(st.CreatedAt.Add(-time.Hour))); err != nil {
 		return fmt.Errorf("sqlite: create oauth state: %w", err)
 	}
-	_, err := s.writer.ExecContext(ctx, `INSERT INTO oauth_states (state, provider, org_id, return_url, code_verifier, expires_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, st.State, st.Provider, st.OrgID, st.ReturnURL, st.CodeVerifier, ms(st.ExpiresAt), ms(st.CreatedAt))
+	_, err := s.writer.ExecContext(ctx, `INSERT INTO oauth_states (`+oauthStateColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, st.State, st.Provider, st.OrgID, st.ReturnURL, st.CodeVerifier, st.StartHash, st.BindingHash,
+		ms(st.ExpiresAt), ms(st.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("sqlite: create oauth state: %w", err)
 	}
@@ -76,18 +77,14 @@ func (s *Store) CreateOAuthState(ctx context.Context, st *relay.OAuthState) erro
 // TakeOAuthState deletes the state and returns it (ENOTFOUND when unknown
 // or already taken).
 func (s *Store) TakeOAuthState(ctx context.Context, state string) (*relay.OAuthState, error) {
-	var st relay.OAuthState
-	var exp, created int64
-	err := s.writer.QueryRowContext(ctx, `DELETE FROM oauth_states WHERE state = ?
-		RETURNING state, provider, org_id, return_url, code_verifier, expires_at, created_at`, state).
-		Scan(&st.State, &st.Provider, &st.OrgID, &st.ReturnURL, &st.CodeVerifier, &exp, &created)
+	st, err := scanOAuthState(s.writer.QueryRowContext(ctx, `DELETE FROM oauth_states WHERE state = ?
+		RETURNING `+oauthStateColumns, state))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "oauth state not found")
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: take oauth state: %w", err)
 	}
-	st.ExpiresAt, st.CreatedAt = fromMS(exp), fromMS(created)
-	return &st, nil
+	return st, nil
 }
 
 const connectionColumns = `id, org_id, provider, external_id, account_name, status, status_reason, metadata,
@@ -192,7 +189,7 @@ func (s *Store) UpsertConnection(ctx context.Context, c *relay.Connection, seal 
 				return err
 			}
 		}
-		return nil
+		return bumpGeneration(ctx, tx)
 	})
 	return created, err
 }
@@ -298,8 +295,17 @@ func (s *Store) execOne(ctx context.Context, op, id, q string, args ...any) erro
 
 // SetConnectionStatus changes status and reason.
 func (s *Store) SetConnectionStatus(ctx context.Context, id, status, reason string, now time.Time) error {
-	return s.execOne(ctx, "set connection status", id, `UPDATE connections SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?`,
-		status, reason, ms(now), id)
+	return s.inTx(ctx, "set connection status", func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE connections SET status = ?, status_reason = ?, updated_at = ? WHERE id = ?`,
+			status, reason, ms(now), id)
+		if err != nil {
+			return fmt.Errorf("sqlite: set connection status: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return relay.Errorf(relay.ENOTFOUND, "connection %s not found", id)
+		}
+		return bumpGeneration(ctx, tx)
+	})
 }
 
 // SetConnectionMetadata merges keys into the metadata ("" deletes a key).
@@ -361,7 +367,7 @@ func (s *Store) DeleteConnection(ctx context.Context, id string, now time.Time) 
 		if _, err := tx.ExecContext(ctx, `DELETE FROM webhook_secrets WHERE connection_id = ?`, id); err != nil {
 			return fmt.Errorf("sqlite: delete connection: %w", err)
 		}
-		return nil
+		return bumpGeneration(ctx, tx)
 	})
 }
 
@@ -405,7 +411,7 @@ func (s *Store) UpdateResources(ctx context.Context, connectionID string, add []
 				return fmt.Errorf("sqlite: update resources: %w", err)
 			}
 		}
-		return nil
+		return bumpGeneration(ctx, tx)
 	})
 }
 

@@ -53,7 +53,7 @@ func (s *Store) PairConnection(ctx context.Context, c *relay.Connection) (*relay
 			}
 		}
 		c.Status, c.UpdatedAt, c.DeletedAt, c.Teardown, c.TokenExpiresAt = relay.ConnectionActive, now, nil, "", time.Time{}
-		return nil
+		return bumpGeneration(ctx, tx)
 	})
 	if existing != nil {
 		return existing, err

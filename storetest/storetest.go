@@ -83,6 +83,8 @@ func Run(t *testing.T, open func(t *testing.T) relay.Store) {
 		{"RecordOutcomes", testRecordOutcomes},
 		{"StaleOutcomeKeepsState", testStaleOutcome},
 		{"OrgsAndOAuthStates", testOrgsAndStates},
+		{"OAuthStateBinding", testOAuthStateBinding},
+		{"ConnectionGeneration", testConnectionGeneration},
 		{"ConnectionLifecycle", testConnectionLifecycle},
 		{"ConnectionResources", testConnectionResources},
 		{"ConnectionTokens", testConnectionTokens},

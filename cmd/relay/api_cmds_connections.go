@@ -193,9 +193,12 @@ var cliConnectionsGroup = &cliGroup{
 		{
 			name: "connect", args: "ORG PROVIDER", nargs: 2, summary: "start a connect flow (also 'relay connect')",
 			about: "Starts a connect flow of ORG with PROVIDER (" + cliProviders + ") and prints\n" +
-				"the URL to open in a browser on stdout, and when it expires on stderr. After\n" +
-				"consent the browser returns to --return-url with connection_id and status (or\n" +
-				"error) in its query. 'relay connect ORG PROVIDER' is short for this.",
+				"the URL to open in a browser on stdout, and when it expires on stderr. The\n" +
+				"first browser to open the URL is the only one that can finish the flow: open\n" +
+				"it yourself, in the browser you consent in; do not forward it. After consent\n" +
+				"the browser returns to --return-url (on an origin allowed by\n" +
+				"connect.allowed_return_origins) with connection_id and status (or error) in\n" +
+				"its query. 'relay connect ORG PROVIDER' is short for this.",
 			setup: cliConnectionsConnect,
 		},
 	},
@@ -338,8 +341,8 @@ func cliConnectionsConnect(fs *flag.FlagSet, env *cliEnv) cliRunFunc {
 			return cliPrintJSON(env.stdout, map[string]any{"authorize_url": u, "expires_at": exp})
 		}
 		// The URL alone goes to stdout, for scripts; the rest to stderr.
-		fmt.Fprintf(env.stderr, "Open this URL in a browser to connect %s to org %s (it expires at %s):\n",
-			provider, org, cliTime(exp))
+		fmt.Fprintf(env.stderr, "Open this URL in a browser to connect %s to org %s (it expires at %s; "+
+			"only the first browser to open it can finish, so do not forward it):\n", provider, org, cliTime(exp))
 		fmt.Fprintln(env.stdout, u)
 		return nil
 	}

@@ -540,6 +540,7 @@ func TestCLIConnectionsEndToEnd(t *testing.T) {
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(sim.Key)})
 	cfg := fmt.Sprintf(`
 admin_api_key: %q
+connect: {allowed_return_origins: ["https://app.example"]}
 log_level: warn
 providers:
   github:
@@ -589,7 +590,8 @@ providers:
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _ := url.Parse(strings.TrimSpace(authURL))
+	// The printed URL is Relay's start link; the browser that opens it finishes the flow.
+	u, _ := url.Parse(browserFor(t, base).open(t, strings.TrimSpace(authURL)))
 	q := followCallback(t, base, sim.InstallRedirect(base+"/oauth/github/callback", u.Query().Get("state"), 99, "install"))
 	id := q.Get("connection_id")
 

@@ -112,6 +112,7 @@ func githubBackfillConfig(sim *simulator.GitHub, sinkURL, extra string) string {
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(sim.Key)})
 	return fmt.Sprintf(`
 admin_api_key: %q
+connect: {allowed_return_origins: ["https://app.example"]}
 log_level: warn
 providers:
   github:
@@ -430,6 +431,7 @@ func TestBackfillsOnConnect(t *testing.T) {
 	sink := newCollector(t)
 	cfg := fmt.Sprintf(`
 admin_api_key: %q
+connect: {allowed_return_origins: ["https://app.example"]}
 log_level: warn
 public_url: https://relay.example
 providers:

@@ -68,7 +68,8 @@ func githubAppYAML(sim *simulator.GitHub) string {
 }
 
 // connectGitHub runs the GitHub App connect flow for org through Relay and
-// the simulator, and returns the redirect's query.
+// the simulator, in the Relay's default test browser, and returns the
+// redirect's query.
 func connectGitHub(t *testing.T, base, key, org string, sim *simulator.GitHub, installation int64) url.Values {
 	t.Helper()
 	var auth struct {
@@ -79,15 +80,13 @@ func connectGitHub(t *testing.T, base, key, org string, sim *simulator.GitHub, i
 		map[string]string{"return_url": "https://app.example/connected"}, &auth); code != 200 {
 		t.Fatalf("authorize: %d", code)
 	}
-	u, _ := url.Parse(auth.AuthorizeURL)
-	if !strings.HasPrefix(auth.AuthorizeURL, sim.URL()+"/apps/relay-test/installations/new") || auth.ExpiresAt.IsZero() {
-		t.Fatalf("authorize_url %s", auth.AuthorizeURL)
+	b := browserFor(t, base)
+	to := b.open(t, auth.AuthorizeURL) // Relay's start link: binds the flow to this browser
+	u, _ := url.Parse(to)
+	if !strings.HasPrefix(to, sim.URL()+"/apps/relay-test/installations/new") || auth.ExpiresAt.IsZero() {
+		t.Fatalf("start link %s redirects to %s", auth.AuthorizeURL, to)
 	}
-	resp, err := noRedirects.Get(sim.InstallRedirect(base+"/oauth/github/callback", u.Query().Get("state"), installation, "install"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp, _ := b.get(t, sim.InstallRedirect(base+"/oauth/github/callback", u.Query().Get("state"), installation, "install"))
 	loc, _ := url.Parse(resp.Header.Get("Location"))
 	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(loc.String(), "https://app.example/connected?") {
 		t.Fatalf("callback: %d %s", resp.StatusCode, loc)
@@ -104,6 +103,7 @@ func TestConnectionsEndToEnd(t *testing.T) {
 	orgA, orgB := newCollector(t), newCollector(t)
 	cfg := fmt.Sprintf(`
 admin_api_key: %q
+connect: {allowed_return_origins: ["https://app.example"]}
 log_level: warn
 providers:
   github:
@@ -315,26 +315,21 @@ func relayDataDir(t *testing.T, p *relayProcess) string {
 var dataDirRE = regexp.MustCompile(`"key_file":"([^"]+)"`)
 
 // followCallback sends the provider's redirect (built against public_url)
-// to the running Relay and returns the redirect to the app's return URL.
+// to the running Relay, from the browser that started the flow (the Relay's
+// default test browser), and returns the redirect to the app's return URL.
 func followCallback(t *testing.T, base, providerRedirect string) url.Values {
 	t.Helper()
-	u, err := url.Parse(providerRedirect)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := noRedirects.Get(base + u.Path + "?" + u.RawQuery)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
+	resp, body := browserFor(t, base).get(t, providerRedirect)
 	if resp.StatusCode != http.StatusFound {
-		t.Fatalf("callback: %d %s", resp.StatusCode, b)
+		t.Fatalf("callback: %d %s", resp.StatusCode, body)
 	}
 	loc, _ := url.Parse(resp.Header.Get("Location"))
 	return loc.Query()
 }
 
+// authorize starts a connect flow through the API, opens its start link in
+// the Relay's default test browser, and returns the provider's authorize
+// URL that the link redirected to.
 func authorize(t *testing.T, base, org, provider string) string {
 	t.Helper()
 	var auth struct {
@@ -344,7 +339,7 @@ func authorize(t *testing.T, base, org, provider string) string {
 		map[string]string{"return_url": "https://app.example/connected"}, &auth); code != 200 {
 		t.Fatalf("authorize %s: %d", provider, code)
 	}
-	return auth.AuthorizeURL
+	return browserFor(t, base).open(t, auth.AuthorizeURL)
 }
 
 func TestLinearConnectionEndToEnd(t *testing.T) {
@@ -355,6 +350,7 @@ func TestLinearConnectionEndToEnd(t *testing.T) {
 	sink := newCollector(t)
 	cfg := fmt.Sprintf(`
 admin_api_key: %q
+connect: {allowed_return_origins: ["https://app.example"]}
 log_level: warn
 public_url: https://relay.example
 providers:
@@ -432,6 +428,7 @@ func TestSentryAndVercelConnectionsEndToEnd(t *testing.T) {
 	sink := newCollector(t)
 	cfg := fmt.Sprintf(`
 admin_api_key: %q
+connect: {allowed_return_origins: ["https://app.example"]}
 log_level: warn
 public_url: https://relay.example
 providers:
@@ -528,6 +525,7 @@ func TestKeyRotation(t *testing.T) {
 	cfgPath := filepath.Join(dir, "relay.yaml")
 	cfg := fmt.Sprintf(`
 admin_api_key: %q
+connect: {allowed_return_origins: ["https://app.example"]}
 log_level: warn
 data_dir: %q
 providers:

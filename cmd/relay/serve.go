@@ -250,7 +250,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		conns = connect.New(cs, ring, connectors, engine.Wake, logger.With("component", "connect"), now,
-			connect.Config{PublicURL: cfg.BaseURL()})
+			connect.Config{PublicURL: cfg.BaseURL(), AllowedReturnOrigins: cfg.Connect.AllowedReturnOrigins})
 		defer conns.Close()
 		var listers []relay.BackfillLister
 		var listerNames []string
@@ -323,7 +323,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		Owner: owner, Lease: time.Duration(cfg.Delivery.Lease), BatchMax: cfg.Ingest.BatchMax, Committers: committers,
 	})
 	server := relayhttp.NewServer(store, srcs, pipeline, engine, m, logger.With("component", "http"), now,
-		relayhttp.Config{MaxBodyBytes: cfg.Ingest.MaxBodyBytes})
+		relayhttp.Config{MaxBodyBytes: cfg.Ingest.MaxBodyBytes, SecureCookies: strings.HasPrefix(cfg.BaseURL(), "https://")})
 	if conns != nil {
 		server.EnableConnections(store.(relay.ConnectionStore), conns)
 		server.EnableBackfills(backfills)
