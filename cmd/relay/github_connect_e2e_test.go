@@ -24,6 +24,7 @@ func TestGitHubSpoofedInstallationEndToEnd(t *testing.T) {
 	sim.AddInstallation(simulator.GitHubInstallation{ID: 9, Login: "mallory", TargetType: "User"})
 	cfg := fmt.Sprintf(`
 admin_api_key: %q
+connect: {allowed_return_origins: ["https://app.example"]}
 log_level: warn
 providers:
   github:
@@ -51,7 +52,9 @@ providers:
 			map[string]string{"return_url": "https://app.example/connected"}, &auth); code != 200 {
 			t.Fatalf("authorize: %d", code)
 		}
-		u, _ := url.Parse(auth.AuthorizeURL)
+		// The start link binds the flow to the test's browser, which then
+		// carries the spoofed redirect back.
+		u, _ := url.Parse(browserFor(t, base).open(t, auth.AuthorizeURL))
 		return u.Query().Get("state")
 	}
 	callback := base + "/oauth/github/callback"
@@ -140,6 +143,7 @@ func TestGitHubAllowUnverifiedInstallationsEndToEnd(t *testing.T) {
 	yaml = strings.Replace(yaml, fmt.Sprintf("    client_id: %q\n    client_secret: %q\n", sim.ClientID, sim.ClientSecret), "", 1)
 	cfg := fmt.Sprintf(`
 admin_api_key: %q
+connect: {allowed_return_origins: ["https://app.example"]}
 log_level: warn
 providers:
   github:
@@ -157,7 +161,7 @@ providers:
 	}
 	apiCall(t, "POST", p.url+"/api/v1/orgs/acme/connections/github/authorize", testAdminKey,
 		map[string]string{"return_url": "https://app.example/connected"}, &auth)
-	u, _ := url.Parse(auth.AuthorizeURL)
+	u, _ := url.Parse(browserFor(t, p.url).open(t, auth.AuthorizeURL))
 	q := followCallback(t, p.url, sim.InstallRedirectAs("", p.url+"/oauth/github/callback", u.Query().Get("state"), 4242, "install"))
 	if q.Get("status") != relay.ConnectionActive || q.Get("connection_id") == "" || sim.Calls("user_token") != 0 {
 		t.Fatalf("unverified install: %v", q)

@@ -155,7 +155,7 @@ func TestGeneratedAdminKeyRevokedWhenKeyConfiguredPostgres(t *testing.T) {
 }
 
 func testGeneratedAdminKeyRevoked(t *testing.T, env map[string]string) {
-	dataDir := t.TempDir()
+	dataDir := filepath.Join(t.TempDir(), "data") // created private by serve
 	first := serveIn(t, dataDir, "log_level: warn\n", env)
 	generated := generatedKeyRE.FindString(first.stdout.String())
 	if generated == "" {
@@ -191,7 +191,7 @@ func testGeneratedAdminKeyRevoked(t *testing.T, env map[string]string) {
 
 // Configuring the generated key itself as admin_api_key keeps it working.
 func TestGeneratedAdminKeyConfiguredKeepsWorking(t *testing.T) {
-	dataDir := t.TempDir()
+	dataDir := filepath.Join(t.TempDir(), "data") // created private by serve
 	first := serveIn(t, dataDir, "log_level: warn\n", nil)
 	generated := generatedKeyRE.FindString(first.stdout.String())
 	if generated == "" {

@@ -93,19 +93,22 @@ func TestGitHubLifecycleConfirmedEndToEnd(t *testing.T) {
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(sim.Key)})
 	cfg := fmt.Sprintf(`
 admin_api_key: %q
+connect: {allowed_return_origins: ["https://app.example"]}
 log_level: warn
 providers:
   github:
     webhook_secret: %q
     app_id: %q
     app_slug: %q
+    client_id: %q
+    client_secret: %q
     api_url: %q
     web_url: %q
     private_key: |
 %s
 destinations:
   - {name: org-a, url: %q, secret: %q, org_id: org_a}
-`, testAdminKey, testGitHub, sim.AppID, sim.AppSlug, sim.URL(), sim.URL(),
+`, testAdminKey, testGitHub, sim.AppID, sim.AppSlug, sim.ClientID, sim.ClientSecret, sim.URL(), sim.URL(),
 		"      "+strings.ReplaceAll(strings.TrimSpace(string(keyPEM)), "\n", "\n      "), sink.URL, testDestination)
 	base := startRelay(t, cfg, nil).url
 	if code := apiCall(t, "POST", base+"/api/v1/orgs", testAdminKey, map[string]string{"id": "org_a", "name": "A"}, nil); code != 201 {
@@ -204,6 +207,7 @@ func TestSentryLifecycleConfirmedEndToEnd(t *testing.T) {
 	sink := newCollector(t)
 	cfg := fmt.Sprintf(`
 admin_api_key: %q
+connect: {allowed_return_origins: ["https://app.example"]}
 log_level: warn
 public_url: https://relay.example
 providers:

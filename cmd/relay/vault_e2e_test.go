@@ -67,6 +67,7 @@ func githubConnectConfig(t *testing.T, sim *simulator.GitHub, dataDir string) st
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(sim.Key)})
 	cfg := fmt.Sprintf(`
 admin_api_key: %q
+connect: {allowed_return_origins: ["https://app.example"]}
 log_level: warn
 data_dir: %q
 providers:
@@ -74,11 +75,13 @@ providers:
     webhook_secret: s
     app_id: %q
     app_slug: %q
+    client_id: %q
+    client_secret: %q
     api_url: %q
     web_url: %q
     private_key: |
 %s
-`, testAdminKey, dataDir, sim.AppID, sim.AppSlug, sim.URL(), sim.URL(),
+`, testAdminKey, dataDir, sim.AppID, sim.AppSlug, sim.ClientID, sim.ClientSecret, sim.URL(), sim.URL(),
 		"      "+strings.ReplaceAll(strings.TrimSpace(string(keyPEM)), "\n", "\n      "))
 	path := filepath.Join(t.TempDir(), "relay.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
