@@ -94,13 +94,20 @@ func New(store relay.Store, router Router, disp Dispatcher, m *metrics.Metrics, 
 var ErrClosed = relay.Errorf(relay.EUNAVAILABLE, "Relay is shutting down; retry shortly.")
 
 // Submit routes e, stores it durably with its deliveries, and returns once
-// the commit holding it is done. e.ID is set by Submit. It returns an *Error
-// EUNAVAILABLE when the event could not be stored (nothing was stored).
+// the commit holding it is done. e.ID is set by Submit, and e.ReceivedAt
+// (now when zero) is brought to relay.EventTime's precision, so the first
+// attempt sends what every later one reads back from the store. It returns
+// an *Error EUNAVAILABLE when the event could not be stored (nothing was
+// stored).
 func (p *Pipeline) Submit(ctx context.Context, e *relay.Event) (relay.IngestResult, error) {
 	now := p.now()
 	if e.ID == "" {
 		e.ID = relay.NewID("evt", now)
 	}
+	if e.ReceivedAt.IsZero() {
+		e.ReceivedAt = now
+	}
+	e.ReceivedAt = relay.EventTime(e.ReceivedAt)
 	dsts := p.router.Route(e)
 	item := &relay.IngestItem{Event: e, Deliveries: make([]*relay.Delivery, len(dsts))}
 	for i, d := range dsts {

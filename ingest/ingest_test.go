@@ -105,6 +105,30 @@ func event(id string) *relay.Event {
 		Payload: json.RawMessage(`{}`), ReceivedAt: time.Now().UTC()}
 }
 
+// The event handed to delivery carries the received_at the store keeps
+// (milliseconds), so the first attempt's envelope equals every retry's.
+func TestSubmitReceivedAtAsStored(t *testing.T) {
+	cs, rec, p := setup(t, 10)
+	e := event("ms-1")
+	e.ReceivedAt = time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
+	res, err := p.Submit(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := cs.GetEvent(context.Background(), res.EventID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.claims) != 1 {
+		t.Fatalf("%d claims dispatched", len(rec.claims))
+	}
+	if got := rec.claims[0].Event.ReceivedAt; !got.Equal(stored.ReceivedAt) || got.Location() != time.UTC {
+		t.Fatalf("dispatched received_at %v, stored %v", got, stored.ReceivedAt)
+	}
+}
+
 // Concurrent submissions share commits, and each is answered after its own.
 func TestGroupCommit(t *testing.T) {
 	cs, rec, p := setup(t, 1000)
