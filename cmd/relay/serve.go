@@ -29,6 +29,7 @@ import (
 	"github.com/relayhq/relay/github"
 	relayhttp "github.com/relayhq/relay/http"
 	"github.com/relayhq/relay/ingest"
+	"github.com/relayhq/relay/internal/logdedup"
 	"github.com/relayhq/relay/linear"
 	"github.com/relayhq/relay/metrics"
 	"github.com/relayhq/relay/ops"
@@ -123,14 +124,21 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	return nil
 }
 
+// logRepeatInterval is how often one repeating failure is logged at most.
+const logRepeatInterval = 10 * time.Second
+
+// newLogger returns the configured logger. A failure that repeats (the same
+// message and error) is logged once per logRepeatInterval with a count, so
+// an outage such as a full disk does not bury everything else.
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(logdedup.New(h, logRepeatInterval, time.Now))
 }
 
 // providers builds the webhook adapters that are configured: a provider
