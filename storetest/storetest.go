@@ -97,6 +97,7 @@ func Run(t *testing.T, open func(t *testing.T) relay.Store) {
 		{"BackfillConcurrentCreate", testBackfillConcurrentCreate},
 		{"DisableAndPause", testDisableAndPause},
 		{"ReleaseLeases", testReleaseLeases},
+		{"StaleReplicaLeases", testStaleReplicaLeases},
 		{"Replays", testReplays},
 		{"ListEventsFiltersAndPages", testListEvents},
 		{"ListDeliveries", testListDeliveries},

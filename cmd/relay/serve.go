@@ -95,10 +95,15 @@ func (f *serverFlags) load(args []string, getenv func(string) string) (*config.C
 	return cfg, nil
 }
 
+// usesPostgres reports whether the configured database is PostgreSQL.
+func usesPostgres(cfg *config.Config) bool {
+	return strings.HasPrefix(cfg.DatabaseURL, "postgres://") || strings.HasPrefix(cfg.DatabaseURL, "postgresql://")
+}
+
 // openStore opens the configured database: PostgreSQL for a postgres:// URL,
 // else SQLite in the data dir.
 func openStore(ctx context.Context, cfg *config.Config) (relay.Store, string, error) {
-	if strings.HasPrefix(cfg.DatabaseURL, "postgres://") || strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
+	if usesPostgres(cfg) {
 		s, err := postgres.Open(ctx, cfg.DatabaseURL)
 		return s, "postgres", err
 	}
@@ -218,6 +223,14 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
+	if !usesPostgres(cfg) {
+		// Held until after the store is closed (defers run last first).
+		unlock, err := lockDataDir(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	store, kind, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -225,6 +238,18 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer store.Close()
 	if err := store.Migrate(ctx); err != nil {
 		return err
+	}
+	if s, ok := store.(*sqlite.Store); ok {
+		// The data dir is ours alone (the lock above), so every lease in it
+		// was left by a process that died: waiting them out would hold its
+		// acknowledged events back for a whole lease.
+		n, err := s.ReleaseAllLeases(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			logger.Info("released the leases of a process that did not stop cleanly", "deliveries", n)
+		}
 	}
 	if err := ensureAdminKey(ctx, store, cfg, stdout); err != nil {
 		return err
