@@ -26,6 +26,7 @@ type countingStore struct {
 	held    atomic.Int64  // events in the commit waiting at the gate
 	gate    chan struct{} // when set, each commit waits for a token
 	fail    atomic.Bool
+	probes  atomic.Int64
 }
 
 func (s *countingStore) InsertEvents(ctx context.Context, items []*relay.IngestItem) error {
@@ -39,6 +40,16 @@ func (s *countingStore) InsertEvents(ctx context.Context, items []*relay.IngestI
 		return errors.New("disk full")
 	}
 	return s.Store.InsertEvents(ctx, items)
+}
+
+// ProbeWrite makes countingStore a relay.WriteProber that fails with its
+// commits.
+func (s *countingStore) ProbeWrite(ctx context.Context) error {
+	s.probes.Add(1)
+	if s.fail.Load() {
+		return errors.New("disk full")
+	}
+	return nil
 }
 
 type oneDestination struct{ dst *relay.Destination }
@@ -93,7 +104,7 @@ func setup(t *testing.T, room int) (*countingStore, *recorder, *ingest.Pipeline)
 	cs := &countingStore{Store: s}
 	rec := &recorder{room: room}
 	p := ingest.New(cs, oneDestination{dst}, rec, metrics.New(), slog.New(slog.DiscardHandler), func() time.Time { return time.Now().UTC() },
-		ingest.Config{Owner: "me", Lease: time.Minute, BatchMax: 64})
+		ingest.Config{Owner: "me", Lease: time.Minute, BatchMax: 64, ProbeInterval: 5 * time.Millisecond})
 	done := make(chan struct{})
 	go func() { p.Run(); close(done) }()
 	t.Cleanup(func() { _ = p.Close(context.Background()); <-done })
@@ -103,6 +114,41 @@ func setup(t *testing.T, room int) (*countingStore, *recorder, *ingest.Pipeline)
 func event(id string) *relay.Event {
 	return &relay.Event{Provider: "github", DeliveryID: id, EventType: "push", Source: relay.SourceLive,
 		Payload: json.RawMessage(`{}`), ReceivedAt: time.Now().UTC()}
+}
+
+// A failed commit makes the pipeline unwritable until a probe (with no
+// webhook arriving) or a later commit succeeds.
+func TestWritableFollowsCommitsAndProbes(t *testing.T) {
+	cs, _, p := setup(t, 10)
+	if err := p.Writable(); err != nil {
+		t.Fatalf("writable at start: %v", err)
+	}
+	cs.fail.Store(true)
+	if _, err := p.Submit(context.Background(), event("w-1")); err == nil {
+		t.Fatal("commit on a full disk succeeded")
+	}
+	if p.Writable() == nil {
+		t.Fatal("writable after a failed commit")
+	}
+	seen := cs.probes.Load()
+	waitUntil(t, func() bool { return cs.probes.Load() >= seen+2 })
+	if p.Writable() == nil {
+		t.Fatal("writable after failed probes")
+	}
+	cs.fail.Store(false)
+	waitUntil(t, func() bool { return p.Writable() == nil })
+
+	cs.fail.Store(true)
+	if _, err := p.Submit(context.Background(), event("w-2")); err == nil {
+		t.Fatal("commit on a full disk succeeded")
+	}
+	cs.fail.Store(false)
+	if _, err := p.Submit(context.Background(), event("w-3")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Writable(); err != nil {
+		t.Fatalf("not writable after a successful commit: %v", err)
+	}
 }
 
 // The event handed to delivery carries the received_at the store keeps
@@ -263,5 +309,16 @@ func TestClosedPipelineRefuses(t *testing.T) {
 	}
 	if _, err := p.Submit(context.Background(), event("late")); relay.ErrorCode(err) != relay.EUNAVAILABLE {
 		t.Fatalf("submit after close: %v", err)
+	}
+}
+
+func waitUntil(t *testing.T, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }

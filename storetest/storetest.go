@@ -98,6 +98,7 @@ func Run(t *testing.T, open func(t *testing.T) relay.Store) {
 		{"DisableAndPause", testDisableAndPause},
 		{"ReleaseLeases", testReleaseLeases},
 		{"StaleReplicaLeases", testStaleReplicaLeases},
+		{"ProbeWrite", testProbeWrite},
 		{"Replays", testReplays},
 		{"ListEventsFiltersAndPages", testListEvents},
 		{"ListDeliveries", testListDeliveries},

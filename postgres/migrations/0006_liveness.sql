@@ -10,6 +10,6 @@ CREATE TABLE replicas (
 -- The readiness probe writes here: a committed write says events can be
 -- stored again after a failed commit.
 CREATE TABLE relay_probe (
-    id integer PRIMARY KEY,
-    at timestamptz NOT NULL
+    id     integer PRIMARY KEY,
+    writes bigint NOT NULL
 );

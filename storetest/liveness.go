@@ -68,3 +68,21 @@ func testStaleReplicaLeases(t *testing.T, s relay.Store) {
 		t.Fatalf("released %d leases of a replica that stopped cleanly or beats (%v)", n, err)
 	}
 }
+
+// testProbeWrite: the readiness probe succeeds on a healthy store, again
+// and again, and leaves the data alone.
+func testProbeWrite(t *testing.T, s relay.Store) {
+	p, ok := s.(relay.WriteProber)
+	if !ok {
+		t.Skip("the store has no write probe")
+	}
+	d := destination(t, s, "app")
+	insert(t, s, item("github", "probe-1", "push", "", t0, d))
+	for range 3 {
+		must(t, p.ProbeWrite(ctx))
+	}
+	if n, err := s.QueueDepth(ctx); err != nil || n != 1 {
+		t.Fatalf("queue depth %d (%v) after probes, want 1", n, err)
+	}
+	must(t, s.Ready(ctx))
+}
