@@ -24,12 +24,12 @@ import (
 type noRoutes struct{}
 
 func (noRoutes) Route(*relay.Event) []*relay.Destination { return nil }
-func (noRoutes) Reserve(int) bool                         { return false }
-func (noRoutes) Release(int)                              {}
-func (noRoutes) Dispatch([]*relay.Claim)                  {}
-func (noRoutes) Wake()                                    {}
-func (noRoutes) Paused(string) bool                       { return false }
-func (noRoutes) Refresh(context.Context) error            { return nil }
+func (noRoutes) Reserve(int) bool                        { return false }
+func (noRoutes) Release(int)                             {}
+func (noRoutes) Dispatch([]*relay.Claim)                 {}
+func (noRoutes) Wake()                                   {}
+func (noRoutes) Paused(string) bool                      { return false }
+func (noRoutes) Refresh(context.Context) error           { return nil }
 
 // probeCounter counts the readiness probes the pipeline runs.
 type probeCounter struct {
