@@ -233,7 +233,7 @@ func (e *Engine) heartbeatLoop(ctx context.Context, rs relay.ReplicaStore) {
 			return
 		case <-t.C:
 		}
-		hctx, cancel := context.WithTimeout(ctx, e.cfg.HeartbeatInterval)
+		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		now := e.now()
 		if err := rs.Heartbeat(hctx, e.cfg.Owner, now); err != nil && ctx.Err() == nil {
 			e.logger.Warn("heartbeat failed", "err", err)
