@@ -42,7 +42,7 @@ func insertEventsTx(ctx context.Context, tx pgx.Tx, items []*relay.IngestItem) e
 			UNION ALL
 			SELECT id, false FROM events WHERE provider = $2 AND delivery_id = $3 AND NOT EXISTS (SELECT 1 FROM ins)`,
 			e.ID, e.Provider, e.DeliveryID, e.EventType, e.Source, e.AccountID, e.ResourceID, e.OrgID,
-			e.ConnectionID, headers, []byte(e.Payload), e.ReceivedAt.UTC(), e.Match)
+			e.ConnectionID, headers, []byte(e.Payload), relay.EventTime(e.ReceivedAt), e.Match)
 	}
 	br := tx.SendBatch(ctx, b)
 	var reread []*relay.IngestItem

@@ -99,6 +99,7 @@ func Run(t *testing.T, open func(t *testing.T) relay.Store) {
 		{"ReleaseLeases", testReleaseLeases},
 		{"StaleReplicaLeases", testStaleReplicaLeases},
 		{"ProbeWrite", testProbeWrite},
+		{"ReceivedAtMilliseconds", testReceivedAtMilliseconds},
 		{"Replays", testReplays},
 		{"ListEventsFiltersAndPages", testListEvents},
 		{"ListDeliveries", testListDeliveries},
