@@ -27,6 +27,10 @@ type countingStore struct {
 	gate    chan struct{} // when set, each commit waits for a token
 	fail    atomic.Bool
 	probes  atomic.Int64
+	// When probeResult is set, each probe signals probeEntered and
+	// returns what the test sends on probeResult.
+	probeEntered chan struct{}
+	probeResult  chan error
 }
 
 func (s *countingStore) InsertEvents(ctx context.Context, items []*relay.IngestItem) error {
@@ -46,6 +50,13 @@ func (s *countingStore) InsertEvents(ctx context.Context, items []*relay.IngestI
 // commits.
 func (s *countingStore) ProbeWrite(ctx context.Context) error {
 	s.probes.Add(1)
+	if s.probeResult != nil {
+		select {
+		case s.probeEntered <- struct{}{}:
+		default:
+		}
+		return <-s.probeResult
+	}
 	if s.fail.Load() {
 		return errors.New("disk full")
 	}
@@ -149,6 +160,29 @@ func TestWritableFollowsCommitsAndProbes(t *testing.T) {
 	if err := p.Writable(); err != nil {
 		t.Fatalf("not writable after a successful commit: %v", err)
 	}
+}
+
+// A probe that succeeds does not clear a commit failure that came while it
+// ran: the disk may have filled in between.
+func TestProbeDoesNotHideLaterFailure(t *testing.T) {
+	cs, _, p := setup(t, 10)
+	cs.probeEntered, cs.probeResult = make(chan struct{}, 1), make(chan error)
+	t.Cleanup(func() { close(cs.probeResult) }) // before the pipeline closes
+	cs.fail.Store(true)
+	if _, err := p.Submit(context.Background(), event("g-1")); err == nil {
+		t.Fatal("commit on a full disk succeeded")
+	}
+	<-cs.probeEntered // a probe is under way
+	if _, err := p.Submit(context.Background(), event("g-2")); err == nil {
+		t.Fatal("commit on a full disk succeeded")
+	}
+	cs.probeResult <- nil // the probe began before that failure
+	<-cs.probeEntered     // so the next probe begins: the first is recorded
+	if p.Writable() == nil {
+		t.Fatal("a probe begun before a failed commit made the pipeline writable")
+	}
+	cs.probeResult <- nil
+	waitUntil(t, func() bool { return p.Writable() == nil })
 }
 
 // The event handed to delivery carries the received_at the store keeps
