@@ -22,7 +22,7 @@ type Event struct {
 	Match      string            `json:"match,omitempty"`
 	Headers    map[string]string `json:"headers,omitempty"` // allow-listed request headers
 	Payload    json.RawMessage   `json:"payload"`           // the provider's JSON, byte for byte
-	ReceivedAt time.Time         `json:"received_at"`
+	ReceivedAt time.Time         `json:"received_at"`       // UTC, whole milliseconds: see EventTime
 	// BodyKey is Inbound.BodyKey: when set, the store also keeps the event
 	// unique on (Provider, BodyKey). Not exposed; it is write-only.
 	BodyKey string `json:"-"`
@@ -30,6 +30,13 @@ type Event struct {
 	// Deliveries is filled by Store.GetEvent only.
 	Deliveries []*Delivery `json:"deliveries,omitempty"`
 }
+
+// EventTime returns t as an event carries it: in UTC, truncated to the
+// millisecond. Every event is created with it (received, backfilled or
+// operational) because the stores keep milliseconds: an event that held
+// more in memory would send a first attempt whose received_at differs from
+// every retry's, replay's and the API's.
+func EventTime(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
 // Delivery statuses.
 const (

@@ -239,7 +239,7 @@ func (s *Service) items(c *relay.Connection, page []*relay.BackfillItem, since, 
 		}
 		e := &relay.Event{ID: relay.NewID("evt", now), Provider: c.Provider, DeliveryID: it.DeliveryID, EventType: it.EventType,
 			Source: relay.SourceBackfill, AccountID: c.ExternalID, ResourceID: it.ResourceID, OrgID: c.OrgID,
-			ConnectionID: c.ID, Match: relay.MatchMatched, Payload: it.Payload, ReceivedAt: now}
+			ConnectionID: c.ID, Match: relay.MatchMatched, Payload: it.Payload, ReceivedAt: relay.EventTime(now)}
 		dsts := s.route(e)
 		ii := &relay.IngestItem{Event: e, Deliveries: make([]*relay.Delivery, len(dsts))}
 		for i, d := range dsts {

@@ -41,6 +41,13 @@ type Config struct {
 	RefreshInterval time.Duration   // how often to reload destinations (other replicas' changes)
 	Capacity        int             // deliveries held in memory at most
 	ClaimBatch      int             // deliveries claimed per query at most
+
+	// On a store several replicas share (relay.ReplicaStore), the engine
+	// beats a heartbeat every HeartbeatInterval and releases the leases of
+	// replicas whose heartbeat is older than StaleAfter: a dead replica's
+	// deliveries wait StaleAfter plus one interval at most, not a lease.
+	HeartbeatInterval time.Duration // default 2 s
+	StaleAfter        time.Duration // default 4 heartbeat intervals
 }
 
 func (c *Config) defaults() {
@@ -61,6 +68,12 @@ func (c *Config) defaults() {
 	}
 	if c.ClaimBatch <= 0 {
 		c.ClaimBatch = 512
+	}
+	if c.HeartbeatInterval <= 0 {
+		c.HeartbeatInterval = 2 * time.Second
+	}
+	if c.StaleAfter <= 0 {
+		c.StaleAfter = 4 * c.HeartbeatInterval
 	}
 }
 
@@ -178,10 +191,20 @@ func NewHTTPClient() *http.Client {
 }
 
 // Start loads the destinations and starts the poller, the destination
-// refresher and the outcome recorder.
+// refresher and the outcome recorder; on a relay.ReplicaStore it registers
+// this replica's heartbeat first (returning the store's error) and keeps it
+// beating. It returns the store's error.
 func (e *Engine) Start(ctx context.Context) error {
 	if err := e.Refresh(ctx); err != nil {
 		return err
+	}
+	rs, replicated := e.store.(relay.ReplicaStore)
+	if replicated {
+		// Registered before the first lease is taken, so that leases this
+		// replica leaves behind if it dies are always found.
+		if err := rs.Heartbeat(ctx, e.cfg.Owner, e.now()); err != nil {
+			return err
+		}
 	}
 	loopCtx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
@@ -190,14 +213,49 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.loops.Add(2)
 	go func() { defer e.loops.Done(); e.pollLoop(loopCtx) }()
 	go func() { defer e.loops.Done(); e.refreshLoop(loopCtx) }()
+	if replicated {
+		e.loops.Add(1)
+		go func() { defer e.loops.Done(); e.heartbeatLoop(loopCtx, rs) }()
+	}
 	e.Wake()
 	return nil
+}
+
+// heartbeatLoop keeps this replica's heartbeat fresh and releases the
+// leases of replicas whose heartbeat went stale, waking the poller to take
+// their work over.
+func (e *Engine) heartbeatLoop(ctx context.Context, rs relay.ReplicaStore) {
+	t := time.NewTicker(e.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		now := e.now()
+		if err := rs.Heartbeat(hctx, e.cfg.Owner, now); err != nil && ctx.Err() == nil {
+			e.logger.Warn("heartbeat failed", "err", err)
+		}
+		n, err := rs.ReleaseStaleLeases(hctx, now.Add(-e.cfg.StaleAfter))
+		cancel()
+		switch {
+		case err != nil && ctx.Err() == nil:
+			e.logger.Warn("releasing stale replicas' leases failed", "err", err)
+		case n > 0:
+			e.logger.Info("took over the leases of a stopped replica", "deliveries", n)
+			e.Wake()
+		}
+	}
 }
 
 // Stop stops claiming, gives back the leases of deliveries not yet started,
 // waits for requests in flight to finish and their outcomes to be recorded.
 // When ctx ends first, requests still in flight are cancelled and their
 // leases given back unrecorded (they will be sent again: at-least-once).
+// On a relay.ReplicaStore a clean stop then removes this replica's
+// heartbeat. It returns ctx's error when ctx ended first.
 func (e *Engine) Stop(ctx context.Context) error {
 	if e.cancel != nil {
 		e.cancel()
@@ -226,6 +284,15 @@ func (e *Engine) Stop(ctx context.Context) error {
 	}
 	close(e.outcomes)
 	e.recorder.Wait()
+	if rs, ok := e.store.(relay.ReplicaStore); ok && err == nil {
+		// Every lease is given back. After a cut-short stop the row stays
+		// and goes stale, so the other replicas release what is left.
+		rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if rerr := rs.RemoveReplica(rctx, e.cfg.Owner); rerr != nil {
+			e.logger.Warn("removing the replica's heartbeat failed", "err", rerr)
+		}
+		cancel()
+	}
 	return err
 }
 

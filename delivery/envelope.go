@@ -37,7 +37,9 @@ func Envelope(e *relay.Event, source string) []byte {
 	b = append(b, `,"resource_id":`...)
 	b = appendNullable(b, e.ResourceID)
 	b = append(b, `,"received_at":"`...)
-	b = e.ReceivedAt.UTC().AppendFormat(b, time.RFC3339Nano)
+	// Events are created at millisecond precision; truncating here too
+	// keeps every attempt's bytes equal should one not be.
+	b = relay.EventTime(e.ReceivedAt).AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","payload":`...)
 	if len(e.Payload) == 0 {
 		b = append(b, "null"...)

@@ -19,7 +19,7 @@ func TestEnvelopeIsJSON(t *testing.T) {
 	}
 	want := map[string]any{"id": "evt_1", "type": "github.issues.opened", "provider": "github",
 		"delivery_id": "d\"1\\\n\u2028<>&\x01\ufffd", "event_type": "issues.opened", "source": "replay",
-		"org_id": "org \"a\"", "connection_id": nil, "resource_id": nil, "received_at": "2026-01-02T03:04:05.000006Z"}
+		"org_id": "org \"a\"", "connection_id": nil, "resource_id": nil, "received_at": "2026-01-02T03:04:05Z"}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s = %#v, want %#v", k, got[k], v)
@@ -27,6 +27,22 @@ func TestEnvelopeIsJSON(t *testing.T) {
 	}
 	if p, _ := json.Marshal(got["payload"]); string(p) != `{"a":[1,2,{"b":null}]}` {
 		t.Errorf("payload %s", p)
+	}
+}
+
+// An event held in memory with more than milliseconds sends the bytes a
+// retry sends from the stored (millisecond) event.
+func TestEnvelopeReceivedAtMilliseconds(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.FixedZone("x", 3600))
+	e := &relay.Event{ID: "evt_1", Provider: "github", DeliveryID: "d1", EventType: "push", Payload: json.RawMessage(`{}`), ReceivedAt: at}
+	stored := *e
+	stored.ReceivedAt = time.UnixMilli(at.UnixMilli()).UTC()
+	if a, b := Envelope(e, relay.SourceLive), Envelope(&stored, relay.SourceLive); string(a) != string(b) {
+		t.Fatalf("in memory\n%s\nstored\n%s", a, b)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(Envelope(e, relay.SourceLive), &got); err != nil || got["received_at"] != "2026-01-02T02:04:05.123Z" {
+		t.Fatalf("received_at %v (%v)", got["received_at"], err)
 	}
 }
 

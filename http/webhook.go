@@ -232,6 +232,15 @@ func (s *Server) handleHealthz() http.Handler {
 	})
 }
 
+// writability is implemented by an Ingester that knows whether events can
+// be stored now (the ingest pipeline: its last commit or probe).
+type writability interface {
+	Writable() error
+}
+
+// handleReadyz answers 200 when the database answers, is migrated, and
+// events can be stored now; 503 otherwise (a full disk fails every
+// webhook, so a load balancer should send them elsewhere).
 func (s *Server) handleReadyz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -240,6 +249,13 @@ func (s *Server) handleReadyz() http.Handler {
 			s.logger.Warn("not ready", "err", err)
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "database not reachable or not migrated"})
 			return
+		}
+		if wr, ok := s.ingest.(writability); ok {
+			if err := wr.Writable(); err != nil {
+				s.logger.Warn("not ready", "err", err)
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "events cannot be stored now (disk full or database failing)"})
+				return
+			}
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})

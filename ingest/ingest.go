@@ -13,6 +13,7 @@ package ingest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -48,7 +49,16 @@ type Config struct {
 	Lease      time.Duration // lease on dispatched deliveries
 	BatchMax   int           // events per commit at most
 	Committers int           // concurrent committers (1 for SQLite: one writer)
+	// ProbeInterval is how often, after a failed commit, the store is
+	// probed (relay.WriteProber) to find whether events can be stored
+	// again; default 1 s. An idle pipeline probes every idleProbeAfter.
+	ProbeInterval time.Duration
 }
+
+// idleProbeAfter is how long without a successful write before the
+// pipeline probes the store anyway: a disk can fill up while no webhook
+// arrives, and readiness should say so before the next one fails.
+const idleProbeAfter = 10 * time.Second
 
 type request struct {
 	item *relay.IngestItem
@@ -70,6 +80,11 @@ type Pipeline struct {
 	mu      sync.RWMutex // guards closed against Submit racing Close
 	closed  bool
 	stopped chan struct{}
+
+	health    sync.Mutex
+	failure   error     // why the last commit or probe failed; nil when it succeeded
+	failures  int64     // failed commits and probes so far
+	lastWrite time.Time // when a commit or probe last succeeded
 }
 
 // New returns a pipeline; call Run to start its committers.
@@ -83,10 +98,14 @@ func New(store relay.Store, router Router, disp Dispatcher, m *metrics.Metrics, 
 	if cfg.Lease <= 0 {
 		cfg.Lease = time.Minute
 	}
+	if cfg.ProbeInterval <= 0 {
+		cfg.ProbeInterval = time.Second
+	}
 	return &Pipeline{
 		store: store, router: router, disp: disp, metrics: m, logger: logger, now: now, cfg: cfg,
-		reqs:    make(chan *request, cfg.BatchMax*4),
-		stopped: make(chan struct{}),
+		reqs:      make(chan *request, cfg.BatchMax*4),
+		stopped:   make(chan struct{}),
+		lastWrite: now(),
 	}
 }
 
@@ -94,13 +113,20 @@ func New(store relay.Store, router Router, disp Dispatcher, m *metrics.Metrics, 
 var ErrClosed = relay.Errorf(relay.EUNAVAILABLE, "Relay is shutting down; retry shortly.")
 
 // Submit routes e, stores it durably with its deliveries, and returns once
-// the commit holding it is done. e.ID is set by Submit. It returns an *Error
-// EUNAVAILABLE when the event could not be stored (nothing was stored).
+// the commit holding it is done. e.ID is set by Submit, and e.ReceivedAt
+// (now when zero) is brought to relay.EventTime's precision, so the first
+// attempt sends what every later one reads back from the store. It returns
+// an *Error EUNAVAILABLE when the event could not be stored (nothing was
+// stored).
 func (p *Pipeline) Submit(ctx context.Context, e *relay.Event) (relay.IngestResult, error) {
 	now := p.now()
 	if e.ID == "" {
 		e.ID = relay.NewID("evt", now)
 	}
+	if e.ReceivedAt.IsZero() {
+		e.ReceivedAt = now
+	}
+	e.ReceivedAt = relay.EventTime(e.ReceivedAt)
 	dsts := p.router.Route(e)
 	item := &relay.IngestItem{Event: e, Deliveries: make([]*relay.Delivery, len(dsts))}
 	for i, d := range dsts {
@@ -136,7 +162,8 @@ func (p *Pipeline) Submit(ctx context.Context, e *relay.Event) (relay.IngestResu
 func (p *Pipeline) Queued() int { return len(p.reqs) }
 
 // Run runs the committers until Close is called and every queued event is
-// committed. It always returns nil.
+// committed, and meanwhile probes the store (when it is a
+// relay.WriteProber) as ProbeInterval describes.
 func (p *Pipeline) Run() {
 	var wg sync.WaitGroup
 	for range p.cfg.Committers {
@@ -146,8 +173,74 @@ func (p *Pipeline) Run() {
 			p.commitLoop()
 		}()
 	}
+	quit, probed := make(chan struct{}), make(chan struct{})
+	if prober, ok := p.store.(relay.WriteProber); ok {
+		go func() { defer close(probed); p.probeLoop(prober, quit) }()
+	} else {
+		close(probed)
+	}
 	wg.Wait()
+	close(quit)
+	<-probed
 	close(p.stopped)
+}
+
+// Writable returns nil when events can be stored now, as far as the last
+// commit or probe tells, or else an error wrapping why that write failed.
+// It is cheap: readiness probes call it.
+func (p *Pipeline) Writable() error {
+	p.health.Lock()
+	defer p.health.Unlock()
+	if p.failure != nil {
+		return fmt.Errorf("ingest: events cannot be stored: %w", p.failure)
+	}
+	return nil
+}
+
+// wrote records a commit's or probe's outcome. A probe's success (since is
+// the failure count when it began) does not clear a commit failure that
+// came after the probe began.
+func (p *Pipeline) wrote(err error, probe bool, since int64) {
+	p.health.Lock()
+	defer p.health.Unlock()
+	switch {
+	case err != nil:
+		p.failure = err
+		p.failures++
+	case !probe || p.failures == since:
+		if p.failure != nil {
+			p.logger.Info("events can be stored again")
+		}
+		p.failure = nil
+		p.lastWrite = p.now()
+	}
+}
+
+// probeLoop probes the store every ProbeInterval while the last write
+// failed, or when nothing was written for idleProbeAfter, until quit closes.
+func (p *Pipeline) probeLoop(prober relay.WriteProber, quit <-chan struct{}) {
+	t := time.NewTicker(p.cfg.ProbeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-quit:
+			return
+		case <-t.C:
+		}
+		p.health.Lock()
+		failing, since, last := p.failure != nil, p.failures, p.lastWrite
+		p.health.Unlock()
+		if !failing && p.now().Sub(last) < idleProbeAfter {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := prober.ProbeWrite(ctx)
+		cancel()
+		if err != nil {
+			p.logger.Warn("storage probe failed: not ready", "err", err)
+		}
+		p.wrote(err, true, since)
+	}
 }
 
 // Close stops accepting events, waits until every queued one is committed
@@ -227,6 +320,7 @@ func (p *Pipeline) commit(batch []*request) {
 	cancel()
 	p.metrics.CommitDuration.Observe(time.Since(start).Seconds())
 	p.metrics.CommitBatchSize.Observe(float64(len(batch)))
+	p.wrote(err, false, 0)
 
 	if err != nil {
 		if leased {

@@ -26,6 +26,11 @@ type countingStore struct {
 	held    atomic.Int64  // events in the commit waiting at the gate
 	gate    chan struct{} // when set, each commit waits for a token
 	fail    atomic.Bool
+	probes  atomic.Int64
+	// When probeResult is set, each probe signals probeEntered and
+	// returns what the test sends on probeResult.
+	probeEntered chan struct{}
+	probeResult  chan error
 }
 
 func (s *countingStore) InsertEvents(ctx context.Context, items []*relay.IngestItem) error {
@@ -39,6 +44,23 @@ func (s *countingStore) InsertEvents(ctx context.Context, items []*relay.IngestI
 		return errors.New("disk full")
 	}
 	return s.Store.InsertEvents(ctx, items)
+}
+
+// ProbeWrite makes countingStore a relay.WriteProber that fails with its
+// commits.
+func (s *countingStore) ProbeWrite(ctx context.Context) error {
+	s.probes.Add(1)
+	if s.probeResult != nil {
+		select {
+		case s.probeEntered <- struct{}{}:
+		default:
+		}
+		return <-s.probeResult
+	}
+	if s.fail.Load() {
+		return errors.New("disk full")
+	}
+	return nil
 }
 
 type oneDestination struct{ dst *relay.Destination }
@@ -93,7 +115,7 @@ func setup(t *testing.T, room int) (*countingStore, *recorder, *ingest.Pipeline)
 	cs := &countingStore{Store: s}
 	rec := &recorder{room: room}
 	p := ingest.New(cs, oneDestination{dst}, rec, metrics.New(), slog.New(slog.DiscardHandler), func() time.Time { return time.Now().UTC() },
-		ingest.Config{Owner: "me", Lease: time.Minute, BatchMax: 64})
+		ingest.Config{Owner: "me", Lease: time.Minute, BatchMax: 64, ProbeInterval: 5 * time.Millisecond})
 	done := make(chan struct{})
 	go func() { p.Run(); close(done) }()
 	t.Cleanup(func() { _ = p.Close(context.Background()); <-done })
@@ -103,6 +125,88 @@ func setup(t *testing.T, room int) (*countingStore, *recorder, *ingest.Pipeline)
 func event(id string) *relay.Event {
 	return &relay.Event{Provider: "github", DeliveryID: id, EventType: "push", Source: relay.SourceLive,
 		Payload: json.RawMessage(`{}`), ReceivedAt: time.Now().UTC()}
+}
+
+// A failed commit makes the pipeline unwritable until a probe (with no
+// webhook arriving) or a later commit succeeds.
+func TestWritableFollowsCommitsAndProbes(t *testing.T) {
+	cs, _, p := setup(t, 10)
+	if err := p.Writable(); err != nil {
+		t.Fatalf("writable at start: %v", err)
+	}
+	cs.fail.Store(true)
+	if _, err := p.Submit(context.Background(), event("w-1")); err == nil {
+		t.Fatal("commit on a full disk succeeded")
+	}
+	if p.Writable() == nil {
+		t.Fatal("writable after a failed commit")
+	}
+	seen := cs.probes.Load()
+	waitUntil(t, func() bool { return cs.probes.Load() >= seen+2 })
+	if p.Writable() == nil {
+		t.Fatal("writable after failed probes")
+	}
+	cs.fail.Store(false)
+	waitUntil(t, func() bool { return p.Writable() == nil })
+
+	cs.fail.Store(true)
+	if _, err := p.Submit(context.Background(), event("w-2")); err == nil {
+		t.Fatal("commit on a full disk succeeded")
+	}
+	cs.fail.Store(false)
+	if _, err := p.Submit(context.Background(), event("w-3")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Writable(); err != nil {
+		t.Fatalf("not writable after a successful commit: %v", err)
+	}
+}
+
+// A probe that succeeds does not clear a commit failure that came while it
+// ran: the disk may have filled in between.
+func TestProbeDoesNotHideLaterFailure(t *testing.T) {
+	cs, _, p := setup(t, 10)
+	cs.probeEntered, cs.probeResult = make(chan struct{}, 1), make(chan error)
+	t.Cleanup(func() { close(cs.probeResult) }) // before the pipeline closes
+	cs.fail.Store(true)
+	if _, err := p.Submit(context.Background(), event("g-1")); err == nil {
+		t.Fatal("commit on a full disk succeeded")
+	}
+	<-cs.probeEntered // a probe is under way
+	if _, err := p.Submit(context.Background(), event("g-2")); err == nil {
+		t.Fatal("commit on a full disk succeeded")
+	}
+	cs.probeResult <- nil // the probe began before that failure
+	<-cs.probeEntered     // so the next probe begins: the first is recorded
+	if p.Writable() == nil {
+		t.Fatal("a probe begun before a failed commit made the pipeline writable")
+	}
+	cs.probeResult <- nil
+	waitUntil(t, func() bool { return p.Writable() == nil })
+}
+
+// The event handed to delivery carries the received_at the store keeps
+// (milliseconds), so the first attempt's envelope equals every retry's.
+func TestSubmitReceivedAtAsStored(t *testing.T) {
+	cs, rec, p := setup(t, 10)
+	e := event("ms-1")
+	e.ReceivedAt = time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
+	res, err := p.Submit(context.Background(), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := cs.GetEvent(context.Background(), res.EventID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.claims) != 1 {
+		t.Fatalf("%d claims dispatched", len(rec.claims))
+	}
+	if got := rec.claims[0].Event.ReceivedAt; !got.Equal(stored.ReceivedAt) || got.Location() != time.UTC {
+		t.Fatalf("dispatched received_at %v, stored %v", got, stored.ReceivedAt)
+	}
 }
 
 // Concurrent submissions share commits, and each is answered after its own.
@@ -239,5 +343,16 @@ func TestClosedPipelineRefuses(t *testing.T) {
 	}
 	if _, err := p.Submit(context.Background(), event("late")); relay.ErrorCode(err) != relay.EUNAVAILABLE {
 		t.Fatalf("submit after close: %v", err)
+	}
+}
+
+func waitUntil(t *testing.T, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }

@@ -120,7 +120,7 @@ func (e *Emitter) Emit(ctx context.Context, typ, key, orgID, connectionID string
 		return fmt.Errorf("ops: %s: %w", typ, err)
 	}
 	ev := &relay.Event{ID: relay.NewID("evt", now), Provider: Provider, DeliveryID: typ + ":" + key, EventType: typ,
-		Source: relay.SourceLive, OrgID: orgID, ConnectionID: connectionID, Payload: body, ReceivedAt: now}
+		Source: relay.SourceLive, OrgID: orgID, ConnectionID: connectionID, Payload: body, ReceivedAt: relay.EventTime(now)}
 	if orgID != "" {
 		ev.Match = relay.MatchMatched
 	}

@@ -103,3 +103,29 @@ func TestEmit(t *testing.T) {
 		t.Fatalf("deliveries %+v", e.Deliveries)
 	}
 }
+
+// captured records the items an emitter stores.
+type captured struct{ items []*relay.IngestItem }
+
+func (c *captured) InsertEvents(_ context.Context, items []*relay.IngestItem) error {
+	c.items = append(c.items, items...)
+	return nil
+}
+
+// An operational event is created at the millisecond precision every event
+// carries, like a received one.
+func TestEmitReceivedAtMilliseconds(t *testing.T) {
+	store := &captured{}
+	at := time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
+	em := ops.New(store, func(*relay.Event) []*relay.Destination { return nil }, func() {}, metrics.New(),
+		slog.New(slog.DiscardHandler), func() time.Time { return at })
+	if err := em.Emit(context.Background(), ops.ConnectionRevoked, "con_1:1", "", "con_1", map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(store.items) != 1 {
+		t.Fatalf("%d events stored", len(store.items))
+	}
+	if got := store.items[0].Event.ReceivedAt; !got.Equal(at.Truncate(time.Millisecond)) {
+		t.Fatalf("received_at %v, want %v", got, at.Truncate(time.Millisecond))
+	}
+}

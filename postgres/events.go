@@ -47,7 +47,7 @@ func insertEventsTx(ctx context.Context, tx pgx.Tx, items []*relay.IngestItem) e
 			SELECT id, false FROM events WHERE provider = $2 AND body_key = $14 AND body_key <> '' AND NOT EXISTS (SELECT 1 FROM ins))
 			LIMIT 1`,
 			e.ID, e.Provider, e.DeliveryID, e.EventType, e.Source, e.AccountID, e.ResourceID, e.OrgID,
-			e.ConnectionID, headers, []byte(e.Payload), e.ReceivedAt.UTC(), e.Match, e.BodyKey)
+			e.ConnectionID, headers, []byte(e.Payload), relay.EventTime(e.ReceivedAt), e.Match, e.BodyKey)
 	}
 	br := tx.SendBatch(ctx, b)
 	var reread []*relay.IngestItem

@@ -30,6 +30,7 @@ import (
 	"github.com/relayhq/relay/github"
 	relayhttp "github.com/relayhq/relay/http"
 	"github.com/relayhq/relay/ingest"
+	"github.com/relayhq/relay/internal/logdedup"
 	"github.com/relayhq/relay/linear"
 	"github.com/relayhq/relay/metrics"
 	"github.com/relayhq/relay/ops"
@@ -95,11 +96,16 @@ func (f *serverFlags) load(args []string, getenv func(string) string) (*config.C
 	return cfg, nil
 }
 
+// usesPostgres reports whether the configured database is PostgreSQL.
+func usesPostgres(cfg *config.Config) bool {
+	return strings.HasPrefix(cfg.DatabaseURL, "postgres://") || strings.HasPrefix(cfg.DatabaseURL, "postgresql://")
+}
+
 // openStore opens the configured database: PostgreSQL for a postgres:// URL,
 // else SQLite in the data dir (which must be private: privateDataDir).
 // sealer seals destination secrets; nil only where none is read or written.
 func openStore(ctx context.Context, cfg *config.Config, sealer relay.Sealer) (relay.Store, string, error) {
-	if strings.HasPrefix(cfg.DatabaseURL, "postgres://") || strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
+	if usesPostgres(cfg) {
 		s, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.WithSealer(sealer))
 		return s, "postgres", err
 	}
@@ -128,14 +134,21 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	return nil
 }
 
+// logRepeatInterval is how often one repeating failure is logged at most.
+const logRepeatInterval = 10 * time.Second
+
+// newLogger returns the configured logger. A failure that repeats (the same
+// message and error) is logged once per logRepeatInterval with a count, so
+// an outage such as a full disk does not bury everything else.
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(logdedup.New(h, logRepeatInterval, time.Now))
 }
 
 // providers builds the webhook adapters that are configured: a provider
@@ -215,11 +228,31 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 
+	if !usesPostgres(cfg) {
+		// Held until after the store is closed (defers run last first).
+		unlock, err := lockDataDir(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	store, kind, ring, err := openSealedStore(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	if s, ok := store.(*sqlite.Store); ok {
+		// The data dir is ours alone (the lock above), so every lease in it
+		// was left by a process that died: waiting them out would hold its
+		// acknowledged events back for a whole lease.
+		n, err := s.ReleaseAllLeases(ctx)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			logger.Info("released the leases of a process that did not stop cleanly", "deliveries", n)
+		}
+	}
 	if err := ensureAdminKey(ctx, store, cfg, stdout, logger); err != nil {
 		return err
 	}
