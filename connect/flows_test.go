@@ -164,8 +164,11 @@ func TestMatchCacheFollowsOtherReplicas(t *testing.T) {
 		t.Fatalf("resource before: %+v", ev)
 	}
 
-	// The resource moves away through the first replica.
-	if err := f.svc.ApplyLifecycle(ctx, "fake", &relay.LifecycleChange{AccountID: "acct-1", RemoveResources: []string{"res-1"}}); err != nil {
+	// The resource moves away through the first replica's store (a
+	// lifecycle webhook changes resources only once the provider confirms
+	// it, which the fake connector cannot: the store write is what the
+	// other replica must notice).
+	if err := f.store.UpdateResources(ctx, id, nil, []string{"res-1"}, f.clock()); err != nil {
 		t.Fatal(err)
 	}
 	f.advance(time.Second)

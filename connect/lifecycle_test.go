@@ -45,7 +45,7 @@ func newLifecycleFixture(t *testing.T) (*fixture, *confirmingConnector) {
 	f := newFixture(t)
 	cc := &confirmingConnector{fakeConnector: f.fake}
 	f.svc = connect.New(f.store, newTestSealer(), []relay.Connector{cc}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		f.clock, connect.Config{PublicURL: "https://relay.example"})
+		f.clock, connect.Config{PublicURL: "https://relay.example", AllowedReturnOrigins: []string{"https://app.example"}})
 	t.Cleanup(f.svc.Close)
 	return f, cc
 }

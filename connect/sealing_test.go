@@ -53,7 +53,7 @@ func TestLegacyTokenOpensAndRotationBindsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.svc = connect.New(f.store, ring, []relay.Connector{f.fake}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), f.clock,
-		connect.Config{PublicURL: "https://relay.example"})
+		connect.Config{PublicURL: "https://relay.example", AllowedReturnOrigins: []string{"https://app.example"}})
 	t.Cleanup(f.svc.Close)
 	a := f.connect(t, "acct-1", "c1").Get("connection_id")
 	b := f.connect(t, "acct-2", "c2").Get("connection_id")

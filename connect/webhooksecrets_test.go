@@ -66,7 +66,7 @@ func withRegistrarOf(t *testing.T, f *fixture) (*countingStore, *registrar) {
 	cs := &countingStore{Store: f.store}
 	reg := &registrar{fakeConnector: f.fake}
 	f.svc = connect.New(cs, newTestSealer(), []relay.Connector{reg}, nil,
-		slog.New(slog.NewTextHandler(io.Discard, nil)), f.clock, connect.Config{PublicURL: "https://relay.example"})
+		slog.New(slog.NewTextHandler(io.Discard, nil)), f.clock, connect.Config{PublicURL: "https://relay.example", AllowedReturnOrigins: []string{"https://app.example"}})
 	t.Cleanup(f.svc.Close)
 	return cs, reg
 }

@@ -49,6 +49,7 @@ func testLinearWebhookSecretPerWorkspace(t *testing.T, env map[string]string) {
 	sink := newCollector(t)
 	cfg := fmt.Sprintf(`
 admin_api_key: %q
+connect: {allowed_return_origins: ["https://app.example"]}
 log_level: warn
 public_url: https://relay.example
 providers:
@@ -141,6 +142,7 @@ func TestVercelAccountWebhookSecret(t *testing.T) {
 	sink := newCollector(t)
 	cfg := fmt.Sprintf(`
 admin_api_key: %q
+connect: {allowed_return_origins: ["https://app.example"]}
 log_level: warn
 public_url: https://relay.example
 providers:
@@ -204,6 +206,7 @@ func TestUpgradeSharedSecretWebhooks(t *testing.T) {
 	cfgPath := filepath.Join(dir, "relay.yaml")
 	cfg := fmt.Sprintf(`
 admin_api_key: %q
+connect: {allowed_return_origins: ["https://app.example"]}
 log_level: warn
 public_url: https://relay.example
 data_dir: %q
