@@ -198,9 +198,16 @@ destinations:
 	if env["org_id"] != "acme" || env["event_type"] != "inquiry.approved" || env["delivery_id"] != "evt_1" || env["connection_id"] == "" {
 		t.Fatalf("envelope %v", env)
 	}
+	// The outcome is recorded just after the held events are released:
+	// poll for it.
 	var r relay.Resolution
-	if code := apiCall(t, "GET", base+"/api/v1/resolutions/persona/act_1", testAdminKey, nil, &r); code != 200 ||
-		r.Outcome != relay.ResolvePaired || r.Resolver != "payload" {
+	code := 0
+	waitUntil(t, "the resolution recorded", func() bool {
+		r = relay.Resolution{}
+		code = apiCall(t, "GET", base+"/api/v1/resolutions/persona/act_1", testAdminKey, nil, &r)
+		return code != 404
+	})
+	if code != 200 || r.Outcome != relay.ResolvePaired || r.Resolver != "payload" {
 		t.Fatalf("resolution %d %+v", code, r)
 	}
 	// Stale and wrongly signed webhooks are refused.
