@@ -108,15 +108,7 @@ func startCluster(o Options, extraEnv ...string) (*cluster, error) {
 		return nil, err
 	}
 	c := &cluster{sink: sink, dir: dir, keep: o.KeepDir}
-	env := append([]string{
-		"RELAY_PROVIDERS_GITHUB_WEBHOOK_SECRET=" + benchSecret,
-		"RELAY_DESTINATIONS_0_NAME=sink",
-		"RELAY_DESTINATIONS_0_URL=" + sink.URL(),
-		"RELAY_DESTINATIONS_0_SECRET=" + benchDestSecret,
-		"RELAY_DESTINATIONS_0_MAX_CONCURRENCY=64",
-		"RELAY_ADMIN_API_KEY=rk_bench_admin_0123456789abcdef",
-		"RELAY_LOG_LEVEL=warn",
-	}, extraEnv...)
+	env := append(clusterEnv(o, sink.URL()), extraEnv...)
 	for i := range o.Replicas {
 		dataDir := filepath.Join(dir, fmt.Sprintf("replica-%d", i))
 		args := []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}
@@ -134,6 +126,31 @@ func startCluster(o Options, extraEnv ...string) (*cluster, error) {
 		c.procs = append(c.procs, p)
 	}
 	return c, nil
+}
+
+// benchEncryptionKey is the vault key of replicas sharing a PostgreSQL
+// database (64 hex digits, as encryption.keys takes them).
+const benchEncryptionKey = "62656e63682d7661756c742d6b65792d6f6e6c792d666f722d62656e63686573"
+
+// clusterEnv is the environment of every relay serve process of a mode,
+// delivering to the sink at sinkURL.
+func clusterEnv(o Options, sinkURL string) []string {
+	env := []string{
+		"RELAY_PROVIDERS_GITHUB_WEBHOOK_SECRET=" + benchSecret,
+		"RELAY_DESTINATIONS_0_NAME=sink",
+		"RELAY_DESTINATIONS_0_URL=" + sinkURL,
+		"RELAY_DESTINATIONS_0_SECRET=" + benchDestSecret,
+		"RELAY_DESTINATIONS_0_MAX_CONCURRENCY=64",
+		"RELAY_ADMIN_API_KEY=rk_bench_admin_0123456789abcdef",
+		"RELAY_LOG_LEVEL=warn",
+	}
+	if o.DatabaseURL != "" {
+		// Replicas read each other's destination secrets from the shared
+		// database, so they need one key; a key file per data dir would
+		// make every replica after the first refuse to start.
+		env = append(env, "RELAY_ENCRYPTION_KEYS="+benchEncryptionKey)
+	}
+	return env
 }
 
 func (c *cluster) targets() []string {
