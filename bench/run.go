@@ -30,6 +30,13 @@ type Options struct {
 	KeepDir       bool   // keep the temp data dir
 	CPUProfile    string // if set, replica 0 of each mode writes a CPU profile to CPUProfile.<mode>
 	mode          string
+	ref           *reference // the closed-loop reference figures, once measured in this run
+}
+
+// reference is what the reference server measured in a closed loop.
+type reference struct {
+	rate float64       // accepted requests per second
+	cpu  time.Duration // user+sys CPU per accepted request
 }
 
 const benchSecret = "bench-github-secret"
@@ -40,6 +47,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 	if o.Replicas <= 0 {
 		o.Replicas = 1
 	}
+	o.ref = &reference{}
 	fmt.Fprintf(out, "# relay bench — %s, %d CPUs (GOMAXPROCS %d), %s\n", time.Now().UTC().Format(time.RFC3339),
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), memTotal())
 	backend := "sqlite"
@@ -71,7 +79,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 		case "kill":
 			err = runKill(ctx, o, payloads, out)
 		case "backfill":
-			err = runBackfill(ctx, o, out)
+			err = runBackfill(ctx, o, payloads, out)
 		default:
 			err = fmt.Errorf("unknown mode %q (throughput, rate, backlog, kill, backfill)", mode)
 		}
@@ -100,15 +108,7 @@ func startCluster(o Options, extraEnv ...string) (*cluster, error) {
 		return nil, err
 	}
 	c := &cluster{sink: sink, dir: dir, keep: o.KeepDir}
-	env := append([]string{
-		"RELAY_PROVIDERS_GITHUB_WEBHOOK_SECRET=" + benchSecret,
-		"RELAY_DESTINATIONS_0_NAME=sink",
-		"RELAY_DESTINATIONS_0_URL=" + sink.URL(),
-		"RELAY_DESTINATIONS_0_SECRET=" + benchDestSecret,
-		"RELAY_DESTINATIONS_0_MAX_CONCURRENCY=64",
-		"RELAY_ADMIN_API_KEY=rk_bench_admin_0123456789abcdef",
-		"RELAY_LOG_LEVEL=warn",
-	}, extraEnv...)
+	env := append(clusterEnv(o, sink.URL()), extraEnv...)
 	for i := range o.Replicas {
 		dataDir := filepath.Join(dir, fmt.Sprintf("replica-%d", i))
 		args := []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}
@@ -126,6 +126,31 @@ func startCluster(o Options, extraEnv ...string) (*cluster, error) {
 		c.procs = append(c.procs, p)
 	}
 	return c, nil
+}
+
+// benchEncryptionKey is the vault key of replicas sharing a PostgreSQL
+// database (64 hex digits, as encryption.keys takes them).
+const benchEncryptionKey = "62656e63682d7661756c742d6b65792d6f6e6c792d666f722d62656e63686573"
+
+// clusterEnv is the environment of every relay serve process of a mode,
+// delivering to the sink at sinkURL.
+func clusterEnv(o Options, sinkURL string) []string {
+	env := []string{
+		"RELAY_PROVIDERS_GITHUB_WEBHOOK_SECRET=" + benchSecret,
+		"RELAY_DESTINATIONS_0_NAME=sink",
+		"RELAY_DESTINATIONS_0_URL=" + sinkURL,
+		"RELAY_DESTINATIONS_0_SECRET=" + benchDestSecret,
+		"RELAY_DESTINATIONS_0_MAX_CONCURRENCY=64",
+		"RELAY_ADMIN_API_KEY=rk_bench_admin_0123456789abcdef",
+		"RELAY_LOG_LEVEL=warn",
+	}
+	if o.DatabaseURL != "" {
+		// Replicas read each other's destination secrets from the shared
+		// database, so they need one key; a key file per data dir would
+		// make every replica after the first refuse to start.
+		env = append(env, "RELAY_ENCRYPTION_KEYS="+benchEncryptionKey)
+	}
+	return env
 }
 
 func (c *cluster) targets() []string {
@@ -176,23 +201,61 @@ func memTotal() string {
 	return strings.Join(strings.Fields(line), " ")
 }
 
-// measureReference loads the reference server like Relay and returns its rate.
-func measureReference(ctx context.Context, o Options, payloads []webhook, out io.Writer) (float64, error) {
+// measureReference loads the reference server like Relay and returns its
+// rate and CPU per request, which it also keeps in o.ref for the modes that
+// do not load the reference themselves.
+func measureReference(ctx context.Context, o Options, payloads []webhook, out io.Writer) (reference, error) {
+	p, err := Start(o.RelayBin, []string{"bench", "reference", "--addr", "127.0.0.1:0"}, nil, "")
+	if err != nil {
+		return reference{}, err
+	}
+	defer p.Kill()
+	l := NewLoader([]string{p.URL + "/webhooks/github"}, payloads, "ref-", o.Concurrency)
+	l.ClosedLoop(ctx, o.Concurrency, 0, time.Second) // warm up connections
+	cpu := meterCPU(p)
+	r := l.ClosedLoop(ctx, o.Concurrency, 0, o.Duration)
+	ref := reference{rate: r.Rate(), cpu: perEvent(cpu.Used(), r.Accepted)}
+	fmt.Fprintf(out, "reference ceiling (net/http + HMAC only): %s\n", r)
+	fmt.Fprintf(out, "reference CPU per request %s (%s ÷ %d accepted)\n", us(ref.cpu), cpu.Used().Round(10*time.Millisecond), r.Accepted)
+	if o.ref != nil {
+		*o.ref = ref
+	}
+	return ref, nil
+}
+
+// referenceCPU returns the reference's CPU per request from this run,
+// measuring it first (closed loop, --duration) when no earlier mode did, so
+// every mode's CPU per event has its ratio.
+func referenceCPU(ctx context.Context, o Options, payloads []webhook, out io.Writer) (time.Duration, error) {
+	if o.ref != nil && o.ref.cpu > 0 {
+		return o.ref.cpu, nil
+	}
+	ref, err := measureReference(ctx, o, payloads, out)
+	return ref.cpu, err
+}
+
+// measureReferenceOpen loads the reference server with the rate mode's open
+// loop and returns its CPU per request: at a fixed rate below the ceiling a
+// server batches less work per wake-up than in a closed loop, so Relay's CPU
+// per event in that mode is compared with the reference under the same load.
+func measureReferenceOpen(ctx context.Context, o Options, payloads []webhook, out io.Writer) (time.Duration, error) {
 	p, err := Start(o.RelayBin, []string{"bench", "reference", "--addr", "127.0.0.1:0"}, nil, "")
 	if err != nil {
 		return 0, err
 	}
 	defer p.Kill()
-	l := NewLoader([]string{p.URL + "/webhooks/github"}, payloads, "ref-", o.Concurrency)
-	l.ClosedLoop(ctx, o.Concurrency, 0, time.Second) // warm up connections
-	r := l.ClosedLoop(ctx, o.Concurrency, 0, o.Duration)
-	fmt.Fprintf(out, "reference ceiling (net/http + HMAC only): %s\n", r)
-	return r.Rate(), nil
+	l := NewLoader([]string{p.URL + "/webhooks/github"}, payloads, "ref-open-", 256)
+	cpu := meterCPU(p)
+	r := l.OpenLoop(ctx, o.Rate, o.RateFor, 256)
+	used := cpu.Used()
+	fmt.Fprintf(out, "reference: %s\n", r)
+	fmt.Fprintf(out, "reference CPU per request %s (%s ÷ %d accepted)\n", us(perEvent(used, r.Accepted)), used.Round(10*time.Millisecond), r.Accepted)
+	return perEvent(used, r.Accepted), nil
 }
 
 func runThroughput(ctx context.Context, o Options, payloads []webhook, out io.Writer) error {
 	fmt.Fprintf(out, "## throughput: closed loop, %d concurrent senders, %s\n", o.Concurrency, o.Duration)
-	ceiling, err := measureReference(ctx, o, payloads, out)
+	ref, err := measureReference(ctx, o, payloads, out)
 	if err != nil {
 		return err
 	}
@@ -202,13 +265,18 @@ func runThroughput(ctx context.Context, o Options, payloads []webhook, out io.Wr
 	}
 	defer c.close()
 	l := NewLoader(c.targets(), payloads, fmt.Sprintf("tp-%d-", time.Now().UnixNano()), o.Concurrency)
+	cpu := meterCPU(c.procs...)
 	r := l.ClosedLoop(ctx, o.Concurrency, 0, o.Duration)
+	loadCPU := cpu.Used()
 	fmt.Fprintf(out, "relay:                                    %s\n", r)
-	fmt.Fprintf(out, "ratio to reference:                       %.2f\n", r.Rate()/ceiling)
+	fmt.Fprintf(out, "ratio to reference:                       %.2f\n", r.Rate()/ref.rate)
 	lost, dups, last := c.waitDelivered(r.Acked, 5*time.Minute)
+	totalCPU := cpu.Used()
 	e2e := last.Sub(r.FirstSend)
 	fmt.Fprintf(out, "delivered: %d of %d acknowledged, lost %d, duplicates %d; first send → last delivery %s (%.0f delivered/s)\n",
 		int64(len(r.Acked))-int64(lost), len(r.Acked), lost, dups, e2e.Round(time.Millisecond), float64(len(r.Acked)-lost)/e2e.Seconds())
+	fmt.Fprintf(out, "ingest and delivery: %s\n", cpuLine(totalCPU, r.Accepted, "accepted", ref.cpu))
+	fmt.Fprintf(out, "during the load only: %s\n", cpuLine(loadCPU, r.Accepted, "accepted", ref.cpu))
 	for i, p := range c.procs {
 		fmt.Fprintf(out, "replica %d peak RSS %s\n", i, mb(p.PeakRSS()))
 	}
@@ -221,15 +289,21 @@ func runThroughput(ctx context.Context, o Options, payloads []webhook, out io.Wr
 
 func runRate(ctx context.Context, o Options, payloads []webhook, out io.Writer) error {
 	fmt.Fprintf(out, "## rate: open loop, %d/s for %s\n", o.Rate, o.RateFor)
+	refCPU, err := measureReferenceOpen(ctx, o, payloads, out)
+	if err != nil {
+		return err
+	}
 	c, err := startCluster(o)
 	if err != nil {
 		return err
 	}
 	defer c.close()
 	l := NewLoader(c.targets(), payloads, fmt.Sprintf("rate-%d-", time.Now().UnixNano()), 256)
+	cpu := meterCPU(c.procs...)
 	r := l.OpenLoop(ctx, o.Rate, o.RateFor, 256)
 	fmt.Fprintf(out, "relay: %s\n", r)
 	lost, dups, _ := c.waitDelivered(r.Acked, 2*time.Minute)
+	fmt.Fprintf(out, "ingest and delivery: %s\n", cpuLine(cpu.Used(), r.Accepted, "accepted", refCPU))
 	fmt.Fprintf(out, "lost %d, duplicates %d; peak RSS %s", lost, dups, mb(c.procs[0].PeakRSS()))
 	if o.DatabaseURL == "" {
 		fmt.Fprintf(out, "; database %s (of which WAL %s)", mb(DirSize(c.dir)), mb(walSize(c.dir)))
@@ -240,6 +314,10 @@ func runRate(ctx context.Context, o Options, payloads []webhook, out io.Writer) 
 
 func runBacklog(ctx context.Context, o Options, payloads []webhook, out io.Writer) error {
 	fmt.Fprintf(out, "## backlog: destination down while %d events arrive, then up\n", o.Backlog)
+	refCPU, err := referenceCPU(ctx, o, payloads, out)
+	if err != nil {
+		return err
+	}
 	c, err := startCluster(o)
 	if err != nil {
 		return err
@@ -247,11 +325,16 @@ func runBacklog(ctx context.Context, o Options, payloads []webhook, out io.Write
 	defer c.close()
 	c.sink.SetDown(true)
 	l := NewLoader(c.targets(), payloads, fmt.Sprintf("bl-%d-", time.Now().UnixNano()), o.Concurrency)
+	fillCPU := meterCPU(c.procs...)
 	r := l.ClosedLoop(ctx, o.Concurrency, int64(o.Backlog), 0)
 	fmt.Fprintf(out, "filled: %s\n", r)
+	// Deliveries refused while the destination is down are part of the
+	// fill's cost, as they would be in production.
+	fmt.Fprintf(out, "fill: %s\n", cpuLine(fillCPU.Used(), r.Accepted, "accepted", refCPU))
 	rssBefore := c.procs[0].RSS()
 	c.sink.Reset()
 	c.sink.SetDown(false)
+	drainCPU := meterCPU(c.procs...)
 	up := time.Now()
 	var peak int64
 	stop := make(chan struct{})
@@ -268,6 +351,7 @@ func runBacklog(ctx context.Context, o Options, payloads []webhook, out io.Write
 		}
 	}()
 	lost, dups, last := c.waitDelivered(r.Acked, 30*time.Minute)
+	drained := drainCPU.Used()
 	close(stop)
 	first := c.sink.First()
 	drain := last.Sub(first)
@@ -276,6 +360,7 @@ func runBacklog(ctx context.Context, o Options, payloads []webhook, out io.Write
 	// then in force; the drain rate is measured from that first delivery.
 	fmt.Fprintf(out, "destination up → first delivery %s (circuit breaker probe); drained %d in %s (%.0f/s); lost %d, duplicates %d\n",
 		first.Sub(up).Round(time.Millisecond), len(r.Acked)-lost, drain.Round(time.Millisecond), float64(len(r.Acked)-lost)/drain.Seconds(), lost, dups)
+	fmt.Fprintf(out, "drain: %s\n", cpuLine(drained, int64(len(r.Acked)-lost), "delivered", refCPU))
 	fmt.Fprintf(out, "RSS before drain %s, peak during drain %s; database %s\n\n", mb(rssBefore), mb(peak), mb(DirSize(c.dir)))
 	return nil
 }
@@ -285,13 +370,20 @@ func runKill(ctx context.Context, o Options, payloads []webhook, out io.Writer) 
 		return fmt.Errorf("needs --replicas 2 (and --database-url for a shared PostgreSQL)")
 	}
 	fmt.Fprintf(out, "## kill: %d replicas, SIGKILL replica 1 mid-run\n", o.Replicas)
+	refCPU, err := referenceCPU(ctx, o, payloads, out)
+	if err != nil {
+		return err
+	}
 	c, err := startCluster(o, "RELAY_DELIVERY_LEASE=5s", "RELAY_DELIVERY_TIMEOUT=2s")
 	if err != nil {
 		return err
 	}
 	defer c.close()
 	l := NewLoader(c.targets(), payloads, fmt.Sprintf("kill-%d-", time.Now().UnixNano()), o.Concurrency)
+	cpu := meterCPU(c.procs...)
+	killed := make(chan struct{})
 	go func() {
+		defer close(killed)
 		time.Sleep(o.Duration / 2)
 		c.procs[1].Kill()
 		fmt.Fprintf(out, "replica 1 killed at %s\n", (o.Duration / 2))
@@ -299,7 +391,10 @@ func runKill(ctx context.Context, o Options, payloads []webhook, out io.Writer) 
 	r := l.ClosedLoop(ctx, o.Concurrency, 0, o.Duration)
 	fmt.Fprintf(out, "combined: %s (requests to the killed replica fail and are not acknowledged)\n", r)
 	lost, dups, _ := c.waitDelivered(r.Acked, 3*time.Minute)
-	fmt.Fprintf(out, "acknowledged %d, lost %d, duplicates %d (at-least-once: same webhook-id)\n\n", len(r.Acked), lost, dups)
+	// The killed replica's CPU is its rusage, read once Kill has waited for it.
+	<-killed
+	fmt.Fprintf(out, "acknowledged %d, lost %d, duplicates %d (at-least-once: same webhook-id)\n", len(r.Acked), lost, dups)
+	fmt.Fprintf(out, "all replicas, ingest and delivery: %s\n\n", cpuLine(cpu.Used(), int64(len(r.Acked)), "acknowledged", refCPU))
 	c.procs = c.procs[:1]
 	if lost > 0 {
 		return fmt.Errorf("%d acknowledged events lost", lost)

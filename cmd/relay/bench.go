@@ -34,7 +34,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	keep := fs.Bool("keep", false, "keep the temporary data directory")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the (first) relay serve process of each mode to `file`.<mode>")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: relay bench [flags]\n\nRuns this relay binary as a child process on loopback with a sink destination and a\nload generator sending signed ~2 KB GitHub webhooks, and prints accepted/s, ack\nlatency percentiles, delivered/s, losses, duplicates, peak RSS and database size,\nnext to a reference ceiling (a bare net/http server that only checks the HMAC).\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: relay bench [flags]\n\nRuns this relay binary as a child process on loopback with a sink destination and a\nload generator sending signed ~2 KB GitHub webhooks, and prints accepted/s, ack\nlatency percentiles, delivered/s, losses, duplicates, peak RSS, database size and\nCPU time (user+sys) per event, next to a reference ceiling (a bare net/http server\nthat only checks the HMAC) and its CPU time per request.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
