@@ -186,6 +186,13 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 	}
 }
 
+// Call is Do for a request with only these fields: what names the call,
+// header and body (nil for none) are sent, out decodes a 2xx answer (nil
+// to ignore it). Errors as Do's.
+func (c *Client) Call(ctx context.Context, what, method, u string, header http.Header, body, out any) (*Response, error) {
+	return c.Do(ctx, &Request{Method: method, URL: u, What: what, Header: header, Body: body, Out: out})
+}
+
 // once makes one attempt. It returns the wait the provider asked for (0 when
 // it named none) and whether it was a rate limit, with a retryable error.
 func (c *Client) once(ctx context.Context, r *Request, body []byte, form bool, key string, timeout time.Duration) (*Response, time.Duration, bool, error) {
@@ -366,4 +373,16 @@ func cmpOr[T comparable](v, def T) T {
 		return def
 	}
 	return v
+}
+
+// NewFlowClient returns a Client for the calls a connect flow makes while
+// a user waits (the code exchange, listing resources, registering
+// webhooks) and for confirming lifecycle webhooks: one attempt, bounded by
+// hc's own timeout and the context rather than a per-attempt one, and a
+// refused credential (401) is a refusal (EINVALID) like any other, since
+// there is no token to refresh and try again with. rl reads the provider's
+// rate-limit headers (nil when it has none); set Classify on the result
+// for a provider whose errors live in the body.
+func NewFlowClient(hc *http.Client, provider string, rl func(http.Header, time.Time) relay.RateLimit) *Client {
+	return &Client{HTTP: hc, Provider: provider, Attempts: 1, Timeout: -1, Unauthorized: relay.EINVALID, RateLimit: rl}
 }
