@@ -38,7 +38,7 @@ type ConnectorConfig struct {
 // for backfills. It implements relay.Connector and relay.BackfillLister and
 // is safe for concurrent use.
 type Connector struct {
-	cfg ConnectorConfig
+	cfg  ConnectorConfig
 	api  *httpjson.Client // API calls with retries (backfill)
 	flow *httpjson.Client // the connect flow's and lifecycle's calls
 }

@@ -42,7 +42,7 @@ type ConnectorConfig struct {
 // backfills. It implements relay.Connector, relay.WebhookRegistrar and
 // relay.BackfillLister, and is safe for concurrent use.
 type Connector struct {
-	cfg ConnectorConfig
+	cfg  ConnectorConfig
 	api  *httpjson.Client // API calls with retries (backfill)
 	flow *httpjson.Client // the connect flow's and lifecycle's calls
 }
