@@ -355,21 +355,6 @@ func message(status int, body []byte) (int, string) {
 	return status, truncate(strings.TrimSpace(b.Message), 200)
 }
 
-// transportError describes a failed request without its URL or headers.
-func transportError(ctx context.Context, err error) string {
-	if ctx.Err() != nil {
-		return "cancelled or timed out"
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if ue.Timeout() {
-			return "timed out"
-		}
-		return ue.Err.Error()
-	}
-	return "request failed"
-}
-
 var linkNext = regexp.MustCompile(`<([^>]+)>\s*;\s*rel="next"`)
 
 // nextLink returns the rel="next" URL of a Link header, or "".

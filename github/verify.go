@@ -3,8 +3,6 @@ package github
 import (
 	"context"
 	"encoding/base64"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"time"
@@ -12,6 +10,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/internal/httpjson"
 )
 
 // verifyInstallation checks that installationID is one the user who
@@ -53,25 +52,7 @@ func (c *Connector) exchangeUserCode(ctx context.Context, code, redirectURI stri
 	oc.RedirectURL = redirectURI
 	t, err := oc.Exchange(context.WithValue(ctx, oauth2.HTTPClient, c.cfg.HTTPClient), code)
 	if err != nil {
-		const what = "exchange the installing user's code"
-		var re *oauth2.RetrieveError
-		switch {
-		case errors.As(err, &re) && re.Response != nil:
-			msg := fmt.Sprintf("github: %s: HTTP %d", what, re.Response.StatusCode)
-			if re.ErrorCode != "" {
-				msg += ": " + truncate(re.ErrorCode, 60)
-			}
-			if re.Response.StatusCode >= 500 || re.Response.StatusCode == http.StatusTooManyRequests {
-				return "", relay.Errorf(relay.EUNAVAILABLE, "%s", msg)
-			}
-			return "", relay.Errorf(relay.EINVALID, "%s", msg)
-		case ctx.Err() != nil || errors.As(err, new(*url.Error)):
-			return "", relay.Errorf(relay.EUNAVAILABLE, "github: %s: %s", what, transportError(ctx, err))
-		default:
-			// A 2xx GitHub answer without a token, or one that is not a
-			// token answer at all.
-			return "", relay.Errorf(relay.EUNAVAILABLE, "github: %s: malformed answer", what)
-		}
+		return "", httpjson.OAuthError(ctx, "github", "exchange the installing user's code", err)
 	}
 	return t.AccessToken, nil
 }

@@ -143,7 +143,7 @@ func (c *Connector) Exchange(ctx context.Context, q url.Values, redirectURI, cod
 	oc.RedirectURL = redirectURI
 	ot, err := oc.Exchange(c.oauthContext(ctx), code, oauth2.VerifierOption(codeVerifier))
 	if err != nil {
-		return nil, oauthError("exchange code", err)
+		return nil, httpjson.OAuthError(ctx, "linear", "exchange code", err)
 	}
 	tok := c.fromOAuth(ot)
 	var data struct {
@@ -193,7 +193,7 @@ func (c *Connector) Refresh(ctx context.Context, conn *relay.Connection, t *rela
 	// at once.
 	ot, err := c.oauth.TokenSource(c.oauthContext(ctx), &oauth2.Token{RefreshToken: t.RefreshToken}).Token()
 	if err != nil {
-		return nil, oauthError("refresh token", err)
+		return nil, httpjson.OAuthError(ctx, "linear", "refresh token", err)
 	}
 	fresh := c.fromOAuth(ot)
 	if ot.RefreshToken == t.RefreshToken {
@@ -360,36 +360,6 @@ func (c *Connector) fromOAuth(t *oauth2.Token) *relay.Token {
 		out.Scope = s
 	}
 	return out
-}
-
-// oauthError maps an x/oauth2 failure: the provider refusing (4xx) is
-// EINVALID, anything else EUNAVAILABLE. The OAuth error code is kept; the
-// description and the body are not (they could echo a code or a token).
-func oauthError(what string, err error) error {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) && re.Response != nil {
-		msg := fmt.Sprintf("linear: %s: HTTP %d", what, re.Response.StatusCode)
-		if re.ErrorCode != "" {
-			msg += ": " + truncate(re.ErrorCode, 60)
-		}
-		if re.Response.StatusCode >= 500 || re.Response.StatusCode == http.StatusTooManyRequests {
-			return relay.Errorf(relay.EUNAVAILABLE, "%s", msg)
-		}
-		return relay.Errorf(relay.EINVALID, "%s", msg)
-	}
-	return relay.Errorf(relay.EUNAVAILABLE, "linear: %s: %s", what, transportError(err))
-}
-
-// transportError describes a failed request without its URL.
-func transportError(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if ue.Timeout() {
-			return "timed out"
-		}
-		return ue.Err.Error()
-	}
-	return "request failed"
 }
 
 func truncate(s string, n int) string {

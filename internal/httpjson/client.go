@@ -265,30 +265,44 @@ func (c *Client) once(ctx context.Context, r *Request, body []byte, form bool, k
 func (c *Client) statusError(what string, sent int, detail string, out *Response, now time.Time) (*Response, time.Duration, bool, error) {
 	msg := fmt.Sprintf("%s: %s: HTTP %d", c.Provider, what, sent)
 	if detail != "" {
-		msg += ": " + truncate(detail, 200)
+		msg += ": " + truncate(detail, 300)
 	}
 	rl, status := out.RateLimit, out.Status
 	// A 403 is a rate limit when the limit is used up or it names a wait
 	// (GitHub's primary and secondary limits).
 	limited := status == http.StatusTooManyRequests ||
 		(status == http.StatusForbidden && ((rl.Known && rl.Remaining == 0) || out.Header.Get("Retry-After") != ""))
-	switch {
-	case limited || status >= 500:
+	wait := time.Duration(0)
+	if limited || status >= 500 {
 		// Retry-After, but not before the window resets when the limit is
 		// used up.
-		wait := RetryAfter(out.Header, now)
+		wait = RetryAfter(out.Header, now)
 		if rl.Known && rl.Remaining == 0 && rl.Reset.After(now) {
 			wait = max(wait, rl.Reset.Sub(now))
 		}
+	}
+	err := errorFor(msg, status, limited, c.Unauthorized)
+	if err.Code == relay.EUNAVAILABLE {
+		return nil, wait, limited, err
+	}
+	return out, 0, false, err
+}
+
+// errorFor is the one mapping of a refused or failed answer to an error
+// code: EUNAVAILABLE for 5xx and a rate limit (limited: a 429, or a 403
+// read as one), unauthorized (EUNAUTHORIZED when "") for 401, EINVALID for
+// any other status. msg names the provider, the call and the status.
+func errorFor(msg string, status int, limited bool, unauthorized string) *relay.Error {
+	switch {
+	case limited || status >= 500:
 		if limited {
 			msg += " (rate limited)"
 		}
-		return nil, wait, limited, relay.Errorf(relay.EUNAVAILABLE, "%s", msg)
+		return relay.Errorf(relay.EUNAVAILABLE, "%s", msg)
 	case status == http.StatusUnauthorized:
-		return out, 0, false, relay.Errorf(cmpOr(c.Unauthorized, relay.EUNAUTHORIZED), "%s", msg)
-	default:
-		return out, 0, false, relay.Errorf(relay.EINVALID, "%s", msg)
+		return relay.Errorf(cmpOr(unauthorized, relay.EUNAUTHORIZED), "%s", msg)
 	}
+	return relay.Errorf(relay.EINVALID, "%s", msg)
 }
 
 // httpClient is c.HTTP (or the default client) with the redirect policy
