@@ -59,7 +59,7 @@ type Client struct {
 	// 400 answers, Vercel's 403 {"invalidToken":true}. It returns the
 	// status the answer stands for (its own to leave it be; 429 for a rate
 	// limit, 401 for a refused token, 4xx for an error in a 2xx answer),
-	// which the one mapping below then reads, and a short detail that the
+	// which the Client's one status mapping (errorFor) then reads, and a short detail that the
 	// error's message carries after the status: the provider's own words,
 	// never a secret.
 	Classify func(status int, body []byte) (int, string)
