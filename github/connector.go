@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -60,6 +59,7 @@ type Connector struct {
 	cfg   ConnectorConfig
 	iss   string
 	api   *httpjson.Client // installation-token API calls with retries (backfill)
+	flow  *httpjson.Client // the connect flow's and lifecycle's calls
 	oauth oauth2.Config    // the installing user's code exchange
 }
 
@@ -96,8 +96,11 @@ func NewConnector(cfg ConnectorConfig) (*Connector, error) {
 		iss = cfg.ClientID
 	}
 	api := &httpjson.Client{HTTP: cfg.HTTPClient, Provider: "github", Attempts: 3, DeferLimits: true,
-		RateLimit: httpjson.EpochRateLimit("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", false)}
-	return &Connector{cfg: cfg, iss: iss, api: api, oauth: oauth2.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
+		RateLimit: httpjson.EpochRateLimit("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", false),
+		Classify:  message}
+	flow := httpjson.NewFlowClient(cfg.HTTPClient, "github", api.RateLimit)
+	flow.Classify = message
+	return &Connector{cfg: cfg, iss: iss, api: api, flow: flow, oauth: oauth2.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret,
 		Endpoint: oauth2.Endpoint{TokenURL: cfg.WebURL + "/login/oauth/access_token", AuthStyle: oauth2.AuthStyleInParams}}}, nil
 }
 
@@ -214,16 +217,12 @@ func (c *Connector) Revoke(ctx context.Context, conn *relay.Connection, t *relay
 	if t == nil || t.AccessToken == "" {
 		return nil
 	}
-	resp, err := c.do(ctx, http.MethodDelete, c.cfg.APIURL+"/installation/token", "token "+t.AccessToken)
-	if err != nil {
-		return relay.Errorf(relay.EUNAVAILABLE, "github: revoke token: %s", transportError(ctx, err))
-	}
-	defer drain(resp)
-	switch resp.StatusCode {
-	case http.StatusNoContent, http.StatusOK, http.StatusUnauthorized, http.StatusNotFound:
+	resp, err := c.call(ctx, "revoke token", http.MethodDelete, c.cfg.APIURL+"/installation/token", "token "+t.AccessToken, nil)
+	switch httpjson.Code(resp) {
+	case http.StatusUnauthorized, http.StatusNotFound:
 		return nil
 	}
-	return statusError("revoke token", resp)
+	return err
 }
 
 // Resources lists the installation's repositories (Kind "repository",
@@ -240,24 +239,14 @@ func (c *Connector) Resources(ctx context.Context, conn *relay.Connection, t *re
 		if pages == maxPages {
 			return nil, relay.Errorf(relay.EUNAVAILABLE, "github: list repositories: more than %d pages", maxPages)
 		}
-		resp, err := c.do(ctx, http.MethodGet, next, "token "+t.AccessToken)
-		if err != nil {
-			return nil, relay.Errorf(relay.EUNAVAILABLE, "github: list repositories: %s", transportError(ctx, err))
-		}
-		if resp.StatusCode != http.StatusOK {
-			err := statusError("list repositories", resp)
-			drain(resp)
-			return nil, err
-		}
 		var page struct {
 			Repositories []repo `json:"repositories"`
 		}
-		err = json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(&page)
-		link := resp.Header.Get("Link")
-		drain(resp)
+		resp, err := c.call(ctx, "list repositories", http.MethodGet, next, "token "+t.AccessToken, &page)
 		if err != nil {
-			return nil, relay.Errorf(relay.EUNAVAILABLE, "github: list repositories: malformed answer")
+			return nil, err
 		}
+		link := resp.Header.Get("Link")
 		for _, r := range page.Repositories {
 			if r.ID != "" {
 				out = append(out, r.resource())
@@ -334,66 +323,36 @@ func (c *Connector) appCall(ctx context.Context, method, path, what string, out 
 	if err != nil {
 		return relay.Errorf(relay.EINTERNAL, "github: %s: the App JWT could not be signed", what)
 	}
-	resp, err := c.do(ctx, method, c.cfg.APIURL+path, "Bearer "+token)
-	if err != nil {
-		return relay.Errorf(relay.EUNAVAILABLE, "github: %s: %s", what, transportError(ctx, err))
-	}
-	defer drain(resp)
-	if resp.StatusCode/100 != 2 {
-		return statusError(what, resp)
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out); err != nil {
-		return relay.Errorf(relay.EUNAVAILABLE, "github: %s: malformed answer", what)
-	}
-	return nil
+	_, err = c.call(ctx, what, method, c.cfg.APIURL+path, "Bearer "+token, out)
+	return err
 }
 
-func (c *Connector) do(ctx context.Context, method, u, auth string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", auth)
-	req.Header.Set("Accept", "application/vnd.github+json")
-	req.Header.Set("X-GitHub-Api-Version", "2022-11-28")
-	req.Header.Set("User-Agent", "relay")
-	return c.cfg.HTTPClient.Do(req)
+// call makes one GitHub API call with auth as its Authorization and the
+// headers GitHub asks for, decoding a 2xx answer into out (nil to ignore
+// it). Errors are httpjson's for the connect flow: EINVALID when GitHub
+// refuses (a 401 included), EUNAVAILABLE when it fails, times out or
+// rate-limits (a 403 with the limit used up or a Retry-After included),
+// each with GitHub's own short message (see message) and never a token.
+func (c *Connector) call(ctx context.Context, what, method, u, auth string, out any) (*httpjson.Response, error) {
+	return c.flow.Call(ctx, what, method, u, http.Header{
+		"Authorization":        {auth},
+		"Accept":               {"application/vnd.github+json"},
+		"X-Github-Api-Version": {"2022-11-28"},
+		"User-Agent":           {"relay"},
+	}, nil, out)
 }
 
-// statusError maps a non-2xx answer to an *Error: 5xx, 429 and a 403 that
-// is a rate limit (x-ratelimit-remaining 0, or retry-after) are GitHub's
-// trouble or a wait (EUNAVAILABLE); other 4xx a refusal (EINVALID). The
-// message carries GitHub's own short message, never a token.
-func statusError(what string, resp *http.Response) error {
-	var body struct {
+// message is the httpjson Classify hook for GitHub: the status is GitHub's
+// own, and an error answer's "message" (at most 200 bytes) is the detail.
+func message(status int, body []byte) (int, string) {
+	if status/100 == 2 {
+		return status, ""
+	}
+	var b struct {
 		Message string `json:"message"`
 	}
-	_ = json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&body)
-	msg := fmt.Sprintf("github: %s: HTTP %d", what, resp.StatusCode)
-	if m := strings.TrimSpace(body.Message); m != "" {
-		msg += ": " + truncate(m, 200)
-	}
-	rateLimited := resp.StatusCode == http.StatusForbidden &&
-		(resp.Header.Get("X-Ratelimit-Remaining") == "0" || resp.Header.Get("Retry-After") != "")
-	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || rateLimited {
-		return relay.Errorf(relay.EUNAVAILABLE, "%s", msg)
-	}
-	return relay.Errorf(relay.EINVALID, "%s", msg)
-}
-
-// transportError describes a failed request without its URL or headers.
-func transportError(ctx context.Context, err error) string {
-	if ctx.Err() != nil {
-		return "cancelled or timed out"
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if ue.Timeout() {
-			return "timed out"
-		}
-		return ue.Err.Error()
-	}
-	return "request failed"
+	_ = json.Unmarshal(body, &b)
+	return status, truncate(strings.TrimSpace(b.Message), 200)
 }
 
 var linkNext = regexp.MustCompile(`<([^>]+)>\s*;\s*rel="next"`)
@@ -410,11 +369,6 @@ func nextLink(h string) string {
 func validID(s string) bool {
 	n, err := strconv.ParseInt(s, 10, 64)
 	return err == nil && n > 0 && strconv.FormatInt(n, 10) == s
-}
-
-func drain(resp *http.Response) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
 }
 
 func truncate(s string, n int) string {

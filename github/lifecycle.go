@@ -3,12 +3,12 @@ package github
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/internal/httpjson"
 )
 
 var (
@@ -192,19 +192,9 @@ func (c *Connector) installation(ctx context.Context, id string, out any) (found
 	if err != nil {
 		return false, relay.Errorf(relay.EINTERNAL, "github: get installation: the App JWT could not be signed")
 	}
-	resp, err := c.do(ctx, http.MethodGet, c.cfg.APIURL+"/app/installations/"+id, "Bearer "+token)
-	if err != nil {
-		return false, relay.Errorf(relay.EUNAVAILABLE, "github: get installation: %s", transportError(ctx, err))
-	}
-	defer drain(resp)
-	switch {
-	case resp.StatusCode == http.StatusNotFound:
+	resp, err := c.call(ctx, "get installation", http.MethodGet, c.cfg.APIURL+"/app/installations/"+id, "Bearer "+token, out)
+	if httpjson.Code(resp) == http.StatusNotFound {
 		return false, nil
-	case resp.StatusCode != http.StatusOK:
-		return false, statusError("get installation", resp)
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out); err != nil {
-		return false, relay.Errorf(relay.EUNAVAILABLE, "github: get installation: malformed answer")
-	}
-	return true, nil
+	return err == nil, err
 }

@@ -1,12 +1,8 @@
 package github
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"time"
@@ -14,6 +10,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/internal/httpjson"
 )
 
 // verifyInstallation checks that installationID is one the user who
@@ -55,25 +52,7 @@ func (c *Connector) exchangeUserCode(ctx context.Context, code, redirectURI stri
 	oc.RedirectURL = redirectURI
 	t, err := oc.Exchange(context.WithValue(ctx, oauth2.HTTPClient, c.cfg.HTTPClient), code)
 	if err != nil {
-		const what = "exchange the installing user's code"
-		var re *oauth2.RetrieveError
-		switch {
-		case errors.As(err, &re) && re.Response != nil:
-			msg := fmt.Sprintf("github: %s: HTTP %d", what, re.Response.StatusCode)
-			if re.ErrorCode != "" {
-				msg += ": " + truncate(re.ErrorCode, 60)
-			}
-			if re.Response.StatusCode >= 500 || re.Response.StatusCode == http.StatusTooManyRequests {
-				return "", relay.Errorf(relay.EUNAVAILABLE, "%s", msg)
-			}
-			return "", relay.Errorf(relay.EINVALID, "%s", msg)
-		case ctx.Err() != nil || errors.As(err, new(*url.Error)):
-			return "", relay.Errorf(relay.EUNAVAILABLE, "github: %s: %s", what, transportError(ctx, err))
-		default:
-			// A 2xx GitHub answer without a token, or one that is not a
-			// token answer at all.
-			return "", relay.Errorf(relay.EUNAVAILABLE, "github: %s: malformed answer", what)
-		}
+		return "", httpjson.OAuthError(ctx, "github", "exchange the installing user's code", err)
 	}
 	return t.AccessToken, nil
 }
@@ -88,26 +67,16 @@ func (c *Connector) userHasInstallation(ctx context.Context, userToken, installa
 		if pages == maxPages {
 			return false, relay.Errorf(relay.EUNAVAILABLE, "github: %s: more than %d pages", what, maxPages)
 		}
-		resp, err := c.do(ctx, http.MethodGet, next, "Bearer "+userToken)
-		if err != nil {
-			return false, relay.Errorf(relay.EUNAVAILABLE, "github: %s: %s", what, transportError(ctx, err))
-		}
-		if resp.StatusCode != http.StatusOK {
-			err := statusError(what, resp)
-			drain(resp)
-			return false, err
-		}
 		var page struct {
 			Installations []struct {
 				ID id `json:"id"`
 			} `json:"installations"`
 		}
-		err = json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(&page)
-		link := resp.Header.Get("Link")
-		drain(resp)
+		resp, err := c.call(ctx, what, http.MethodGet, next, "Bearer "+userToken, &page)
 		if err != nil {
-			return false, relay.Errorf(relay.EUNAVAILABLE, "github: %s: malformed answer", what)
+			return false, err
 		}
+		link := resp.Header.Get("Link")
 		for _, in := range page.Installations {
 			if string(in.ID) == installationID {
 				return true, nil
@@ -128,18 +97,12 @@ func (c *Connector) userHasInstallation(ctx context.Context, userToken, installa
 func (c *Connector) revokeUserToken(ctx context.Context, userToken string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	body, _ := json.Marshal(map[string]string{"access_token": userToken})
-	req, err := http.NewRequestWithContext(ctx, http.MethodDelete,
-		c.cfg.APIURL+"/applications/"+url.PathEscape(c.cfg.ClientID)+"/token", bytes.NewReader(body))
-	if err != nil {
-		return
-	}
-	req.SetBasicAuth(c.cfg.ClientID, c.cfg.ClientSecret)
-	req.Header.Set("Accept", "application/vnd.github+json")
-	req.Header.Set("X-GitHub-Api-Version", "2022-11-28")
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "relay")
-	if resp, err := c.cfg.HTTPClient.Do(req); err == nil {
-		drain(resp)
-	}
+	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(c.cfg.ClientID+":"+c.cfg.ClientSecret))
+	_, _ = c.flow.Call(ctx, "revoke the installing user's token", http.MethodDelete,
+		c.cfg.APIURL+"/applications/"+url.PathEscape(c.cfg.ClientID)+"/token", http.Header{
+			"Authorization":        {basic},
+			"Accept":               {"application/vnd.github+json"},
+			"X-Github-Api-Version": {"2022-11-28"},
+			"User-Agent":           {"relay"},
+		}, map[string]string{"access_token": userToken}, nil)
 }

@@ -1,13 +1,11 @@
 package linear
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/relayhq/relay"
@@ -75,13 +73,13 @@ func (c *Connector) BackfillEntities() map[string]string {
 // Comment.create or Comment.update likewise.
 //
 // Nodes without an id or a readable updatedAt are skipped. Errors are those
-// of httpjson.Client.Do, unchanged (EUNAUTHORIZED when Linear refuses the
-// token, EUNAVAILABLE when it fails or rate-limits, with RetryAt when it
-// said until when, EINVALID when it refuses the request); a GraphQL error
-// in a 200 answer is EUNAVAILABLE for RATELIMITED (RetryAt from the
-// rate-limit reset or Retry-After) and INTERNAL_SERVER_ERROR, EUNAUTHORIZED
-// for AUTHENTICATION_ERROR, EINVALID otherwise. EINVALID too for an unknown
-// entity, a missing token or team, or a team Linear does not return.
+// of httpjson.Client.Do, unchanged, with GraphQL errors read by
+// graphQLStatus (EUNAUTHORIZED when Linear refuses the token,
+// AUTHENTICATION_ERROR included; EUNAVAILABLE when it fails or
+// rate-limits, RATELIMITED and INTERNAL_SERVER_ERROR included, with
+// RetryAt when it said until when; EINVALID when it refuses the request).
+// EINVALID too for an unknown entity, a missing token or team, or a team
+// Linear does not return.
 func (c *Connector) ListBackfillPage(ctx context.Context, conn *relay.Connection, t *relay.Token, r *relay.Resource, entity string, since time.Time, cursor string) (*relay.BackfillResult, error) {
 	var query, what, typ string
 	switch entity {
@@ -101,7 +99,6 @@ func (c *Connector) ListBackfillPage(ctx context.Context, conn *relay.Connection
 		vars["after"] = cursor
 	}
 	var answer struct {
-		gqlErrors
 		Data *struct {
 			Team *struct {
 				Issues connection `json:"issues"`
@@ -114,9 +111,6 @@ func (c *Connector) ListBackfillPage(ctx context.Context, conn *relay.Connection
 		Body:   map[string]any{"query": query, "variables": vars}, Out: &answer})
 	if err != nil {
 		return nil, err
-	}
-	if len(answer.Errors) > 0 {
-		return nil, answerError(what, answer.gqlErrors, resp)
 	}
 	var page *connection
 	switch {
@@ -165,34 +159,6 @@ func (c *Connector) ListBackfillPage(ctx context.Context, conn *relay.Connection
 	return out, nil
 }
 
-// answerError maps the first GraphQL error of a 200 answer. A rate limit's
-// RetryAt is the rate-limit reset, else Retry-After; both are real time, as
-// httpjson.Client reads them.
-func answerError(what string, errs gqlErrors, resp *httpjson.Response) error {
-	e := errs.Errors[0]
-	code := relay.EINVALID
-	switch e.Extensions.Code {
-	case "RATELIMITED", "INTERNAL_SERVER_ERROR":
-		code = relay.EUNAVAILABLE
-	case "AUTHENTICATION_ERROR":
-		code = relay.EUNAUTHORIZED
-	}
-	msg := fmt.Sprintf("linear: %s: %s", what, truncate(e.Message, 200))
-	if e.Extensions.Code != "" {
-		msg += " (" + truncate(e.Extensions.Code, 40) + ")"
-	}
-	out := relay.Errorf(code, "%s", msg)
-	if e.Extensions.Code == "RATELIMITED" {
-		now := time.Now()
-		if rl := resp.RateLimit; rl.Known && rl.Reset.After(now) {
-			out.RetryAt = rl.Reset
-		} else if d := httpjson.RetryAfter(resp.Header, now); d > 0 {
-			out.RetryAt = now.Add(d)
-		}
-	}
-	return out
-}
-
 // rateLimit reads X-RateLimit-Requests-Limit, -Remaining and -Reset.
 // PROVIDERS.md has the reset in epoch seconds, while Linear's documentation
 // also gives it in epoch milliseconds: a value past 1e11 (the year 5138 in
@@ -214,51 +180,44 @@ func rateLimit(h http.Header, now time.Time) relay.RateLimit {
 	return rl
 }
 
-// graphQLStatusClient returns a copy of hc whose answers httpjson.Client can
-// classify by status alone. Linear reports rate limiting and authentication
-// failures as GraphQL errors, and the status it sends them with is
-// UNCONFIRMED (400 is reported): a 4xx answer whose error code is
-// RATELIMITED becomes a 429, so that it is waited for rather than refused,
-// and one with AUTHENTICATION_ERROR a 401, so that the token is refreshed.
-func graphQLStatusClient(hc *http.Client) *http.Client {
-	c := *hc
-	next := c.Transport
-	if next == nil {
-		next = http.DefaultTransport
+// graphQLStatus is the httpjson Classify hook for Linear's answers, which
+// report errors as GraphQL errors in the body, with a status that is
+// UNCONFIRMED (200 and 400 are both reported): it returns the status the
+// first error stands for, so that the one status mapping reads it. A rate
+// limit (RATELIMITED) is a 429, waited for rather than refused; a refused
+// token (AUTHENTICATION_ERROR) a 401, so that the token is refreshed;
+// Linear's internal error a 503; "Entity not found" a 404, so that a
+// deletion can tell it; any other error a refusal (400, or the status it
+// came with). The detail is Linear's message and code, never the token.
+func graphQLStatus(status int, body []byte) (int, string) {
+	var answer gqlErrors
+	if status == http.StatusTooManyRequests || status == http.StatusUnauthorized || status >= 500 ||
+		json.Unmarshal(body, &answer) != nil || len(answer.Errors) == 0 {
+		return status, ""
 	}
-	c.Transport = graphQLStatus{next: next}
-	return &c
-}
-
-// graphQLStatus is graphQLStatusClient's transport.
-type graphQLStatus struct{ next http.RoundTripper }
-
-// RoundTrip implements http.RoundTripper.
-func (t graphQLStatus) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.next.RoundTrip(req)
-	if err != nil || resp.StatusCode < 400 || resp.StatusCode >= 500 ||
-		resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusUnauthorized {
-		return resp, err
+	e := answer.Errors[0]
+	detail := truncate(e.Message, 200)
+	if e.Extensions.Code != "" {
+		detail += " (" + truncate(e.Extensions.Code, 40) + ")"
 	}
-	// Error answers are small; the body is read back whole either way.
-	head, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	resp.Body = struct {
-		io.Reader
-		io.Closer
-	}{io.MultiReader(bytes.NewReader(head), resp.Body), resp.Body}
-	var errs gqlErrors
-	if json.Unmarshal(head, &errs) != nil {
-		return resp, nil
-	}
-	for _, e := range errs.Errors {
+	for _, e := range answer.Errors {
 		switch e.Extensions.Code {
 		case "RATELIMITED":
-			resp.StatusCode, resp.Status = http.StatusTooManyRequests, "429 Too Many Requests"
-			return resp, nil
+			return http.StatusTooManyRequests, detail
 		case "AUTHENTICATION_ERROR":
-			resp.StatusCode, resp.Status = http.StatusUnauthorized, "401 Unauthorized"
-			return resp, nil
+			return http.StatusUnauthorized, detail
 		}
 	}
-	return resp, nil
+	switch {
+	case e.Extensions.Code == "INTERNAL_SERVER_ERROR":
+		return http.StatusServiceUnavailable, detail
+	case e.Extensions.Code == "NOT_FOUND" || e.Extensions.Code == "ENTITY_NOT_FOUND" ||
+		strings.Contains(strings.ToLower(e.Message), "not found"):
+		// Linear has no documented code for it: its message is "Entity not
+		// found: …", so the message is what is checked.
+		return http.StatusNotFound, detail
+	case status/100 == 2:
+		return http.StatusBadRequest, detail
+	}
+	return status, detail
 }

@@ -1,14 +1,12 @@
 package linear
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -52,6 +50,7 @@ type Connector struct {
 	cfg   ConnectorConfig
 	oauth oauth2.Config
 	api   *httpjson.Client // GraphQL calls with retries (backfill)
+	flow  *httpjson.Client // the connect flow's and lifecycle's calls
 }
 
 var (
@@ -92,9 +91,11 @@ func NewConnector(cfg ConnectorConfig) (*Connector, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	api := &httpjson.Client{HTTP: graphQLStatusClient(cfg.HTTPClient), Provider: "linear", Attempts: 3, DeferLimits: true,
-		RateLimit: rateLimit}
-	return &Connector{cfg: cfg, api: api, oauth: oauth2.Config{
+	api := &httpjson.Client{HTTP: cfg.HTTPClient, Provider: "linear", Attempts: 3, DeferLimits: true,
+		RateLimit: rateLimit, Classify: graphQLStatus}
+	flow := httpjson.NewFlowClient(cfg.HTTPClient, "linear", rateLimit)
+	flow.Classify = graphQLStatus
+	return &Connector{cfg: cfg, api: api, flow: flow, oauth: oauth2.Config{
 		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Scopes: cfg.Scopes,
 		Endpoint: oauth2.Endpoint{AuthURL: cfg.WebURL + "/oauth/authorize", TokenURL: cfg.APIURL + "/oauth/token",
 			AuthStyle: oauth2.AuthStyleInParams},
@@ -142,7 +143,7 @@ func (c *Connector) Exchange(ctx context.Context, q url.Values, redirectURI, cod
 	oc.RedirectURL = redirectURI
 	ot, err := oc.Exchange(c.oauthContext(ctx), code, oauth2.VerifierOption(codeVerifier))
 	if err != nil {
-		return nil, oauthError("exchange code", err)
+		return nil, httpjson.OAuthError(ctx, "linear", "exchange code", err)
 	}
 	tok := c.fromOAuth(ot)
 	var data struct {
@@ -155,7 +156,7 @@ func (c *Connector) Exchange(ctx context.Context, q url.Values, redirectURI, cod
 			URLKey string `json:"urlKey"`
 		} `json:"organization"`
 	}
-	if err := c.graphql(ctx, tok.AccessToken, "read workspace",
+	if _, err := c.graphql(ctx, tok.AccessToken, "read workspace",
 		`query Workspace { viewer { id } organization { id name urlKey } }`, nil, &data); err != nil {
 		return nil, err
 	}
@@ -192,7 +193,7 @@ func (c *Connector) Refresh(ctx context.Context, conn *relay.Connection, t *rela
 	// at once.
 	ot, err := c.oauth.TokenSource(c.oauthContext(ctx), &oauth2.Token{RefreshToken: t.RefreshToken}).Token()
 	if err != nil {
-		return nil, oauthError("refresh token", err)
+		return nil, httpjson.OAuthError(ctx, "linear", "refresh token", err)
 	}
 	fresh := c.fromOAuth(ot)
 	if ot.RefreshToken == t.RefreshToken {
@@ -207,24 +208,13 @@ func (c *Connector) Refresh(ctx context.Context, conn *relay.Connection, t *rela
 // 400 or 401 — what a token Linear no longer knows gets — counts as revoked.
 // EINVALID for another refusal, EUNAVAILABLE when Linear fails.
 func (c *Connector) Revoke(ctx context.Context, conn *relay.Connection, t *relay.Token) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.APIURL+"/oauth/revoke",
-		strings.NewReader(url.Values{"token": {t.AccessToken}}.Encode()))
-	if err != nil {
-		return fmt.Errorf("linear: revoke token: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Authorization", "Bearer "+t.AccessToken)
-	resp, err := c.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return relay.Errorf(relay.EUNAVAILABLE, "linear: revoke token: %s", transportError(err))
-	}
-	defer drain(resp)
-	switch {
-	case resp.StatusCode/100 == 2, resp.StatusCode == http.StatusBadRequest, resp.StatusCode == http.StatusUnauthorized:
+	resp, err := c.flow.Call(ctx, "revoke token", http.MethodPost, c.cfg.APIURL+"/oauth/revoke",
+		http.Header{"Authorization": {"Bearer " + t.AccessToken}}, url.Values{"token": {t.AccessToken}}, nil)
+	switch httpjson.Code(resp) {
+	case http.StatusBadRequest, http.StatusUnauthorized:
 		return nil
-	default:
-		return statusError("revoke token", resp.StatusCode)
 	}
+	return err
 }
 
 // Resources lists the workspace's teams (Kind "team"), following Linear's
@@ -247,7 +237,7 @@ func (c *Connector) Resources(ctx context.Context, conn *relay.Connection, t *re
 				} `json:"pageInfo"`
 			} `json:"teams"`
 		}
-		err := c.graphql(ctx, t.AccessToken, "list teams",
+		_, err := c.graphql(ctx, t.AccessToken, "list teams",
 			`query Teams($cursor: String) { teams(first: 50, after: $cursor) { nodes { id name key } pageInfo { hasNextPage endCursor } } }`,
 			map[string]any{"cursor": cursor}, &data)
 		if err != nil {
@@ -289,7 +279,7 @@ func (c *Connector) RegisterWebhook(ctx context.Context, conn *relay.Connection,
 	}
 	input := map[string]any{"url": u, "resourceTypes": c.cfg.ResourceTypes, "allPublicTeams": true,
 		"label": "Relay", "enabled": true, "secret": secret}
-	err = c.graphql(ctx, t.AccessToken, "create webhook",
+	_, err = c.graphql(ctx, t.AccessToken, "create webhook",
 		`mutation WebhookCreate($input: WebhookCreateInput!) { webhookCreate(input: $input) { success webhook { id enabled secret } } }`,
 		map[string]any{"input": input}, &data)
 	if err != nil {
@@ -322,10 +312,9 @@ func (c *Connector) DeregisterWebhook(ctx context.Context, conn *relay.Connectio
 			Success bool `json:"success"`
 		} `json:"webhookDelete"`
 	}
-	err := c.graphql(ctx, t.AccessToken, "delete webhook",
+	resp, err := c.graphql(ctx, t.AccessToken, "delete webhook",
 		`mutation WebhookDelete($id: String!) { webhookDelete(id: $id) { success } }`, map[string]any{"id": id}, &data)
-	var ge *graphQLError
-	if errors.As(err, &ge) && ge.notFound() {
+	if httpjson.Code(resp) == http.StatusNotFound {
 		return nil
 	}
 	if err == nil && !data.WebhookDelete.Success {
@@ -334,80 +323,30 @@ func (c *Connector) DeregisterWebhook(ctx context.Context, conn *relay.Connectio
 	return err
 }
 
-// graphQLError is a GraphQL error answer, kept structured so that callers
-// can tell "not found" apart; it unwraps to the *relay.Error it maps to.
-type graphQLError struct {
-	code, message string // extensions.code and message, as Linear sent them
-	err           *relay.Error
-}
-
-func (e *graphQLError) Error() string { return e.err.Error() }
-func (e *graphQLError) Unwrap() error { return e.err }
-
-// notFound reports whether the error says the entity does not exist. Linear
-// has no documented code for it: its message is "Entity not found: …", so
-// the message is what is checked.
-func (e *graphQLError) notFound() bool {
-	return e.code == "NOT_FOUND" || e.code == "ENTITY_NOT_FOUND" || strings.Contains(strings.ToLower(e.message), "not found")
-}
-
 // graphql posts a query with the access token as bearer and decodes the
-// answer's data into out. A non-200 status or a GraphQL error (Linear
-// answers those with HTTP 200 and "errors") is an *Error: EUNAVAILABLE for
-// 5xx, 429, rate limiting (extensions.code RATELIMITED, whatever the status)
-// and Linear's internal errors; EINVALID otherwise (authentication, bad
-// input). The message names the call and carries Linear's message, never
+// answer's data into out. A non-2xx status or a GraphQL error (Linear
+// answers those with HTTP 200 or 400 and "errors"; see graphQLStatus) is an
+// *Error: EUNAVAILABLE for 5xx, 429, rate limiting and Linear's internal
+// errors; EINVALID otherwise (authentication, bad input, not found), with
+// the answer's status (404 for not found, 401 for a refused token) in the
+// Response. The message names the call and carries Linear's message, never
 // the token.
-func (c *Connector) graphql(ctx context.Context, token, what, query string, vars map[string]any, out any) error {
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
-	if err != nil {
-		return fmt.Errorf("linear: %s: %w", what, err)
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.cfg.APIURL+"/graphql", bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("linear: %s: %w", what, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := c.cfg.HTTPClient.Do(req)
-	if err != nil {
-		return relay.Errorf(relay.EUNAVAILABLE, "linear: %s: %s", what, transportError(err))
-	}
-	defer drain(resp)
+func (c *Connector) graphql(ctx context.Context, token, what, query string, vars map[string]any, out any) (*httpjson.Response, error) {
 	var envelope struct {
-		Data   json.RawMessage `json:"data"`
-		Errors []struct {
-			Message    string `json:"message"`
-			Extensions struct {
-				Code string `json:"code"`
-			} `json:"extensions"`
-		} `json:"errors"`
+		Data json.RawMessage `json:"data"`
 	}
-	decodeErr := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&envelope)
-	if len(envelope.Errors) > 0 {
-		e := envelope.Errors[0]
-		code := relay.EINVALID
-		switch {
-		case e.Extensions.Code == "RATELIMITED", e.Extensions.Code == "INTERNAL_SERVER_ERROR",
-			resp.StatusCode >= 500, resp.StatusCode == http.StatusTooManyRequests:
-			code = relay.EUNAVAILABLE
-		}
-		msg := fmt.Sprintf("linear: %s: %s", what, truncate(e.Message, 200))
-		if e.Extensions.Code != "" {
-			msg += " (" + truncate(e.Extensions.Code, 40) + ")"
-		}
-		return &graphQLError{code: e.Extensions.Code, message: e.Message, err: relay.Errorf(code, "%s", msg)}
+	resp, err := c.flow.Call(ctx, what, http.MethodPost, c.cfg.APIURL+"/graphql",
+		http.Header{"Authorization": {"Bearer " + token}}, map[string]any{"query": query, "variables": vars}, &envelope)
+	if err != nil {
+		return resp, err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return statusError(what, resp.StatusCode)
-	}
-	if decodeErr != nil || len(envelope.Data) == 0 || string(envelope.Data) == "null" {
-		return relay.Errorf(relay.EUNAVAILABLE, "linear: %s: malformed answer", what)
+	if len(envelope.Data) == 0 || string(envelope.Data) == "null" {
+		return resp, relay.Errorf(relay.EUNAVAILABLE, "linear: %s: malformed answer", what)
 	}
 	if err := json.Unmarshal(envelope.Data, out); err != nil {
-		return relay.Errorf(relay.EUNAVAILABLE, "linear: %s: malformed data", what)
+		return resp, relay.Errorf(relay.EUNAVAILABLE, "linear: %s: malformed data", what)
 	}
-	return nil
+	return resp, nil
 }
 
 // fromOAuth converts x/oauth2's token, computing the expiry from
@@ -421,49 +360,6 @@ func (c *Connector) fromOAuth(t *oauth2.Token) *relay.Token {
 		out.Scope = s
 	}
 	return out
-}
-
-// oauthError maps an x/oauth2 failure: the provider refusing (4xx) is
-// EINVALID, anything else EUNAVAILABLE. The OAuth error code is kept; the
-// description and the body are not (they could echo a code or a token).
-func oauthError(what string, err error) error {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) && re.Response != nil {
-		msg := fmt.Sprintf("linear: %s: HTTP %d", what, re.Response.StatusCode)
-		if re.ErrorCode != "" {
-			msg += ": " + truncate(re.ErrorCode, 60)
-		}
-		if re.Response.StatusCode >= 500 || re.Response.StatusCode == http.StatusTooManyRequests {
-			return relay.Errorf(relay.EUNAVAILABLE, "%s", msg)
-		}
-		return relay.Errorf(relay.EINVALID, "%s", msg)
-	}
-	return relay.Errorf(relay.EUNAVAILABLE, "linear: %s: %s", what, transportError(err))
-}
-
-func statusError(what string, status int) error {
-	msg := fmt.Sprintf("linear: %s: HTTP %d", what, status)
-	if status >= 500 || status == http.StatusTooManyRequests {
-		return relay.Errorf(relay.EUNAVAILABLE, "%s", msg)
-	}
-	return relay.Errorf(relay.EINVALID, "%s", msg)
-}
-
-// transportError describes a failed request without its URL.
-func transportError(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		if ue.Timeout() {
-			return "timed out"
-		}
-		return ue.Err.Error()
-	}
-	return "request failed"
-}
-
-func drain(resp *http.Response) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
 }
 
 func truncate(s string, n int) string {

@@ -3,10 +3,11 @@ package linear
 import (
 	"context"
 	"encoding/json"
-	"errors"
+	"net/http"
 	"strings"
 
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/internal/httpjson"
 )
 
 var (
@@ -88,12 +89,12 @@ func (c *Connector) ConfirmLifecycle(ctx context.Context, conn *relay.Connection
 			ID string `json:"id"`
 		} `json:"organization"`
 	}
-	err := c.graphql(ctx, t.AccessToken, "read workspace", `query Workspace { viewer { id } organization { id } }`, nil, &data)
+	resp, err := c.graphql(ctx, t.AccessToken, "read workspace", `query Workspace { viewer { id } organization { id } }`, nil, &data)
 	if err == nil {
 		return out, nil
 	}
-	var ge *graphQLError
-	if !errors.As(err, &ge) || ge.code != "AUTHENTICATION_ERROR" {
+	// graphQLStatus reads AUTHENTICATION_ERROR as the 401 it means.
+	if httpjson.Code(resp) != http.StatusUnauthorized {
 		return nil, err
 	}
 	if !t.ExpiresAt.IsZero() && !c.cfg.Now().Before(t.ExpiresAt) {

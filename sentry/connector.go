@@ -38,8 +38,9 @@ type ConnectorConfig struct {
 // for backfills. It implements relay.Connector and relay.BackfillLister and
 // is safe for concurrent use.
 type Connector struct {
-	cfg ConnectorConfig
-	api *httpjson.Client // API calls with retries (backfill)
+	cfg  ConnectorConfig
+	api  *httpjson.Client // API calls with retries (backfill)
+	flow *httpjson.Client // the connect flow's and lifecycle's calls
 }
 
 var (
@@ -68,7 +69,7 @@ func NewConnector(cfg ConnectorConfig) (*Connector, error) {
 	}
 	api := &httpjson.Client{HTTP: cfg.HTTPClient, Provider: "sentry", Attempts: 3, DeferLimits: true,
 		RateLimit: httpjson.EpochRateLimit("X-Sentry-Rate-Limit-Limit", "X-Sentry-Rate-Limit-Remaining", "X-Sentry-Rate-Limit-Reset", false)}
-	return &Connector{cfg: cfg, api: api}, nil
+	return &Connector{cfg: cfg, api: api, flow: httpjson.NewFlowClient(cfg.HTTPClient, "sentry", api.RateLimit)}, nil
 }
 
 // Name returns "sentry".
@@ -135,7 +136,7 @@ func (c *Connector) Exchange(ctx context.Context, q url.Values, redirectURI, cod
 			Slug string `json:"slug"`
 		} `json:"organization"`
 	}
-	if _, err := httpjson.Do(ctx, c.cfg.HTTPClient, "sentry", "read installation", http.MethodGet,
+	if _, err := c.flow.Call(ctx, "read installation", http.MethodGet,
 		c.cfg.APIURL+"/api/0/sentry-app-installations/"+url.PathEscape(inst)+"/", c.auth(tok), nil, &in); err != nil {
 		return nil, err
 	}
@@ -157,7 +158,7 @@ func (c *Connector) Exchange(ctx context.Context, q url.Values, redirectURI, cod
 func (c *Connector) authorize(ctx context.Context, inst, what string, grant map[string]string) (tokenAnswer, error) {
 	grant["client_id"], grant["client_secret"] = c.cfg.ClientID, c.cfg.ClientSecret
 	var ta tokenAnswer
-	if _, err := httpjson.Do(ctx, c.cfg.HTTPClient, "sentry", what, http.MethodPost,
+	if _, err := c.flow.Call(ctx, what, http.MethodPost,
 		c.cfg.APIURL+"/api/0/sentry-app-installations/"+url.PathEscape(inst)+"/authorizations/", nil, grant, &ta); err != nil {
 		return ta, err
 	}
@@ -220,7 +221,7 @@ func (c *Connector) Resources(ctx context.Context, conn *relay.Connection, t *re
 			ID   id  `json:"id"`
 			Slug str `json:"slug"`
 		}
-		resp, err := httpjson.Do(ctx, c.cfg.HTTPClient, "sentry", "list projects", http.MethodGet, next, c.auth(t), nil, &page)
+		resp, err := c.flow.Call(ctx, "list projects", http.MethodGet, next, c.auth(t), nil, &page)
 		if err != nil {
 			return nil, err
 		}

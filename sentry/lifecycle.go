@@ -93,7 +93,7 @@ func (c *Connector) ConfirmLifecycle(ctx context.Context, conn *relay.Connection
 	if t == nil || t.AccessToken == "" || conn.ExternalID == "" {
 		return nil, relay.Errorf(relay.EINVALID, "sentry: read installation: the connection has no token")
 	}
-	resp, err := httpjson.Do(ctx, c.cfg.HTTPClient, "sentry", "read installation", http.MethodGet,
+	resp, err := c.flow.Call(ctx, "read installation", http.MethodGet,
 		c.cfg.APIURL+"/api/0/sentry-app-installations/"+url.PathEscape(conn.ExternalID)+"/", c.auth(t), nil, nil)
 	live := t.ExpiresAt.IsZero() || c.cfg.Now().Before(t.ExpiresAt)
 	switch code := httpjson.Code(resp); {

@@ -1,10 +1,8 @@
 package vercel
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -136,37 +134,22 @@ func deploymentEvent(state string) string {
 	return "deployment.created"
 }
 
-// rejectedToken makes the answer Vercel gives a token it no longer accepts
-// — 403 with "invalidToken": true, where other APIs send 401 — a 401, so
-// that httpjson reports it as EUNAUTHORIZED (and a backfill refreshes the
-// token once) while other 403s, such as a team's token without its teamId,
-// stay EINVALID.
-type rejectedToken struct{ next http.RoundTripper }
-
-// RoundTrip implements http.RoundTripper. Only a 403's body is read (at
-// most 64 KiB, then handed on unchanged).
-func (t rejectedToken) RoundTrip(req *http.Request) (*http.Response, error) {
-	next := t.next
-	if next == nil {
-		next = http.DefaultTransport
+// rejectedToken is the httpjson Classify hook that makes the answer Vercel
+// gives a token it no longer accepts — 403 with "invalidToken": true, where
+// other APIs send 401 — a 401, so that it is EUNAUTHORIZED to a backfill
+// (which refreshes the token once) while other 403s, such as a team's token
+// without its teamId, stay refusals.
+func rejectedToken(status int, body []byte) (int, string) {
+	if status != http.StatusForbidden {
+		return status, ""
 	}
-	resp, err := next.RoundTrip(req)
-	if err != nil || resp.StatusCode != http.StatusForbidden {
-		return resp, err
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
 	var e struct {
 		Error struct {
 			InvalidToken bool `json:"invalidToken"`
 		} `json:"error"`
 	}
 	if json.Unmarshal(body, &e) == nil && e.Error.InvalidToken {
-		resp.StatusCode, resp.Status = http.StatusUnauthorized, "401 Unauthorized"
+		return http.StatusUnauthorized, ""
 	}
-	return resp, nil
+	return status, ""
 }

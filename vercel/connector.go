@@ -42,8 +42,9 @@ type ConnectorConfig struct {
 // backfills. It implements relay.Connector, relay.WebhookRegistrar and
 // relay.BackfillLister, and is safe for concurrent use.
 type Connector struct {
-	cfg ConnectorConfig
-	api *httpjson.Client // API calls with retries (backfill)
+	cfg  ConnectorConfig
+	api  *httpjson.Client // API calls with retries (backfill)
+	flow *httpjson.Client // the connect flow's and lifecycle's calls
 }
 
 var (
@@ -74,13 +75,14 @@ func NewConnector(cfg ConnectorConfig) (*Connector, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	// The backfill client's copy of HTTPClient reads Vercel's refusal of a
-	// token (a 403) as the 401 it means; see rejectedToken.
-	hc := *cfg.HTTPClient
-	hc.Transport = rejectedToken{next: hc.Transport}
-	api := &httpjson.Client{HTTP: &hc, Provider: "vercel", Attempts: 3, DeferLimits: true,
-		RateLimit: httpjson.EpochRateLimit("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", false)}
-	return &Connector{cfg: cfg, api: api}, nil
+	// Both clients read Vercel's refusal of a token (a 403) as the 401 it
+	// means; see rejectedToken.
+	api := &httpjson.Client{HTTP: cfg.HTTPClient, Provider: "vercel", Attempts: 3, DeferLimits: true,
+		RateLimit: httpjson.EpochRateLimit("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", false),
+		Classify:  rejectedToken}
+	flow := httpjson.NewFlowClient(cfg.HTTPClient, "vercel", api.RateLimit)
+	flow.Classify = rejectedToken
+	return &Connector{cfg: cfg, api: api, flow: flow}, nil
 }
 
 // Name returns "vercel".
@@ -124,7 +126,7 @@ func (c *Connector) Exchange(ctx context.Context, q url.Values, redirectURI, cod
 		UserID         string `json:"user_id"`
 		TeamID         string `json:"team_id"` // null for personal accounts
 	}
-	if _, err := httpjson.Do(ctx, c.cfg.HTTPClient, "vercel", "exchange code", http.MethodPost, c.cfg.APIURL+"/v2/oauth/access_token",
+	if _, err := c.flow.Call(ctx, "exchange code", http.MethodPost, c.cfg.APIURL+"/v2/oauth/access_token",
 		nil, url.Values{"client_id": {c.cfg.ClientID}, "client_secret": {c.cfg.ClientSecret}, "code": {code},
 			"redirect_uri": {redirectURI}}, &out); err != nil {
 		return nil, err
@@ -177,7 +179,7 @@ func (c *Connector) Revoke(ctx context.Context, conn *relay.Connection, t *relay
 	if id == "" {
 		return nil
 	}
-	resp, err := httpjson.Do(ctx, c.cfg.HTTPClient, "vercel", "remove configuration", http.MethodDelete,
+	resp, err := c.flow.Call(ctx, "remove configuration", http.MethodDelete,
 		c.withTeam(conn, c.cfg.APIURL+"/v1/integrations/configuration/"+url.PathEscape(id)), c.auth(t), nil, nil)
 	switch httpjson.Code(resp) {
 	case http.StatusNotFound, http.StatusUnauthorized, http.StatusForbidden:
@@ -210,7 +212,7 @@ func (c *Connector) Resources(ctx context.Context, conn *relay.Connection, t *re
 				Prev  *int64 `json:"prev"`
 			} `json:"pagination"`
 		}
-		if _, err := httpjson.Do(ctx, c.cfg.HTTPClient, "vercel", "list projects", http.MethodGet, c.withTeam(conn, u), c.auth(t), nil, &page); err != nil {
+		if _, err := c.flow.Call(ctx, "list projects", http.MethodGet, c.withTeam(conn, u), c.auth(t), nil, &page); err != nil {
 			return nil, err
 		}
 		for _, p := range page.Projects {
@@ -235,7 +237,7 @@ func (c *Connector) RegisterWebhook(ctx context.Context, conn *relay.Connection,
 		ID     string `json:"id"`
 		Secret string `json:"secret"`
 	}
-	if _, err := httpjson.Do(ctx, c.cfg.HTTPClient, "vercel", "create webhook", http.MethodPost, c.withTeam(conn, c.cfg.APIURL+"/v1/webhooks"),
+	if _, err := c.flow.Call(ctx, "create webhook", http.MethodPost, c.withTeam(conn, c.cfg.APIURL+"/v1/webhooks"),
 		c.auth(t), map[string]any{"url": u, "events": c.cfg.WebhookEvents}, &out); err != nil {
 		return "", "", err
 	}
@@ -249,7 +251,7 @@ func (c *Connector) RegisterWebhook(ctx context.Context, conn *relay.Connection,
 // already gone (404) is not an error. EINVALID when Vercel refuses,
 // EUNAVAILABLE when it fails.
 func (c *Connector) DeregisterWebhook(ctx context.Context, conn *relay.Connection, t *relay.Token, id string) error {
-	resp, err := httpjson.Do(ctx, c.cfg.HTTPClient, "vercel", "delete webhook", http.MethodDelete,
+	resp, err := c.flow.Call(ctx, "delete webhook", http.MethodDelete,
 		c.withTeam(conn, c.cfg.APIURL+"/v1/webhooks/"+url.PathEscape(id)), c.auth(t), nil, nil)
 	if httpjson.Code(resp) == http.StatusNotFound {
 		return nil

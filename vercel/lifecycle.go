@@ -73,7 +73,7 @@ func (c *Connector) ConfirmLifecycle(ctx context.Context, conn *relay.Connection
 		if id == "" {
 			return nil, relay.Errorf(relay.EINVALID, "vercel: read configuration: the connection has no configuration id")
 		}
-		resp, err := httpjson.Do(ctx, c.cfg.HTTPClient, "vercel", "read configuration", http.MethodGet,
+		resp, err := c.flow.Call(ctx, "read configuration", http.MethodGet,
 			c.withTeam(conn, c.cfg.APIURL+"/v1/integrations/configuration/"+url.PathEscape(id)), c.auth(t), nil, nil)
 		switch httpjson.Code(resp) {
 		case http.StatusNotFound, http.StatusUnauthorized, http.StatusForbidden:

@@ -28,9 +28,12 @@ import (
 // carries RetryAt, so a job can snooze instead of holding a worker.
 type Client struct {
 	HTTP     *http.Client
-	Provider string        // names the provider in errors
-	Timeout  time.Duration // per attempt; default 20 s
-	Attempts int           // tries in all for a retryable failure; default 3
+	Provider string // names the provider in errors
+	// Timeout bounds each attempt; default 20 s. A negative Timeout sets
+	// none, leaving the call to the context and HTTP's own timeout (calls
+	// made while a user waits, bounded by the request).
+	Timeout  time.Duration
+	Attempts int // tries in all for a retryable failure; default 3
 	// BaseDelay is the first backoff (doubling, ±50 % jitter, capped at
 	// MaxWait); default 250 ms.
 	BaseDelay time.Duration
@@ -50,7 +53,22 @@ type Client struct {
 	// request's headers (API keys, signatures) must never reach another
 	// host, and a redirect to one is answered as a refusal (EINVALID).
 	NoRedirects bool
-	Now         func() time.Time
+	// Classify, when set, reads every answer's body (up to 32 MiB) before
+	// its status is mapped, for providers that report errors in the body:
+	// Linear's GraphQL errors (RATELIMITED, AUTHENTICATION_ERROR) in 200 and
+	// 400 answers, Vercel's 403 {"invalidToken":true}. It returns the
+	// status the answer stands for (its own to leave it be; 429 for a rate
+	// limit, 401 for a refused token, 4xx for an error in a 2xx answer),
+	// which the Client's one status mapping (errorFor) then reads, and a short detail that the
+	// error's message carries after the status: the provider's own words,
+	// never a secret.
+	Classify func(status int, body []byte) (int, string)
+	// Unauthorized is the code a 401 maps to. The default, EUNAUTHORIZED,
+	// is for callers that refresh the token and try again (backfill jobs);
+	// a connect flow, to which a refused credential is a refusal like any
+	// other, sets EINVALID.
+	Unauthorized string
+	Now          func() time.Time
 
 	clientOnce sync.Once
 	client     *http.Client
@@ -73,8 +91,9 @@ type Request struct {
 }
 
 // Response is an answer's metadata: of the successful one, or, with the
-// error, of a refused one (a 4xx other than 401 and 429, never retried),
-// so that a caller can tell a 404 or a 409 from other refusals.
+// error, of a refused one (a 4xx other than 429, never retried), so that a
+// caller can tell a 404 or a 409 from other refusals. Status is the status
+// the answer stands for: Classify's when the Client has one.
 type Response struct {
 	Status    int
 	Header    http.Header
@@ -90,9 +109,10 @@ func (c *Client) now() time.Time {
 }
 
 // Do performs the call, retrying as the Client's doc says. Errors are
-// *relay.Error naming the provider, the call and the status: EUNAUTHORIZED
-// for 401, EINVALID for other 4xx, EUNAVAILABLE for timeouts, transport
-// errors, 5xx and 429 (with RetryAt when the provider said when).
+// *relay.Error naming the provider, the call and the status: Unauthorized
+// (EUNAUTHORIZED by default) for 401, EINVALID for other 4xx,
+// EUNAVAILABLE for timeouts, transport errors, malformed answers, 5xx, 429
+// and a rate-limited 403 (with RetryAt when the provider said when).
 func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 	attempts := cmpOr(c.Attempts, 3)
 	timeout := cmpOr(c.Timeout, 20*time.Second)
@@ -166,10 +186,20 @@ func (c *Client) Do(ctx context.Context, r *Request) (*Response, error) {
 	}
 }
 
+// Call is Do for a request with only these fields: what names the call,
+// header and body (nil for none) are sent, out decodes a 2xx answer (nil
+// to ignore it). Errors as Do's.
+func (c *Client) Call(ctx context.Context, what, method, u string, header http.Header, body, out any) (*Response, error) {
+	return c.Do(ctx, &Request{Method: method, URL: u, What: what, Header: header, Body: body, Out: out})
+}
+
 // once makes one attempt. It returns the wait the provider asked for (0 when
 // it named none) and whether it was a rate limit, with a retryable error.
 func (c *Client) once(ctx context.Context, r *Request, body []byte, form bool, key string, timeout time.Duration) (*Response, time.Duration, bool, error) {
-	actx, cancel := context.WithTimeout(ctx, timeout)
+	actx, cancel := ctx, context.CancelFunc(func() {})
+	if timeout > 0 {
+		actx, cancel = context.WithTimeout(ctx, timeout)
+	}
 	defer cancel()
 	var rd io.Reader
 	if body != nil {
@@ -208,37 +238,71 @@ func (c *Client) once(ctx context.Context, r *Request, body []byte, form bool, k
 	if c.RateLimit != nil {
 		out.RateLimit = c.RateLimit(resp.Header, now)
 	}
-	if resp.StatusCode/100 == 2 {
-		if r.Out != nil && resp.StatusCode != http.StatusNoContent {
-			if err := json.NewDecoder(io.LimitReader(resp.Body, 32<<20)).Decode(r.Out); err != nil {
+	var answer io.Reader = io.LimitReader(resp.Body, 32<<20)
+	detail := ""
+	if c.Classify != nil {
+		b, err := io.ReadAll(answer)
+		if err != nil {
+			return nil, 0, false, relay.Errorf(relay.EUNAVAILABLE, "%s: %s: %s", c.Provider, r.What, transport(err))
+		}
+		out.Status, detail = c.Classify(resp.StatusCode, b)
+		answer = bytes.NewReader(b)
+	}
+	if out.Status/100 == 2 {
+		if r.Out != nil && out.Status != http.StatusNoContent {
+			if err := json.NewDecoder(answer).Decode(r.Out); err != nil {
 				return nil, 0, false, relay.Errorf(relay.EUNAVAILABLE, "%s: %s: malformed answer", c.Provider, r.What)
 			}
 		}
 		return out, 0, false, nil
 	}
-	msg := fmt.Sprintf("%s: %s: HTTP %d", c.Provider, r.What, resp.StatusCode)
-	rl := out.RateLimit
+	return c.statusError(r.What, resp.StatusCode, detail, out, now)
+}
+
+// statusError is the one mapping of a refused or failed answer to a
+// relay.Error; out.Status is the status the answer stands for, sent the
+// status it came with. It returns what once does.
+func (c *Client) statusError(what string, sent int, detail string, out *Response, now time.Time) (*Response, time.Duration, bool, error) {
+	msg := fmt.Sprintf("%s: %s: HTTP %d", c.Provider, what, sent)
+	if detail != "" {
+		msg += ": " + truncate(detail, 300)
+	}
+	rl, status := out.RateLimit, out.Status
 	// A 403 is a rate limit when the limit is used up or it names a wait
 	// (GitHub's primary and secondary limits).
-	limited := resp.StatusCode == http.StatusTooManyRequests ||
-		(resp.StatusCode == http.StatusForbidden && ((rl.Known && rl.Remaining == 0) || resp.Header.Get("Retry-After") != ""))
-	switch {
-	case limited || resp.StatusCode >= 500:
+	limited := status == http.StatusTooManyRequests ||
+		(status == http.StatusForbidden && ((rl.Known && rl.Remaining == 0) || out.Header.Get("Retry-After") != ""))
+	wait := time.Duration(0)
+	if limited || status >= 500 {
 		// Retry-After, but not before the window resets when the limit is
 		// used up.
-		wait := RetryAfter(resp.Header, now)
+		wait = RetryAfter(out.Header, now)
 		if rl.Known && rl.Remaining == 0 && rl.Reset.After(now) {
 			wait = max(wait, rl.Reset.Sub(now))
 		}
+	}
+	err := errorFor(msg, status, limited, c.Unauthorized)
+	if err.Code == relay.EUNAVAILABLE {
+		return nil, wait, limited, err
+	}
+	return out, 0, false, err
+}
+
+// errorFor is the one mapping of a refused or failed answer to an error
+// code: EUNAVAILABLE for 5xx and a rate limit (limited: a 429, or a 403
+// read as one), unauthorized (EUNAUTHORIZED when "") for 401, EINVALID for
+// any other status. msg names the provider, the call and the status.
+func errorFor(msg string, status int, limited bool, unauthorized string) *relay.Error {
+	switch {
+	case limited || status >= 500:
 		if limited {
 			msg += " (rate limited)"
 		}
-		return nil, wait, limited, relay.Errorf(relay.EUNAVAILABLE, "%s", msg)
-	case resp.StatusCode == http.StatusUnauthorized:
-		return nil, 0, false, relay.Errorf(relay.EUNAUTHORIZED, "%s", msg)
-	default:
-		return out, 0, false, relay.Errorf(relay.EINVALID, "%s", msg)
+		return relay.Errorf(relay.EUNAVAILABLE, "%s", msg)
+	case status == http.StatusUnauthorized:
+		return relay.Errorf(cmpOr(unauthorized, relay.EUNAUTHORIZED), "%s", msg)
 	}
+	return relay.Errorf(relay.EINVALID, "%s", msg)
 }
 
 // httpClient is c.HTTP (or the default client) with the redirect policy
@@ -310,10 +374,29 @@ func EpochRateLimit(limit, remaining, reset string, resetIsDelta bool) func(http
 	}
 }
 
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
 func cmpOr[T comparable](v, def T) T {
 	var zero T
 	if v == zero {
 		return def
 	}
 	return v
+}
+
+// NewFlowClient returns a Client for the calls a connect flow makes while
+// a user waits (the code exchange, listing resources, registering
+// webhooks) and for confirming lifecycle webhooks: one attempt, bounded by
+// hc's own timeout and the context rather than a per-attempt one, and a
+// refused credential (401) is a refusal (EINVALID) like any other, since
+// there is no token to refresh and try again with. rl reads the provider's
+// rate-limit headers (nil when it has none); set Classify on the result
+// for a provider whose errors live in the body.
+func NewFlowClient(hc *http.Client, provider string, rl func(http.Header, time.Time) relay.RateLimit) *Client {
+	return &Client{HTTP: hc, Provider: provider, Attempts: 1, Timeout: -1, Unauthorized: relay.EINVALID, RateLimit: rl}
 }

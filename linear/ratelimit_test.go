@@ -1,0 +1,31 @@
+package linear_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/linear"
+)
+
+// A 403 that is a rate limit (the budget used up) is a wait, not a refusal,
+// for the connect flow's calls as for backfills.
+func TestRateLimitedForbiddenIsUnavailable(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-RateLimit-Requests-Limit", "100")
+		w.Header().Set("X-RateLimit-Requests-Remaining", "0")
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusForbidden)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := linear.NewConnector(linear.ConnectorConfig{ClientID: "id", ClientSecret: "secret", APIURL: srv.URL, WebURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &relay.Connection{Provider: "linear", ExternalID: "org-1"}
+	if _, err := c.Resources(context.Background(), conn, &relay.Token{AccessToken: "tok"}); relay.ErrorCode(err) != relay.EUNAVAILABLE {
+		t.Fatalf("rate-limited 403: %v, want EUNAVAILABLE", err)
+	}
+}
