@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/internal/jsoncolumn"
 )
 
 var _ relay.ConnectionStore = (*Store)(nil)
@@ -99,10 +99,9 @@ func scanConnection(row scanner) (*relay.Connection, error) {
 		&meta, &tokExp, &c.Teardown, &created, &updated, &deleted); err != nil {
 		return nil, err
 	}
-	if meta != "" && meta != "{}" {
-		if err := json.Unmarshal([]byte(meta), &c.Metadata); err != nil {
-			return nil, fmt.Errorf("metadata: %w", err)
-		}
+	var err error
+	if c.Metadata, err = jsoncolumn.ParseMap(meta); err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
 	}
 	c.TokenExpiresAt, c.CreatedAt, c.UpdatedAt = fromMS(tokExp), fromMS(created), fromMS(updated)
 	if deleted.Valid {
@@ -110,14 +109,6 @@ func scanConnection(row scanner) (*relay.Connection, error) {
 		c.DeletedAt = &t
 	}
 	return &c, nil
-}
-
-func marshalMetadata(m map[string]string) (string, error) {
-	if len(m) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(m)
-	return string(b), err
 }
 
 // UpsertConnection creates or revives the connection of (Provider,
@@ -128,7 +119,7 @@ func (s *Store) UpsertConnection(ctx context.Context, c *relay.Connection, seal 
 	if now.IsZero() {
 		now = time.Now().UTC()
 	}
-	meta, err := marshalMetadata(c.Metadata)
+	meta, err := jsoncolumn.Map(c.Metadata)
 	if err != nil {
 		return false, fmt.Errorf("sqlite: upsert connection: %w", err)
 	}
@@ -148,17 +139,16 @@ func (s *Store) UpsertConnection(ctx context.Context, c *relay.Connection, seal 
 		case err != nil:
 			return fmt.Errorf("sqlite: upsert connection: %w", err)
 		default:
-			if old.DeletedAt == nil && old.OrgID != c.OrgID {
-				return relay.Errorf(relay.ECONFLICT, "%s account %s is connected to another org", c.Provider, c.ExternalID)
+			if err := c.Revive(old); err != nil {
+				return err
 			}
-			c.ID, c.CreatedAt, c.TokenExpiresAt = old.ID, old.CreatedAt, old.TokenExpiresAt
 			if _, err := tx.ExecContext(ctx, `UPDATE connections SET org_id = ?, account_name = ?, status = ?, status_reason = ?,
 				metadata = ?, teardown = '', updated_at = ?, deleted_at = NULL WHERE id = ?`,
 				c.OrgID, c.AccountName, c.Status, c.StatusReason, meta, ms(now), c.ID); err != nil {
 				return fmt.Errorf("sqlite: upsert connection: %w", err)
 			}
 		}
-		c.UpdatedAt, c.DeletedAt, c.Teardown = now, nil, ""
+		c.Written(now)
 		if seal != nil {
 			tok, err := seal(c.ID)
 			if err != nil {
@@ -318,18 +308,11 @@ func (s *Store) SetConnectionMetadata(ctx context.Context, id string, kv map[str
 		} else if err != nil {
 			return fmt.Errorf("sqlite: set connection metadata: %w", err)
 		}
-		m := map[string]string{}
-		if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		m, err := jsoncolumn.ParseMap(raw)
+		if err != nil {
 			return fmt.Errorf("sqlite: set connection metadata: %w", err)
 		}
-		for k, v := range kv {
-			if v == "" {
-				delete(m, k)
-			} else {
-				m[k] = v
-			}
-		}
-		meta, err := marshalMetadata(m)
+		meta, err := jsoncolumn.Map(relay.MergeMetadata(m, kv))
 		if err != nil {
 			return fmt.Errorf("sqlite: set connection metadata: %w", err)
 		}
