@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -453,7 +452,7 @@ func (s *Store) ResealAll(ctx context.Context, fn func(relay.Sealed, []byte) (re
 			if err != nil {
 				return fmt.Errorf("postgres: reseal token of %s: %w", id, err)
 			}
-			if sealed.KeyID == old.KeyID && bytes.Equal(sealed.Ciphertext, old.Ciphertext) {
+			if sealed.Equal(old) {
 				return nil // already under the first key, bound
 			}
 			if _, err := tx.Exec(ctx, `UPDATE tokens SET key_id = $1, ciphertext = $2, version = version + 1 WHERE connection_id = $3`,

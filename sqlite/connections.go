@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -468,7 +467,7 @@ func (s *Store) ResealAll(ctx context.Context, fn func(relay.Sealed, []byte) (re
 			if err != nil {
 				return fmt.Errorf("sqlite: reseal token of %s: %w", id, err)
 			}
-			if sealed.KeyID == old.KeyID && bytes.Equal(sealed.Ciphertext, old.Ciphertext) {
+			if sealed.Equal(old) {
 				return nil // already under the first key, bound
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE tokens SET key_id = ?, ciphertext = ?, version = version + 1 WHERE connection_id = ?`,
