@@ -103,7 +103,7 @@ func (s *Store) CreateBackfill(ctx context.Context, b *relay.Backfill, tasks []*
 // GetBackfill returns a backfill with its tasks.
 func (s *Store) GetBackfill(ctx context.Context, id, orgID string) (*relay.Backfill, error) {
 	b, err := scanBackfill(s.pool.QueryRow(ctx, `SELECT `+backfillColumns+` FROM backfills b WHERE b.id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && orgID != "" && b.OrgID != orgID) {
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !relay.OrgSees(orgID, b.OrgID)) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "backfill %s not found", id)
 	} else if err != nil {
 		return nil, fmt.Errorf("postgres: get backfill: %w", err)

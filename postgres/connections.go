@@ -208,7 +208,7 @@ func upsertResources(ctx context.Context, tx pgx.Tx, connectionID, provider stri
 // GetConnection returns a connection, deleted ones included.
 func (s *Store) GetConnection(ctx context.Context, id, orgID string) (*relay.Connection, error) {
 	c, err := scanConnection(s.pool.QueryRow(ctx, `SELECT `+connectionColumns+` FROM connections WHERE id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && orgID != "" && c.OrgID != orgID) {
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !relay.OrgSees(orgID, c.OrgID)) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "connection %s not found", id)
 	} else if err != nil {
 		return nil, fmt.Errorf("postgres: get connection: %w", err)

@@ -140,7 +140,7 @@ func scanEvent(row pgx.Row) (*relay.Event, error) {
 // GetEvent returns the event with its deliveries and their attempt logs.
 func (s *Store) GetEvent(ctx context.Context, id, orgID string) (*relay.Event, error) {
 	e, err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && orgID != "" && e.OrgID != orgID) {
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !relay.OrgSees(orgID, e.OrgID)) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "event %s not found", id)
 	} else if err != nil {
 		return nil, fmt.Errorf("postgres: get event: %w", err)

@@ -205,7 +205,7 @@ func upsertResources(ctx context.Context, tx *sql.Tx, connectionID, provider str
 // GetConnection returns a connection, deleted ones included.
 func (s *Store) GetConnection(ctx context.Context, id, orgID string) (*relay.Connection, error) {
 	c, err := scanConnection(s.reader.QueryRowContext(ctx, `SELECT `+connectionColumns+` FROM connections WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && orgID != "" && c.OrgID != orgID) {
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !relay.OrgSees(orgID, c.OrgID)) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "connection %s not found", id)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: get connection: %w", err)

@@ -92,7 +92,7 @@ func (s *Store) GetEvent(ctx context.Context, id, orgID string) (*relay.Event, e
 	}
 	defer tx.Rollback()
 	e, err := scanEvent(tx.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && orgID != "" && e.OrgID != orgID) {
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !relay.OrgSees(orgID, e.OrgID)) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "event %s not found", id)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: get event: %w", err)
