@@ -79,3 +79,13 @@ func ValidateAPIKeyName(name string) error {
 	}
 	return nil
 }
+
+// CanRevoke returns nil when k may be revoked while admins admin keys exist
+// (k among them when it is one): the last admin key is ECONFLICT, since
+// without one no new org key could be made.
+func (k *APIKey) CanRevoke(admins int) error {
+	if k.IsAdmin() && admins <= 1 {
+		return Errorf(ECONFLICT, "API key %s is the last admin key; create another admin key first", k.ID)
+	}
+	return nil
+}

@@ -24,3 +24,17 @@ func TestAPIKeyPrefix(t *testing.T) {
 		}
 	}
 }
+
+func TestAPIKeyCanRevoke(t *testing.T) {
+	admin := &relay.APIKey{ID: "key_1"}
+	if err := admin.CanRevoke(1); relay.ErrorCode(err) != relay.ECONFLICT {
+		t.Fatalf("last admin key: err = %v, want ECONFLICT", err)
+	}
+	if err := admin.CanRevoke(2); err != nil {
+		t.Fatalf("one of two admin keys: %v", err)
+	}
+	org := &relay.APIKey{ID: "key_2", OrgID: "org_a"}
+	if err := org.CanRevoke(0); err != nil {
+		t.Fatalf("org key: %v", err)
+	}
+}

@@ -1,6 +1,9 @@
 package relay
 
-import "context"
+import (
+	"bytes"
+	"context"
+)
 
 // The associated data of each kind of sealed value names its owner, with a
 // prefix for the kind: a ciphertext copied to another row — another
@@ -78,4 +81,11 @@ func (v StoredSecret) Open(s Sealer, destinationID string) (string, error) {
 		return "", err
 	}
 	return string(p), nil
+}
+
+// Equal reports whether s and o are the same sealed bytes under the same
+// key: a reseal that returns its input changed nothing and need not be
+// written.
+func (s Sealed) Equal(o Sealed) bool {
+	return s.KeyID == o.KeyID && bytes.Equal(s.Ciphertext, o.Ciphertext)
 }

@@ -70,8 +70,8 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id, orgID string) (*relay.APIK
 			if err := tx.QueryRow(ctx, `SELECT count(*) FROM api_keys WHERE org_id = ''`).Scan(&n); err != nil {
 				return err
 			}
-			if n <= 1 {
-				return relay.Errorf(relay.ECONFLICT, "API key %s is the last admin key; create another admin key first", id)
+			if err := k.CanRevoke(n); err != nil {
+				return err
 			}
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM api_keys WHERE id = $1`, id)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/internal/jsoncolumn"
 )
 
 var _ relay.BackfillStore = (*Store)(nil)
@@ -27,7 +28,8 @@ func scanBackfill(row pgx.Row) (*relay.Backfill, error) {
 		&b.CreatedAt, &b.UpdatedAt, &finished, &b.Pages, &b.Items, &b.Failed); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(types), &b.EntityTypes); err != nil {
+	var err error
+	if b.EntityTypes, err = jsoncolumn.ParseList(types); err != nil {
 		return nil, fmt.Errorf("entity types: %w", err)
 	}
 	b.Since, b.CreatedAt, b.UpdatedAt = b.Since.UTC(), b.CreatedAt.UTC(), b.UpdatedAt.UTC()
@@ -58,7 +60,7 @@ func (s *Store) CreateBackfill(ctx context.Context, b *relay.Backfill, tasks []*
 	if err != nil {
 		return nil, false, err
 	}
-	key := b.ConnectionID + "|" + b.ParamsKey()
+	key := b.ActiveKey()
 	var existing string
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `SELECT id FROM backfills WHERE active_key = $1`, key).Scan(&existing)
@@ -101,7 +103,7 @@ func (s *Store) CreateBackfill(ctx context.Context, b *relay.Backfill, tasks []*
 // GetBackfill returns a backfill with its tasks.
 func (s *Store) GetBackfill(ctx context.Context, id, orgID string) (*relay.Backfill, error) {
 	b, err := scanBackfill(s.pool.QueryRow(ctx, `SELECT `+backfillColumns+` FROM backfills b WHERE b.id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && orgID != "" && b.OrgID != orgID) {
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !relay.OrgSees(orgID, b.OrgID)) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "backfill %s not found", id)
 	} else if err != nil {
 		return nil, fmt.Errorf("postgres: get backfill: %w", err)
@@ -162,10 +164,7 @@ func (s *Store) GetBackfillTask(ctx context.Context, id string) (*relay.Backfill
 func (s *Store) CommitBackfillPage(ctx context.Context, p *relay.BackfillPage) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var backfillID string
-		status, cursor := relay.TaskRunning, p.Cursor
-		if p.Last {
-			status, cursor = relay.TaskDone, p.PrevCursor
-		}
+		status, cursor := p.TaskAfter()
 		err := tx.QueryRow(ctx, `UPDATE backfill_tasks SET cursor = $1, status = $2, pages = pages + 1, items = items + $3,
 			updated_at = $4 WHERE id = $5 AND cursor = $6 AND status NOT IN ('done', 'failed', 'cancelled') RETURNING backfill_id`,
 			cursor, status, len(p.Items), p.Now.UTC(), p.TaskID, p.PrevCursor).Scan(&backfillID)
@@ -200,23 +199,17 @@ func finishIfDone(ctx context.Context, tx pgx.Tx, backfillID string, now time.Ti
 func (s *Store) UpdateBackfillTask(ctx context.Context, id, status, errMsg string, waited bool, now time.Time) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var backfillID string
-		errs, waits := 0, 0
-		if errMsg != "" {
-			errs = 1
-		}
-		if waited {
-			waits = 1
-		}
+		u := relay.NewTaskUpdate(status, errMsg, waited)
 		err := tx.QueryRow(ctx, `UPDATE backfill_tasks SET status = $1, errors = errors + $2,
 			last_error = CASE WHEN $3 <> '' THEN $4 ELSE last_error END, rate_limit_waits = rate_limit_waits + $5, updated_at = $6
 			WHERE id = $7 AND status NOT IN ('done', 'failed', 'cancelled') RETURNING backfill_id`,
-			status, errs, errMsg, errMsg, waits, now.UTC(), id).Scan(&backfillID)
+			status, u.Errors, errMsg, errMsg, u.Waits, now.UTC(), id).Scan(&backfillID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return relay.Errorf(relay.ECONFLICT, "backfill task %s is finished or unknown", id)
 		} else if err != nil {
 			return fmt.Errorf("postgres: update backfill task: %w", err)
 		}
-		if status == relay.TaskDone || status == relay.TaskFailed || status == relay.TaskCancelled {
+		if u.Finished {
 			return finishIfDone(ctx, tx, backfillID, now)
 		}
 		return nil

@@ -1,9 +1,7 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/internal/jsoncolumn"
 )
 
 var _ relay.ConnectionStore = (*Store)(nil)
@@ -98,10 +97,9 @@ func scanConnection(row pgx.Row) (*relay.Connection, error) {
 		&meta, &c.TokenExpiresAt, &c.Teardown, &c.CreatedAt, &c.UpdatedAt, &deleted); err != nil {
 		return nil, err
 	}
-	if meta != "" && meta != "{}" {
-		if err := json.Unmarshal([]byte(meta), &c.Metadata); err != nil {
-			return nil, fmt.Errorf("metadata: %w", err)
-		}
+	var err error
+	if c.Metadata, err = jsoncolumn.ParseMap(meta); err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
 	}
 	c.TokenExpiresAt, c.CreatedAt, c.UpdatedAt = fromTS(c.TokenExpiresAt), c.CreatedAt.UTC(), c.UpdatedAt.UTC()
 	if deleted != nil {
@@ -109,14 +107,6 @@ func scanConnection(row pgx.Row) (*relay.Connection, error) {
 		c.DeletedAt = &t
 	}
 	return &c, nil
-}
-
-func marshalMetadata(m map[string]string) (string, error) {
-	if len(m) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(m)
-	return string(b), err
 }
 
 // UpsertConnection creates or revives the connection of (Provider,
@@ -129,7 +119,7 @@ func (s *Store) UpsertConnection(ctx context.Context, c *relay.Connection, seal 
 		now = time.Now()
 	}
 	now = now.UTC()
-	meta, err := marshalMetadata(c.Metadata)
+	meta, err := jsoncolumn.Map(c.Metadata)
 	if err != nil {
 		return false, fmt.Errorf("postgres: upsert connection: %w", err)
 	}
@@ -154,17 +144,16 @@ func (s *Store) UpsertConnection(ctx context.Context, c *relay.Connection, seal 
 			if err != nil {
 				return fmt.Errorf("postgres: upsert connection: %w", err)
 			}
-			if old.DeletedAt == nil && old.OrgID != c.OrgID {
-				return relay.Errorf(relay.ECONFLICT, "%s account %s is connected to another org", c.Provider, c.ExternalID)
+			if err := c.Revive(old); err != nil {
+				return err
 			}
-			c.ID, c.CreatedAt, c.TokenExpiresAt = old.ID, old.CreatedAt, old.TokenExpiresAt
 			if _, err := tx.Exec(ctx, `UPDATE connections SET org_id = $1, account_name = $2, status = $3, status_reason = $4,
 				metadata = $5, teardown = '', updated_at = $6, deleted_at = NULL WHERE id = $7`,
 				c.OrgID, c.AccountName, c.Status, c.StatusReason, meta, now, c.ID); err != nil {
 				return fmt.Errorf("postgres: upsert connection: %w", err)
 			}
 		}
-		c.UpdatedAt, c.DeletedAt, c.Teardown = now, nil, ""
+		c.Written(now)
 		if seal != nil {
 			tok, err := seal(c.ID)
 			if err != nil {
@@ -219,7 +208,7 @@ func upsertResources(ctx context.Context, tx pgx.Tx, connectionID, provider stri
 // GetConnection returns a connection, deleted ones included.
 func (s *Store) GetConnection(ctx context.Context, id, orgID string) (*relay.Connection, error) {
 	c, err := scanConnection(s.pool.QueryRow(ctx, `SELECT `+connectionColumns+` FROM connections WHERE id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && orgID != "" && c.OrgID != orgID) {
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !relay.OrgSees(orgID, c.OrgID)) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "connection %s not found", id)
 	} else if err != nil {
 		return nil, fmt.Errorf("postgres: get connection: %w", err)
@@ -310,18 +299,11 @@ func (s *Store) SetConnectionMetadata(ctx context.Context, id string, kv map[str
 		} else if err != nil {
 			return fmt.Errorf("postgres: set connection metadata: %w", err)
 		}
-		m := map[string]string{}
-		if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		m, err := jsoncolumn.ParseMap(raw)
+		if err != nil {
 			return fmt.Errorf("postgres: set connection metadata: %w", err)
 		}
-		for k, v := range kv {
-			if v == "" {
-				delete(m, k)
-			} else {
-				m[k] = v
-			}
-		}
-		meta, err := marshalMetadata(m)
+		meta, err := jsoncolumn.Map(relay.MergeMetadata(m, kv))
 		if err != nil {
 			return fmt.Errorf("postgres: set connection metadata: %w", err)
 		}
@@ -470,7 +452,7 @@ func (s *Store) ResealAll(ctx context.Context, fn func(relay.Sealed, []byte) (re
 			if err != nil {
 				return fmt.Errorf("postgres: reseal token of %s: %w", id, err)
 			}
-			if sealed.KeyID == old.KeyID && bytes.Equal(sealed.Ciphertext, old.Ciphertext) {
+			if sealed.Equal(old) {
 				return nil // already under the first key, bound
 			}
 			if _, err := tx.Exec(ctx, `UPDATE tokens SET key_id = $1, ciphertext = $2, version = version + 1 WHERE connection_id = $3`,

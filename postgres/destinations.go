@@ -2,13 +2,13 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/internal/jsoncolumn"
 )
 
 const destinationColumns = `id, name, url, secret, providers, event_types, org_id, max_concurrency, timeout_ms,
@@ -32,10 +32,10 @@ func scanDestination(row pgx.Row, sealer relay.Sealer) (*relay.Destination, erro
 	if d.Secret, err = secret.Open(sealer, d.ID); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(providers), &d.Providers); err != nil {
+	if d.Providers, err = jsoncolumn.ParseList(providers); err != nil {
 		return nil, fmt.Errorf("providers: %w", err)
 	}
-	if err := json.Unmarshal([]byte(eventTypes), &d.EventTypes); err != nil {
+	if d.EventTypes, err = jsoncolumn.ParseList(eventTypes); err != nil {
 		return nil, fmt.Errorf("event_types: %w", err)
 	}
 	d.Timeout = relay.Duration(time.Duration(timeoutMS) * time.Millisecond)
@@ -43,16 +43,8 @@ func scanDestination(row pgx.Row, sealer relay.Sealer) (*relay.Destination, erro
 	return &d, nil
 }
 
-func jsonList(v []string) string {
-	if len(v) == 0 {
-		return "[]"
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
 func destinationArgs(d *relay.Destination, secret relay.StoredSecret) []any {
-	return []any{d.ID, d.Name, d.URL, secret.Clear, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
+	return []any{d.ID, d.Name, d.URL, secret.Clear, jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes), d.OrgID, d.MaxConcurrency,
 		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ts(d.PausedUntil), d.CreatedAt.UTC(), d.UpdatedAt.UTC(),
 		secret.Sealed.KeyID, secret.Sealed.Ciphertext}
 }
@@ -88,7 +80,7 @@ func (s *Store) UpdateDestination(ctx context.Context, d *relay.Destination) err
 		providers = $5, event_types = $6, org_id = $7,
 		max_concurrency = $8, timeout_ms = $9, disabled = $10, disabled_reason = $11, updated_at = $12
 		WHERE id = $1 AND deleted_at IS NULL`,
-		d.ID, d.Name, d.URL, secret.Clear, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
+		d.ID, d.Name, d.URL, secret.Clear, jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes), d.OrgID, d.MaxConcurrency,
 		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, d.UpdatedAt.UTC(),
 		d.Secret == "", secret.Sealed.KeyID, secret.Sealed.Ciphertext)
 	if isUnique(err) {
@@ -136,7 +128,7 @@ func (s *Store) UpsertDestination(ctx context.Context, d *relay.Destination) err
 		_, err = tx.Exec(ctx, `UPDATE destinations SET url = $2, secret = $3, providers = $4, event_types = $5,
 			org_id = $6, max_concurrency = $7, timeout_ms = $8, updated_at = $9, secret_key_id = $10, secret_sealed = $11
 			WHERE id = $1`,
-			id, d.URL, secret.Clear, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
+			id, d.URL, secret.Clear, jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes), d.OrgID, d.MaxConcurrency,
 			time.Duration(d.Timeout).Milliseconds(), d.UpdatedAt.UTC(), secret.Sealed.KeyID, secret.Sealed.Ciphertext)
 		return err
 	})

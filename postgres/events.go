@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/internal/jsoncolumn"
 )
 
 // InsertEvents stores the batch in one transaction with two round trips:
@@ -109,14 +109,11 @@ func insertEventsTx(ctx context.Context, tx pgx.Tx, items []*relay.IngestItem) e
 }
 
 func marshalHeaders(h map[string]string) (string, error) {
-	if len(h) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(h)
+	s, err := jsoncolumn.Map(h)
 	if err != nil {
 		return "", fmt.Errorf("postgres: headers: %w", err)
 	}
-	return string(b), nil
+	return s, nil
 }
 
 const eventColumns = `e.id, e.provider, e.delivery_id, e.event_type, e.source, e.account_id, e.resource_id,
@@ -131,10 +128,9 @@ func scanEvent(row pgx.Row) (*relay.Event, error) {
 		&e.OrgID, &e.ConnectionID, &e.Match, &headers, &payload, &received); err != nil {
 		return nil, err
 	}
-	if headers != "" && headers != "{}" {
-		if err := json.Unmarshal([]byte(headers), &e.Headers); err != nil {
-			return nil, fmt.Errorf("headers: %w", err)
-		}
+	var err error
+	if e.Headers, err = jsoncolumn.ParseMap(headers); err != nil {
+		return nil, fmt.Errorf("headers: %w", err)
 	}
 	e.Payload = payload
 	e.ReceivedAt = received.UTC()
@@ -144,7 +140,7 @@ func scanEvent(row pgx.Row) (*relay.Event, error) {
 // GetEvent returns the event with its deliveries and their attempt logs.
 func (s *Store) GetEvent(ctx context.Context, id, orgID string) (*relay.Event, error) {
 	e, err := scanEvent(s.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) || (err == nil && orgID != "" && e.OrgID != orgID) {
+	if errors.Is(err, pgx.ErrNoRows) || (err == nil && !relay.OrgSees(orgID, e.OrgID)) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "event %s not found", id)
 	} else if err != nil {
 		return nil, fmt.Errorf("postgres: get event: %w", err)
@@ -212,7 +208,7 @@ func (s *Store) ListEvents(ctx context.Context, f relay.EventFilter) (*relay.Pag
 	if f.Cursor != "" {
 		w.add("e.id < ?", f.Cursor)
 	}
-	limit := pageLimit(f.Limit)
+	limit := relay.PageLimit(f.Limit)
 	w.args = append(w.args, limit+1)
 	q := `SELECT ` + eventColumns + ` FROM events e` + w.sql() + fmt.Sprintf(` ORDER BY e.id DESC LIMIT $%d`, len(w.args))
 	rows, err := s.pool.Query(ctx, q, w.args...)
@@ -220,32 +216,18 @@ func (s *Store) ListEvents(ctx context.Context, f relay.EventFilter) (*relay.Pag
 		return nil, fmt.Errorf("postgres: list events: %w", err)
 	}
 	defer rows.Close()
-	page := &relay.Page[*relay.Event]{Items: []*relay.Event{}}
+	var items []*relay.Event
 	for rows.Next() {
 		e, err := scanEvent(rows)
 		if err != nil {
 			return nil, fmt.Errorf("postgres: list events: %w", err)
 		}
-		page.Items = append(page.Items, e)
+		items = append(items, e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: list events: %w", err)
 	}
-	if len(page.Items) > limit {
-		page.Items = page.Items[:limit]
-		page.Next = page.Items[limit-1].ID
-	}
-	return page, nil
-}
-
-func pageLimit(n int) int {
-	switch {
-	case n <= 0:
-		return 100
-	case n > 1000:
-		return 1000
-	}
-	return n
+	return relay.NewPage(items, limit, func(e *relay.Event) string { return e.ID }), nil
 }
 
 const deliveryColumns = `d.id, d.event_id, d.destination_id, d.status, d.source, d.attempts, d.step, d.next_attempt_at,
@@ -341,7 +323,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f relay.DeliveryFilter) (*re
 	if f.Cursor != "" {
 		w.add("d.id < ?", f.Cursor)
 	}
-	limit := pageLimit(f.Limit)
+	limit := relay.PageLimit(f.Limit)
 	w.args = append(w.args, limit+1)
 	q := `SELECT ` + deliveryColumns + ` FROM deliveries d` + w.sql() + fmt.Sprintf(` ORDER BY d.id DESC LIMIT $%d`, len(w.args))
 	rows, err := s.pool.Query(ctx, q, w.args...)
@@ -352,13 +334,5 @@ func (s *Store) ListDeliveries(ctx context.Context, f relay.DeliveryFilter) (*re
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list deliveries: %w", err)
 	}
-	page := &relay.Page[*relay.Delivery]{Items: items}
-	if page.Items == nil {
-		page.Items = []*relay.Delivery{}
-	}
-	if len(page.Items) > limit {
-		page.Items = page.Items[:limit]
-		page.Next = page.Items[limit-1].ID
-	}
-	return page, nil
+	return relay.NewPage(items, limit, func(d *relay.Delivery) string { return d.ID }), nil
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/internal/jsoncolumn"
 )
 
 var _ relay.ResolutionStore = (*Store)(nil)
@@ -24,7 +24,7 @@ func (s *Store) PairConnection(ctx context.Context, c *relay.Connection) (*relay
 		now = time.Now()
 	}
 	now = now.UTC()
-	meta, err := marshalMetadata(c.Metadata)
+	meta, err := jsoncolumn.Map(c.Metadata)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: pair connection: %w", err)
 	}
@@ -47,18 +47,17 @@ func (s *Store) PairConnection(ctx context.Context, c *relay.Connection) (*relay
 			if err != nil {
 				return fmt.Errorf("postgres: pair connection: %w", err)
 			}
-			if old.DeletedAt == nil {
+			if err := c.RevivePaired(old); err != nil {
 				existing = old
-				return relay.Errorf(relay.ECONFLICT, "%s account %s is already paired", c.Provider, c.ExternalID)
+				return err
 			}
-			c.ID, c.CreatedAt = old.ID, old.CreatedAt
 			if _, err := tx.Exec(ctx, `UPDATE connections SET org_id = $1, account_name = $2, status = $3, status_reason = $4,
 				metadata = $5, token_expires_at = 'epoch', teardown = '', updated_at = $6, deleted_at = NULL WHERE id = $7`,
 				c.OrgID, c.AccountName, relay.ConnectionActive, c.StatusReason, meta, now, c.ID); err != nil {
 				return fmt.Errorf("postgres: pair connection: %w", err)
 			}
 		}
-		c.Status, c.UpdatedAt, c.DeletedAt, c.Teardown, c.TokenExpiresAt = relay.ConnectionActive, now, nil, "", time.Time{}
+		c.Paired(now)
 		return bumpGeneration(ctx, tx)
 	})
 	if existing != nil {
@@ -72,11 +71,8 @@ func (s *Store) PairConnection(ctx context.Context, c *relay.Connection) (*relay
 
 // PutResolution upserts the account's latest resolution.
 func (s *Store) PutResolution(ctx context.Context, r *relay.Resolution) error {
-	cands, err := json.Marshal(nonNil(r.Candidates))
-	if err != nil {
-		return fmt.Errorf("postgres: put resolution: %w", err)
-	}
-	err = s.pool.QueryRow(ctx, `INSERT INTO resolutions
+	cands := jsoncolumn.List(r.Candidates)
+	err := s.pool.QueryRow(ctx, `INSERT INTO resolutions
 		(provider, account_id, outcome, org_id, connection_id, candidates, resolver, attempts, last_error, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9)
 		ON CONFLICT (provider, account_id) DO UPDATE SET outcome = excluded.outcome, org_id = excluded.org_id,
@@ -99,7 +95,8 @@ func scanResolution(row pgx.Row) (*relay.Resolution, error) {
 		&r.LastError, &r.UpdatedAt); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(cands), &r.Candidates); err != nil {
+	var err error
+	if r.Candidates, err = jsoncolumn.ParseList(cands); err != nil {
 		return nil, fmt.Errorf("candidates: %w", err)
 	}
 	if len(r.Candidates) == 0 {
@@ -167,11 +164,4 @@ func (s *Store) HeldAccounts(ctx context.Context, providers []string, limit int)
 		return nil, fmt.Errorf("postgres: held accounts: %w", err)
 	}
 	return out, nil
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -89,7 +88,7 @@ func (s *Store) resealDestinations(ctx context.Context, fn func(relay.Sealed, []
 			if err != nil {
 				return fmt.Errorf("postgres: reseal secret of destination %s: %w", id, err)
 			}
-			if sealed.KeyID == old.KeyID && bytes.Equal(sealed.Ciphertext, old.Ciphertext) {
+			if sealed.Equal(old) {
 				return nil
 			}
 			if _, err := tx.Exec(ctx, `UPDATE destinations SET secret_key_id = $1, secret_sealed = $2 WHERE id = $3`,

@@ -9,9 +9,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/internal/migrate"
 )
 
 //go:embed migrations/*.sql
@@ -80,34 +78,6 @@ func (s *Store) Close() error {
 	return nil
 }
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("postgres: migrations: %w", err)
-	}
-	var out []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("postgres: migration %s: name must start with a number", e.Name())
-		}
-		b, err := migrationFS.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("postgres: migrations: %w", err)
-		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	return out, nil
-}
-
 // migrationLock is the advisory lock key that serialises replicas migrating
 // the same database at once.
 const migrationLock = 0x72656c6179 // "relay"
@@ -115,50 +85,82 @@ const migrationLock = 0x72656c6179 // "relay"
 // Migrate applies the embedded migrations not applied yet, each in its own
 // transaction under an advisory lock.
 func (s *Store) Migrate(ctx context.Context) error {
-	migrations, err := loadMigrations()
-	if err != nil {
-		return err
-	}
-	for _, m := range migrations {
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
-				return err
-			}
-			if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS relay_migrations (
-				version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-				return err
-			}
-			var done bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM relay_migrations WHERE version = $1)`, m.version).Scan(&done); err != nil {
-				return err
-			}
-			if done {
-				return nil
-			}
-			if _, err := tx.Exec(ctx, m.sql); err != nil {
-				return fmt.Errorf("%s: %w", m.name, err)
-			}
-			_, err := tx.Exec(ctx, `INSERT INTO relay_migrations (version) VALUES ($1)`, m.version)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("postgres: migrate: %w", err)
-		}
+	if err := migrate.Run(ctx, migrator{s.pool}, migrationFS, "migrations"); err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
 	}
 	return nil
 }
 
+// migrator is the migrate.Driver of the pool. Each of its transactions
+// takes the advisory lock, so replicas starting together create the table
+// and apply each migration once.
+type migrator struct{ pool *pgxpool.Pool }
+
+func (m migrator) Applied(ctx context.Context) (map[int]bool, error) {
+	applied := map[int]bool{}
+	err := pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
+		if err := lockAndCreateMigrations(ctx, tx); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT version FROM relay_migrations`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v int
+			if err := rows.Scan(&v); err != nil {
+				return err
+			}
+			applied[v] = true
+		}
+		return rows.Err()
+	})
+	return applied, err
+}
+
+func (m migrator) Apply(ctx context.Context, mig migrate.Migration) error {
+	return pgx.BeginFunc(ctx, m.pool, func(tx pgx.Tx) error {
+		if err := lockAndCreateMigrations(ctx, tx); err != nil {
+			return err
+		}
+		var done bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM relay_migrations WHERE version = $1)`, mig.Version).Scan(&done); err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, mig.SQL); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO relay_migrations (version) VALUES ($1)`, mig.Version)
+		return err
+	})
+}
+
+// lockAndCreateMigrations takes the migration lock for tx and creates the
+// table of applied versions if it does not exist.
+func lockAndCreateMigrations(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS relay_migrations (
+		version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`)
+	return err
+}
+
 // Ready returns nil when the database answers and every migration is applied.
 func (s *Store) Ready(ctx context.Context) error {
-	migrations, err := loadMigrations()
+	want, err := migrate.Latest(migrationFS, "migrations")
 	if err != nil {
-		return err
+		return fmt.Errorf("postgres: ready: %w", err)
 	}
 	var v *int
 	if err := s.pool.QueryRow(ctx, `SELECT max(version) FROM relay_migrations`).Scan(&v); err != nil {
 		return fmt.Errorf("postgres: ready: %w", err)
 	}
-	if want := migrations[len(migrations)-1].version; v == nil || *v < want {
+	if v == nil || *v < want {
 		return fmt.Errorf("postgres: ready: schema not migrated to version %d", want)
 	}
 	return nil

@@ -66,8 +66,8 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id, orgID string) (*relay.APIK
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM api_keys WHERE org_id = ''`).Scan(&n); err != nil {
 			return nil, fmt.Errorf("sqlite: revoke api key: %w", err)
 		}
-		if n <= 1 {
-			return nil, relay.Errorf(relay.ECONFLICT, "API key %s is the last admin key; create another admin key first", id)
+		if err := k.CanRevoke(n); err != nil {
+			return nil, err
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE id = ?`, id); err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/internal/jsoncolumn"
 )
 
 var _ relay.BackfillStore = (*Store)(nil)
@@ -28,7 +29,8 @@ func scanBackfill(row scanner) (*relay.Backfill, error) {
 		&created, &updated, &finished, &b.Pages, &b.Items, &b.Failed); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(types), &b.EntityTypes); err != nil {
+	var err error
+	if b.EntityTypes, err = jsoncolumn.ParseList(types); err != nil {
 		return nil, fmt.Errorf("entity types: %w", err)
 	}
 	b.Since, b.CreatedAt, b.UpdatedAt = fromMS(since), fromMS(created), fromMS(updated)
@@ -60,7 +62,7 @@ func (s *Store) CreateBackfill(ctx context.Context, b *relay.Backfill, tasks []*
 	if err != nil {
 		return nil, false, err
 	}
-	key := b.ConnectionID + "|" + b.ParamsKey()
+	key := b.ActiveKey()
 	var existing string
 	err = s.inTx(ctx, "create backfill", func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `SELECT id FROM backfills WHERE active_key = ?`, key).Scan(&existing)
@@ -98,7 +100,7 @@ func (s *Store) CreateBackfill(ctx context.Context, b *relay.Backfill, tasks []*
 // GetBackfill returns a backfill with its tasks.
 func (s *Store) GetBackfill(ctx context.Context, id, orgID string) (*relay.Backfill, error) {
 	b, err := scanBackfill(s.reader.QueryRowContext(ctx, `SELECT `+backfillColumns+` FROM backfills b WHERE b.id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && orgID != "" && b.OrgID != orgID) {
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !relay.OrgSees(orgID, b.OrgID)) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "backfill %s not found", id)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: get backfill: %w", err)
@@ -163,10 +165,7 @@ func (s *Store) CommitBackfillPage(ctx context.Context, p *relay.BackfillPage) e
 	}
 	return s.inTx(ctx, "commit backfill page", func(tx *sql.Tx) error {
 		var backfillID string
-		status, cursor := relay.TaskRunning, p.Cursor
-		if p.Last {
-			status, cursor = relay.TaskDone, p.PrevCursor
-		}
+		status, cursor := p.TaskAfter()
 		err := tx.QueryRowContext(ctx, `UPDATE backfill_tasks SET cursor = ?, status = ?, pages = pages + 1, items = items + ?,
 			updated_at = ? WHERE id = ? AND cursor = ? AND status NOT IN ('done', 'failed', 'cancelled') RETURNING backfill_id`,
 			cursor, status, len(p.Items), ms(p.Now), p.TaskID, p.PrevCursor).Scan(&backfillID)
@@ -201,23 +200,17 @@ func finishIfDone(ctx context.Context, tx *sql.Tx, backfillID string, now time.T
 func (s *Store) UpdateBackfillTask(ctx context.Context, id, status, errMsg string, waited bool, now time.Time) error {
 	return s.inTx(ctx, "update backfill task", func(tx *sql.Tx) error {
 		var backfillID string
-		errs, waits := 0, 0
-		if errMsg != "" {
-			errs = 1
-		}
-		if waited {
-			waits = 1
-		}
+		u := relay.NewTaskUpdate(status, errMsg, waited)
 		err := tx.QueryRowContext(ctx, `UPDATE backfill_tasks SET status = ?, errors = errors + ?,
 			last_error = CASE WHEN ? <> '' THEN ? ELSE last_error END, rate_limit_waits = rate_limit_waits + ?, updated_at = ?
 			WHERE id = ? AND status NOT IN ('done', 'failed', 'cancelled') RETURNING backfill_id`,
-			status, errs, errMsg, errMsg, waits, ms(now), id).Scan(&backfillID)
+			status, u.Errors, errMsg, errMsg, u.Waits, ms(now), id).Scan(&backfillID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return relay.Errorf(relay.ECONFLICT, "backfill task %s is finished or unknown", id)
 		} else if err != nil {
 			return fmt.Errorf("sqlite: update backfill task: %w", err)
 		}
-		if status == relay.TaskDone || status == relay.TaskFailed || status == relay.TaskCancelled {
+		if u.Finished {
 			return finishIfDone(ctx, tx, backfillID, now)
 		}
 		return nil

@@ -1,15 +1,14 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/internal/jsoncolumn"
 )
 
 var _ relay.ConnectionStore = (*Store)(nil)
@@ -99,10 +98,9 @@ func scanConnection(row scanner) (*relay.Connection, error) {
 		&meta, &tokExp, &c.Teardown, &created, &updated, &deleted); err != nil {
 		return nil, err
 	}
-	if meta != "" && meta != "{}" {
-		if err := json.Unmarshal([]byte(meta), &c.Metadata); err != nil {
-			return nil, fmt.Errorf("metadata: %w", err)
-		}
+	var err error
+	if c.Metadata, err = jsoncolumn.ParseMap(meta); err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
 	}
 	c.TokenExpiresAt, c.CreatedAt, c.UpdatedAt = fromMS(tokExp), fromMS(created), fromMS(updated)
 	if deleted.Valid {
@@ -110,14 +108,6 @@ func scanConnection(row scanner) (*relay.Connection, error) {
 		c.DeletedAt = &t
 	}
 	return &c, nil
-}
-
-func marshalMetadata(m map[string]string) (string, error) {
-	if len(m) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(m)
-	return string(b), err
 }
 
 // UpsertConnection creates or revives the connection of (Provider,
@@ -128,7 +118,7 @@ func (s *Store) UpsertConnection(ctx context.Context, c *relay.Connection, seal 
 	if now.IsZero() {
 		now = time.Now().UTC()
 	}
-	meta, err := marshalMetadata(c.Metadata)
+	meta, err := jsoncolumn.Map(c.Metadata)
 	if err != nil {
 		return false, fmt.Errorf("sqlite: upsert connection: %w", err)
 	}
@@ -148,17 +138,16 @@ func (s *Store) UpsertConnection(ctx context.Context, c *relay.Connection, seal 
 		case err != nil:
 			return fmt.Errorf("sqlite: upsert connection: %w", err)
 		default:
-			if old.DeletedAt == nil && old.OrgID != c.OrgID {
-				return relay.Errorf(relay.ECONFLICT, "%s account %s is connected to another org", c.Provider, c.ExternalID)
+			if err := c.Revive(old); err != nil {
+				return err
 			}
-			c.ID, c.CreatedAt, c.TokenExpiresAt = old.ID, old.CreatedAt, old.TokenExpiresAt
 			if _, err := tx.ExecContext(ctx, `UPDATE connections SET org_id = ?, account_name = ?, status = ?, status_reason = ?,
 				metadata = ?, teardown = '', updated_at = ?, deleted_at = NULL WHERE id = ?`,
 				c.OrgID, c.AccountName, c.Status, c.StatusReason, meta, ms(now), c.ID); err != nil {
 				return fmt.Errorf("sqlite: upsert connection: %w", err)
 			}
 		}
-		c.UpdatedAt, c.DeletedAt, c.Teardown = now, nil, ""
+		c.Written(now)
 		if seal != nil {
 			tok, err := seal(c.ID)
 			if err != nil {
@@ -216,7 +205,7 @@ func upsertResources(ctx context.Context, tx *sql.Tx, connectionID, provider str
 // GetConnection returns a connection, deleted ones included.
 func (s *Store) GetConnection(ctx context.Context, id, orgID string) (*relay.Connection, error) {
 	c, err := scanConnection(s.reader.QueryRowContext(ctx, `SELECT `+connectionColumns+` FROM connections WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && orgID != "" && c.OrgID != orgID) {
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !relay.OrgSees(orgID, c.OrgID)) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "connection %s not found", id)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: get connection: %w", err)
@@ -318,18 +307,11 @@ func (s *Store) SetConnectionMetadata(ctx context.Context, id string, kv map[str
 		} else if err != nil {
 			return fmt.Errorf("sqlite: set connection metadata: %w", err)
 		}
-		m := map[string]string{}
-		if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		m, err := jsoncolumn.ParseMap(raw)
+		if err != nil {
 			return fmt.Errorf("sqlite: set connection metadata: %w", err)
 		}
-		for k, v := range kv {
-			if v == "" {
-				delete(m, k)
-			} else {
-				m[k] = v
-			}
-		}
-		meta, err := marshalMetadata(m)
+		meta, err := jsoncolumn.Map(relay.MergeMetadata(m, kv))
 		if err != nil {
 			return fmt.Errorf("sqlite: set connection metadata: %w", err)
 		}
@@ -485,7 +467,7 @@ func (s *Store) ResealAll(ctx context.Context, fn func(relay.Sealed, []byte) (re
 			if err != nil {
 				return fmt.Errorf("sqlite: reseal token of %s: %w", id, err)
 			}
-			if sealed.KeyID == old.KeyID && bytes.Equal(sealed.Ciphertext, old.Ciphertext) {
+			if sealed.Equal(old) {
 				return nil // already under the first key, bound
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE tokens SET key_id = ?, ciphertext = ?, version = version + 1 WHERE connection_id = ?`,

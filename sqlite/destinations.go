@@ -3,12 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/internal/jsoncolumn"
 )
 
 const destinationColumns = `id, name, url, secret, providers, event_types, org_id, max_concurrency, timeout_ms,
@@ -31,23 +31,15 @@ func scanDestination(row scanner, sealer relay.Sealer) (*relay.Destination, erro
 	if d.Secret, err = secret.Open(sealer, d.ID); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(providers), &d.Providers); err != nil {
+	if d.Providers, err = jsoncolumn.ParseList(providers); err != nil {
 		return nil, fmt.Errorf("providers: %w", err)
 	}
-	if err := json.Unmarshal([]byte(eventTypes), &d.EventTypes); err != nil {
+	if d.EventTypes, err = jsoncolumn.ParseList(eventTypes); err != nil {
 		return nil, fmt.Errorf("event_types: %w", err)
 	}
 	d.Timeout = relay.Duration(time.Duration(timeoutMS) * time.Millisecond)
 	d.PausedUntil, d.CreatedAt, d.UpdatedAt = fromMS(paused), fromMS(created), fromMS(updated)
 	return &d, nil
-}
-
-func jsonList(v []string) string {
-	if len(v) == 0 {
-		return "[]"
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
 }
 
 func getDestination(ctx context.Context, q querier, sealer relay.Sealer, id string, withDeleted bool) (*relay.Destination, error) {
@@ -72,7 +64,7 @@ func (s *Store) CreateDestination(ctx context.Context, d *relay.Destination) err
 	}
 	_, err = s.writer.ExecContext(ctx, `INSERT INTO destinations (`+destinationColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		d.ID, d.Name, d.URL, secret.Clear, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
+		d.ID, d.Name, d.URL, secret.Clear, jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes), d.OrgID, d.MaxConcurrency,
 		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.PausedUntil), ms(d.CreatedAt), ms(d.UpdatedAt),
 		secret.Sealed.KeyID, secret.Sealed.Ciphertext)
 	if isUnique(err) {
@@ -98,7 +90,7 @@ func (s *Store) UpdateDestination(ctx context.Context, d *relay.Destination) err
 		max_concurrency = ?, timeout_ms = ?, disabled = ?, disabled_reason = ?, updated_at = ?
 		WHERE id = ? AND deleted_at IS NULL`,
 		d.Name, d.URL, keep, secret.Clear, keep, secret.Sealed.KeyID, keep, secret.Sealed.Ciphertext,
-		jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
+		jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes), d.OrgID, d.MaxConcurrency,
 		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.UpdatedAt), d.ID)
 	if isUnique(err) {
 		return relay.Errorf(relay.ECONFLICT, "a destination named %q exists", d.Name)
@@ -133,7 +125,7 @@ func (s *Store) UpsertDestination(ctx context.Context, d *relay.Destination) err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO destinations (`+destinationColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			d.ID, d.Name, d.URL, secret.Clear, jsonList(d.Providers), jsonList(d.EventTypes), d.OrgID, d.MaxConcurrency,
+			d.ID, d.Name, d.URL, secret.Clear, jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes), d.OrgID, d.MaxConcurrency,
 			time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.PausedUntil), ms(d.CreatedAt), ms(d.UpdatedAt),
 			secret.Sealed.KeyID, secret.Sealed.Ciphertext)
 	case err == nil:
@@ -144,7 +136,7 @@ func (s *Store) UpsertDestination(ctx context.Context, d *relay.Destination) err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE destinations SET url = ?, secret = ?, secret_key_id = ?, secret_sealed = ?,
 			providers = ?, event_types = ?, org_id = ?, max_concurrency = ?, timeout_ms = ?, updated_at = ? WHERE id = ?`,
-			d.URL, secret.Clear, secret.Sealed.KeyID, secret.Sealed.Ciphertext, jsonList(d.Providers), jsonList(d.EventTypes),
+			d.URL, secret.Clear, secret.Sealed.KeyID, secret.Sealed.Ciphertext, jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes),
 			d.OrgID, d.MaxConcurrency, time.Duration(d.Timeout).Milliseconds(), ms(d.UpdatedAt), id)
 	}
 	if err != nil {

@@ -3,13 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/internal/jsoncolumn"
 )
 
 // insertEventsTx writes a batch of events and their deliveries in tx.
@@ -54,14 +54,11 @@ func insertEventsTx(ctx context.Context, tx *sql.Tx, st *writerStmts, items []*r
 }
 
 func marshalHeaders(h map[string]string) (string, error) {
-	if len(h) == 0 {
-		return "{}", nil
-	}
-	b, err := json.Marshal(h)
+	s, err := jsoncolumn.Map(h)
 	if err != nil {
 		return "", fmt.Errorf("sqlite: headers: %w", err)
 	}
-	return string(b), nil
+	return s, nil
 }
 
 const eventColumns = `e.id, e.provider, e.delivery_id, e.event_type, e.source, e.account_id, e.resource_id,
@@ -78,10 +75,9 @@ func scanEvent(row scanner) (*relay.Event, error) {
 		&e.OrgID, &e.ConnectionID, &e.Match, &headers, &payload, &received); err != nil {
 		return nil, err
 	}
-	if headers != "" && headers != "{}" {
-		if err := json.Unmarshal([]byte(headers), &e.Headers); err != nil {
-			return nil, fmt.Errorf("headers: %w", err)
-		}
+	var err error
+	if e.Headers, err = jsoncolumn.ParseMap(headers); err != nil {
+		return nil, fmt.Errorf("headers: %w", err)
 	}
 	e.Payload = payload
 	e.ReceivedAt = fromMS(received)
@@ -96,7 +92,7 @@ func (s *Store) GetEvent(ctx context.Context, id, orgID string) (*relay.Event, e
 	}
 	defer tx.Rollback()
 	e, err := scanEvent(tx.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && orgID != "" && e.OrgID != orgID) {
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !relay.OrgSees(orgID, e.OrgID)) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "event %s not found", id)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: get event: %w", err)
@@ -144,7 +140,7 @@ func (s *Store) ListEvents(ctx context.Context, f relay.EventFilter) (*relay.Pag
 	if f.Cursor != "" {
 		where, args = append(where, "e.id < ?"), append(args, f.Cursor)
 	}
-	limit := pageLimit(f.Limit)
+	limit := relay.PageLimit(f.Limit)
 	q := `SELECT ` + eventColumns + ` FROM events e`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
@@ -157,32 +153,18 @@ func (s *Store) ListEvents(ctx context.Context, f relay.EventFilter) (*relay.Pag
 		return nil, fmt.Errorf("sqlite: list events: %w", err)
 	}
 	defer rows.Close()
-	page := &relay.Page[*relay.Event]{Items: []*relay.Event{}}
+	var items []*relay.Event
 	for rows.Next() {
 		e, err := scanEvent(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: list events: %w", err)
 		}
-		page.Items = append(page.Items, e)
+		items = append(items, e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: list events: %w", err)
 	}
-	if len(page.Items) > limit {
-		page.Items = page.Items[:limit]
-		page.Next = page.Items[limit-1].ID
-	}
-	return page, nil
-}
-
-func pageLimit(n int) int {
-	switch {
-	case n <= 0:
-		return 100
-	case n > 1000:
-		return 1000
-	}
-	return n
+	return relay.NewPage(items, limit, func(e *relay.Event) string { return e.ID }), nil
 }
 
 const deliveryColumns = `d.id, d.event_id, d.destination_id, d.status, d.source, d.attempts, d.step, d.next_attempt_at,
@@ -284,7 +266,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f relay.DeliveryFilter) (*re
 	if f.Cursor != "" {
 		where, args = append(where, "d.id < ?"), append(args, f.Cursor)
 	}
-	limit := pageLimit(f.Limit)
+	limit := relay.PageLimit(f.Limit)
 	q := `SELECT ` + deliveryColumns + ` FROM deliveries d`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
@@ -299,13 +281,5 @@ func (s *Store) ListDeliveries(ctx context.Context, f relay.DeliveryFilter) (*re
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list deliveries: %w", err)
 	}
-	page := &relay.Page[*relay.Delivery]{Items: items}
-	if page.Items == nil {
-		page.Items = []*relay.Delivery{}
-	}
-	if len(page.Items) > limit {
-		page.Items = page.Items[:limit]
-		page.Next = page.Items[limit-1].ID
-	}
-	return page, nil
+	return relay.NewPage(items, limit, func(d *relay.Delivery) string { return d.ID }), nil
 }

@@ -3,13 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/internal/jsoncolumn"
 )
 
 var _ relay.ResolutionStore = (*Store)(nil)
@@ -23,7 +23,7 @@ func (s *Store) PairConnection(ctx context.Context, c *relay.Connection) (*relay
 	if now.IsZero() {
 		now = time.Now().UTC()
 	}
-	meta, err := marshalMetadata(c.Metadata)
+	meta, err := jsoncolumn.Map(c.Metadata)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: pair connection: %w", err)
 	}
@@ -41,18 +41,18 @@ func (s *Store) PairConnection(ctx context.Context, c *relay.Connection) (*relay
 			}
 		case err != nil:
 			return fmt.Errorf("sqlite: pair connection: %w", err)
-		case old.DeletedAt == nil:
-			existing = old
-			return relay.Errorf(relay.ECONFLICT, "%s account %s is already paired", c.Provider, c.ExternalID)
 		default:
-			c.ID, c.CreatedAt = old.ID, old.CreatedAt
+			if err := c.RevivePaired(old); err != nil {
+				existing = old
+				return err
+			}
 			if _, err := tx.ExecContext(ctx, `UPDATE connections SET org_id = ?, account_name = ?, status = ?, status_reason = ?,
 				metadata = ?, token_expires_at = 0, teardown = '', updated_at = ?, deleted_at = NULL WHERE id = ?`,
 				c.OrgID, c.AccountName, relay.ConnectionActive, c.StatusReason, meta, ms(now), c.ID); err != nil {
 				return fmt.Errorf("sqlite: pair connection: %w", err)
 			}
 		}
-		c.Status, c.UpdatedAt, c.DeletedAt, c.Teardown, c.TokenExpiresAt = relay.ConnectionActive, now, nil, "", time.Time{}
+		c.Paired(now)
 		return bumpGeneration(ctx, tx)
 	})
 	if existing != nil {
@@ -66,11 +66,8 @@ func (s *Store) PairConnection(ctx context.Context, c *relay.Connection) (*relay
 
 // PutResolution upserts the account's latest resolution.
 func (s *Store) PutResolution(ctx context.Context, r *relay.Resolution) error {
-	cands, err := json.Marshal(nonNil(r.Candidates))
-	if err != nil {
-		return fmt.Errorf("sqlite: put resolution: %w", err)
-	}
-	err = s.writer.QueryRowContext(ctx, `INSERT INTO resolutions
+	cands := jsoncolumn.List(r.Candidates)
+	err := s.writer.QueryRowContext(ctx, `INSERT INTO resolutions
 		(provider, account_id, outcome, org_id, connection_id, candidates, resolver, attempts, last_error, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
 		ON CONFLICT (provider, account_id) DO UPDATE SET outcome = excluded.outcome, org_id = excluded.org_id,
@@ -94,7 +91,8 @@ func scanResolution(row scanner) (*relay.Resolution, error) {
 		&r.LastError, &updated); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(cands), &r.Candidates); err != nil {
+	var err error
+	if r.Candidates, err = jsoncolumn.ParseList(cands); err != nil {
 		return nil, fmt.Errorf("candidates: %w", err)
 	}
 	if len(r.Candidates) == 0 {
@@ -171,11 +169,4 @@ func (s *Store) HeldAccounts(ctx context.Context, providers []string, limit int)
 		return nil, fmt.Errorf("sqlite: held accounts: %w", err)
 	}
 	return out, nil
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

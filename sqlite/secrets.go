@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -120,7 +119,7 @@ func (s *Store) resealDestinations(ctx context.Context, fn func(relay.Sealed, []
 			if err != nil {
 				return fmt.Errorf("sqlite: reseal secret of destination %s: %w", id, err)
 			}
-			if sealed.KeyID == old.KeyID && bytes.Equal(sealed.Ciphertext, old.Ciphertext) {
+			if sealed.Equal(old) {
 				return nil
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE destinations SET secret_key_id = ?, secret_sealed = ? WHERE id = ?`,

@@ -21,13 +21,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/internal/migrate"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -209,41 +208,55 @@ func (s *Store) Close() error {
 // Migrate applies the embedded migrations that are not applied yet, each in
 // its own transaction.
 func (s *Store) Migrate(ctx context.Context) error {
-	if _, err := s.writer.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS relay_migrations (
-		version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+	if err := migrate.Run(ctx, migrator{s.writer}, migrationFS, "migrations"); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
-	}
-	migrations, err := loadMigrations()
-	if err != nil {
-		return err
-	}
-	for _, m := range migrations {
-		if err := s.applyMigration(ctx, m); err != nil {
-			return err
-		}
 	}
 	return nil
 }
 
-func (s *Store) applyMigration(ctx context.Context, m migration) error {
-	tx, err := s.writer.BeginTx(ctx, nil)
+// migrator is the migrate.Driver of the writer connection.
+type migrator struct{ db *sql.DB }
+
+func (m migrator) Applied(ctx context.Context) (map[int]bool, error) {
+	if _, err := m.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS relay_migrations (
+		version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return nil, err
+	}
+	rows, err := m.db.QueryContext(ctx, `SELECT version FROM relay_migrations`)
 	if err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
+		return nil, err
+	}
+	defer rows.Close()
+	applied := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		applied[v] = true
+	}
+	return applied, rows.Err()
+}
+
+func (m migrator) Apply(ctx context.Context, mig migrate.Migration) error {
+	tx, err := m.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
 	}
 	defer tx.Rollback()
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM relay_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM relay_migrations WHERE version = ?`, mig.Version).Scan(&n); err != nil {
+		return err
 	}
 	if n > 0 {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+	if _, err := tx.ExecContext(ctx, mig.SQL); err != nil {
+		return err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO relay_migrations (version, applied_at) VALUES (?, ?)`,
-		m.version, time.Now().UnixMilli()); err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
+		mig.Version, time.Now().UnixMilli()); err != nil {
+		return err
 	}
 	return tx.Commit()
 }
@@ -251,46 +264,18 @@ func (s *Store) applyMigration(ctx context.Context, m migration) error {
 // Ready returns nil when the database answers and every embedded migration
 // is applied.
 func (s *Store) Ready(ctx context.Context) error {
-	migrations, err := loadMigrations()
+	want, err := migrate.Latest(migrationFS, "migrations")
 	if err != nil {
-		return err
+		return fmt.Errorf("sqlite: ready: %w", err)
 	}
 	var v sql.NullInt64
 	if err := s.reader.QueryRowContext(ctx, `SELECT max(version) FROM relay_migrations`).Scan(&v); err != nil {
 		return fmt.Errorf("sqlite: ready: %w", err)
 	}
-	if want := migrations[len(migrations)-1].version; v.Int64 < int64(want) {
+	if v.Int64 < int64(want) {
 		return fmt.Errorf("sqlite: ready: schema at version %d, want %d", v.Int64, want)
 	}
 	return nil
-}
-
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: migrations: %w", err)
-	}
-	var out []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("sqlite: migration %s: name must start with a number", e.Name())
-		}
-		b, err := migrationFS.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: migrations: %w", err)
-		}
-		out = append(out, migration{version: v, name: e.Name(), sql: string(b)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	return out, nil
 }
 
 // ms converts a time to the stored unix milliseconds; the zero time is 0.
