@@ -194,9 +194,9 @@ func answerError(what string, errs gqlErrors, resp *httpjson.Response) error {
 }
 
 // rateLimit reads X-RateLimit-Requests-Limit, -Remaining and -Reset.
-// PROVIDERS.md has the reset in epoch seconds, while Linear's documentation
-// also gives it in epoch milliseconds: a value past 1e11 (the year 5138 in
-// seconds) is read as milliseconds.
+// The reset's unit is UNCONFIRMED (docs/providers.md): epoch seconds, or
+// epoch milliseconds as Linear's documentation also gives it, so a value
+// past 1e11 (the year 5138 in seconds) is read as milliseconds.
 func rateLimit(h http.Header, now time.Time) relay.RateLimit {
 	rem, err := strconv.Atoi(h.Get("X-RateLimit-Requests-Remaining"))
 	if err != nil {
