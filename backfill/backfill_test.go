@@ -386,9 +386,10 @@ func TestCancelStopsWithinOnePage(t *testing.T) {
 	f := newFixture(t, backfill.Config{}, 20)
 	var b *relay.Backfill
 	f.lister.fail = func(n int, _ *relay.Token) error {
-		if n == 2 {
-			go func() { _, _ = f.svc.Cancel(ctx, f.conn.ID, b.ID, "") }()
-			time.Sleep(50 * time.Millisecond) // the page in flight when the cancel lands
+		if n == 2 { // the cancel lands while the second page is in flight
+			if _, err := f.svc.Cancel(ctx, f.conn.ID, b.ID, ""); err != nil {
+				t.Error(err)
+			}
 		}
 		return nil
 	}

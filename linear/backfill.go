@@ -160,9 +160,9 @@ func (c *Connector) ListBackfillPage(ctx context.Context, conn *relay.Connection
 }
 
 // rateLimit reads X-RateLimit-Requests-Limit, -Remaining and -Reset.
-// PROVIDERS.md has the reset in epoch seconds, while Linear's documentation
-// also gives it in epoch milliseconds: a value past 1e11 (the year 5138 in
-// seconds) is read as milliseconds.
+// The reset's unit is UNCONFIRMED (docs/providers.md): epoch seconds, or
+// epoch milliseconds as Linear's documentation also gives it, so a value
+// past 1e11 (the year 5138 in seconds) is read as milliseconds.
 func rateLimit(h http.Header, now time.Time) relay.RateLimit {
 	rem, err := strconv.Atoi(h.Get("X-RateLimit-Requests-Remaining"))
 	if err != nil {

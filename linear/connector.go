@@ -203,7 +203,7 @@ func (c *Connector) Refresh(ctx context.Context, conn *relay.Connection, t *rela
 }
 
 // Revoke revokes the access token with POST {APIURL}/oauth/revoke. The
-// endpoint is UNCONFIRMED in Linear's documentation (PROVIDERS.md): it is
+// endpoint is UNCONFIRMED in Linear's documentation (docs/providers.md): it is
 // called RFC 7009 style (form field token, and the token as bearer), and a
 // 400 or 401 — what a token Linear no longer knows gets — counts as revoked.
 // EINVALID for another refusal, EUNAVAILABLE when Linear fails.

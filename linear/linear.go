@@ -109,7 +109,7 @@ type payload struct {
 // own it cannot tell a captured body replayed within the 60 s window under a
 // new header value from a new delivery; a replay must carry the signed bytes
 // unchanged, so the body's hash catches it. That hash cannot be the delivery
-// id: a retry (PROVIDERS.md: up to 3, after 1 min, 1 h and ~6 h) must carry a
+// id: a retry (docs/providers.md: up to 3, after 1 min, 1 h and ~6 h) must carry a
 // fresh webhookTimestamp to pass the 60 s check, so its body and hash differ
 // from the first attempt's, while its Linear-Delivery (or derivedID, which
 // leaves webhookTimestamp out) stays the same. Nor does derivedID replace the
@@ -147,8 +147,8 @@ func (p *Provider) Parse(req *relay.WebhookRequest) (relay.Inbound, error) {
 }
 
 // derivedID is the hex SHA-256 of webhookId, type, action, data.id and the
-// time of the action, joined with NUL bytes. PROVIDERS.md names
-// webhookTimestamp as that time, but a retry must carry a fresh
+// time of the action, joined with NUL bytes (docs/providers.md). The time is
+// not webhookTimestamp, because a retry must carry a fresh
 // webhookTimestamp to pass the 60 s check, so keying on it would store every
 // retry again. The action's own time (the payload's createdAt, else
 // data.updatedAt) is the same on every retry and differs between two

@@ -152,7 +152,7 @@ func (c *Client) AccountsByReferenceID(ctx context.Context, ref string) ([]Accou
 
 // emailQuery is the search body for accounts whose EmailField equals email.
 // UNCONFIRMED: the grammar of POST /api/v1/accounts/search is not
-// documented where PROVIDERS.md was written; this is its one definition.
+// documented (docs/providers.md); this is its one definition.
 func emailQuery(field, email string) any {
 	return map[string]any{"query": map[string]any{
 		"attribute": "fields." + field,

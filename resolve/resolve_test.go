@@ -301,16 +301,23 @@ func TestPayloadResolver(t *testing.T) {
 	}
 }
 
-// queue records the accounts queued.
+// queue records the accounts queued. The account named marker is not
+// recorded: queueing it closes marked instead.
 type queue struct {
-	mu  sync.Mutex
-	got []string
+	mu     sync.Mutex
+	got    []string
+	marker string
+	marked chan struct{}
 }
 
 func (q *queue) EnqueueResolve(_ context.Context, provider, account, eventID string) error {
 	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.marker != "" && provider+"/"+account == q.marker {
+		close(q.marked)
+		return nil
+	}
 	q.got = append(q.got, provider+"/"+account)
-	q.mu.Unlock()
 	return nil
 }
 
@@ -337,16 +344,19 @@ func TestSweepBacksOff(t *testing.T) {
 		must(t, f.store.PutResolution(ctx, &relay.Resolution{Provider: "bridge", AccountID: "cust_old", Outcome: relay.ResolveAmbiguous,
 			UpdatedAt: now.Add(-10 * time.Minute)}))
 	}
-	q := &queue{}
+	q := &queue{marker: "bridge/cust_marker", marked: make(chan struct{})}
 	f.svc.SetQueue(q)
+	// Run sweeps first and only then takes the accounts Notify named: the
+	// marker queued means the first sweep is over.
+	f.svc.Notify(&relay.Event{Provider: "bridge", AccountID: "cust_marker", Match: relay.MatchUnmatched, ID: "evt_marker"})
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { f.svc.Run(rctx); close(done) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for len(q.accounts()) < 2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	select {
+	case <-q.marked:
+	case <-time.After(5 * time.Second):
+		t.Error("the first sweep did not end")
 	}
-	time.Sleep(200 * time.Millisecond) // the sweep has passed the third account by now
 	cancel()
 	<-done
 	// SweepInterval is 1 minute: the third try waits 4 minutes.

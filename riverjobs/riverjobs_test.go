@@ -2,6 +2,7 @@ package riverjobs_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"io"
 	"log/slog"
@@ -31,7 +32,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // A teardown whose first process fails it and stops is finished by the
 // next process: the job outlives the client that queued it.
-func testSurvivesRestart(t *testing.T, open func(riverjobs.Handlers) *riverjobs.Queue) {
+// live counts the teardown jobs still queued, running or waiting for a
+// retry: once none is, every job that will ever run has run.
+func testSurvivesRestart(t *testing.T, open func(riverjobs.Handlers) *riverjobs.Queue, live func() int) {
 	ctx := context.Background()
 	var failed atomic.Int32
 	q1 := open(riverjobs.Handlers{Teardown: func(ctx context.Context, id string) error {
@@ -71,7 +74,7 @@ func testSurvivesRestart(t *testing.T, open func(riverjobs.Handlers) *riverjobs.
 		defer mu.Unlock()
 		return len(done) > 0
 	})
-	time.Sleep(200 * time.Millisecond)
+	waitFor(t, "no teardown job left", func() bool { return live() == 0 })
 	mu.Lock()
 	defer mu.Unlock()
 	if len(done) != 1 || done[0] != "con_1" {
@@ -81,13 +84,32 @@ func testSurvivesRestart(t *testing.T, open func(riverjobs.Handlers) *riverjobs.
 
 func TestSurvivesRestartSQLite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "relay.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
 	testSurvivesRestart(t, func(h riverjobs.Handlers) *riverjobs.Queue {
 		q, err := riverjobs.OpenSQLite(context.Background(), path, h, riverjobs.Options{}, quiet)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return q
-	})
+	}, func() int { return liveTeardowns(t, db) })
+}
+
+// liveTeardownsSQL counts the teardown jobs in River's table that are not
+// finished (completed, cancelled or discarded).
+const liveTeardownsSQL = `SELECT count(*) FROM river_job
+	WHERE kind = 'connection_teardown' AND state NOT IN ('completed', 'cancelled', 'discarded')`
+
+func liveTeardowns(t *testing.T, db *sql.DB) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(liveTeardownsSQL).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func TestSurvivesRestartPostgres(t *testing.T) {
@@ -103,5 +125,11 @@ func TestSurvivesRestartPostgres(t *testing.T) {
 			t.Fatal(err)
 		}
 		return q
+	}, func() int {
+		var n int
+		if err := store.Pool().QueryRow(context.Background(), liveTeardownsSQL).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
 	})
 }

@@ -21,7 +21,7 @@ import (
 	"time"
 )
 
-// Bridge simulates Bridge (bridge.xyz), following PROVIDERS.md: a webhook
+// Bridge simulates Bridge (bridge.xyz), following docs/providers.md: a webhook
 // endpoint's RSA key pair (Webhook signs as Bridge does, PublicKeyPEM is
 // what Bridge shows for the endpoint) and the customers API authenticated
 // with the Api-Key header:

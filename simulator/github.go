@@ -22,7 +22,7 @@ import (
 )
 
 // GitHub simulates the parts of GitHub a GitHub App's connect flow uses,
-// following PROVIDERS.md: the install page, App JWT authentication (RS256
+// following docs/providers.md: the install page, App JWT authentication (RS256
 // with the App's key; iat not in the future, exp required and at most 10
 // minutes ahead, iss the App id or client id), installation tokens valid one
 // hour with expires_at, the installation's repositories paginated (two per

@@ -315,7 +315,7 @@ func (l *Linear) token(w http.ResponseWriter, r *http.Request) {
 
 // revoke ends the authorization the token (access or refresh) belongs to:
 // all its tokens die. An unknown token is 400 invalid_token. Linear's
-// revocation endpoint is UNCONFIRMED (PROVIDERS.md); this is its likely
+// revocation endpoint is UNCONFIRMED (docs/providers.md); this is its likely
 // RFC 7009 shape.
 func (l *Linear) revoke(w http.ResponseWriter, r *http.Request) {
 	l.rateHeaders(w)

@@ -14,7 +14,7 @@ import (
 )
 
 // linearRateHeaders are Linear's request rate-limit headers (reset in epoch
-// seconds, as PROVIDERS.md has it). Past the limit Linear answers a GraphQL
+// seconds, one of the units docs/providers.md lists). Past the limit Linear answers a GraphQL
 // RATELIMITED error; the HTTP status it comes with is UNCONFIRMED, and the
 // simulator uses 400, the status Linear gives GraphQL errors it refuses,
 // so that clients are checked to read the error code and not only 429.

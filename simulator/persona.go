@@ -15,7 +15,7 @@ import (
 )
 
 // Persona simulates Persona's accounts API and signs its webhooks, following
-// PROVIDERS.md: GET /api/v1/accounts with filter[reference-id],
+// docs/providers.md: GET /api/v1/accounts with filter[reference-id],
 // page[size] (default 10, at most 100) and page[after] cursors, linked with
 // JSON:API links.next (a relative path, null on the last page);
 // POST /api/v1/accounts/search by the email field; bearer API-key auth;

@@ -16,7 +16,7 @@ import (
 )
 
 // Sentry simulates a Sentry public integration's API, following
-// PROVIDERS.md: the external install page, the installation's
+// docs/providers.md: the external install page, the installation's
 // authorizations endpoint (single-use codes; tokens lasting 8 h by default;
 // refresh tokens rotated on every use, the previous one then refused), the
 // installation, and an organization's projects paginated two per page with

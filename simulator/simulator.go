@@ -3,7 +3,7 @@
 // local experiments.
 //
 // It signs independently of the provider adapters (it imports none of them),
-// following the facts in PROVIDERS.md, so a test that verifies a simulated
+// following the facts in docs/providers.md, so a test that verifies a simulated
 // webhook checks an adapter against the provider's scheme, not against itself.
 package simulator
 

@@ -169,7 +169,7 @@ func (c *Connector) Refresh(ctx context.Context, conn *relay.Connection, t *rela
 
 // Revoke uninstalls the integration (DELETE
 // /v1/integrations/configuration/{configuration_id}), which ends the token.
-// Vercel documents no token revocation (UNCONFIRMED in PROVIDERS.md), so
+// Vercel documents no token revocation (UNCONFIRMED in docs/providers.md), so
 // this is best effort: a configuration already gone (404) or a token Vercel
 // no longer accepts (401, 403: the configuration was removed) is not an
 // error, and a connection without a configuration id has nothing to remove.

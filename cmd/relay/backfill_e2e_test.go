@@ -86,7 +86,7 @@ func checkBackfill(t *testing.T, base, connID string, b *relay.Backfill, sim his
 		return out
 	}
 	waitUntil(t, fmt.Sprintf("%d backfilled deliveries", len(want)), func() bool { return len(backfilled()) >= len(want) })
-	time.Sleep(200 * time.Millisecond) // a duplicate would arrive right behind
+	waitSettled(t, base) // a duplicate would be sent by now
 	seen := map[string]int{}
 	for _, d := range backfilled() {
 		id, _ := d.env["delivery_id"].(string)
@@ -172,7 +172,7 @@ func TestGitHubBackfillEndToEnd(t *testing.T) {
 		apiCall(t, "GET", base+"/api/v1/connections/"+connID+"/backfills/"+b2.ID, testAdminKey, nil, &b2)
 		return b2.Status == relay.BackfillCompleted
 	})
-	time.Sleep(300 * time.Millisecond)
+	waitSettled(t, base)
 	if n := len(sink.all()); n != before {
 		t.Fatalf("a second run delivered %d more", n-before)
 	}

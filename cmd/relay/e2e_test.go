@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/relayhq/relay"
 	"github.com/relayhq/relay/internal/apispec"
 	"github.com/relayhq/relay/simulator"
 	"github.com/relayhq/relay/storetest"
@@ -226,6 +227,23 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// waitSettled waits until the relay has nothing left to send: no delivery
+// pending or retrying and none held in memory (queued or being sent).
+// From then on a destination receives nothing more unless something new
+// is ingested, so a test asserting that nothing more arrived can look now.
+func waitSettled(t *testing.T, base string) {
+	t.Helper()
+	waitUntil(t, "every delivery settled", func() bool {
+		for _, status := range []string{relay.DeliveryPending, relay.DeliveryRetrying} {
+			var page relay.Page[*relay.Delivery]
+			if code := apiGet(t, base+"/api/v1/deliveries?limit=1&status="+status, &page); code != 200 || len(page.Items) > 0 {
+				return false
+			}
+		}
+		return metricValue(t, base, "relay_delivery_in_memory") == 0
+	})
 }
 
 func e2eConfig(sinkURL string) string {
