@@ -48,6 +48,19 @@ func (rs Routes) Hold(e *Event) bool {
 	return true
 }
 
+// ForRelease returns the destinations an org's held events go to when
+// released: the enabled ones filtered to that org. Destinations filtered
+// to no org got their deliveries when the events arrived.
+func (rs Routes) ForRelease(orgID string) []*Destination {
+	var out []*Destination
+	for _, d := range rs {
+		if d.OrgID == orgID && !d.Disabled {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 // PlanEvent returns the item that stores e with its deliveries: one
 // pending delivery to each of dsts, from the event's source, due now.
 func PlanEvent(e *Event, dsts []*Destination, now time.Time) *IngestItem {

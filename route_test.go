@@ -48,3 +48,16 @@ func TestPlanReleaseKeepsArrivalOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestForReleaseTakesTheOrgsEnabledDestinations(t *testing.T) {
+	routes := relay.Routes{
+		{ID: "dst_all"},
+		{ID: "dst_a", OrgID: "org_a"},
+		{ID: "dst_a_off", OrgID: "org_a", Disabled: true},
+		{ID: "dst_b", OrgID: "org_b"},
+	}
+	got := routes.ForRelease("org_a")
+	if len(got) != 1 || got[0].ID != "dst_a" {
+		t.Fatalf("released to %v, want [dst_a]", got)
+	}
+}
