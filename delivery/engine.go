@@ -2,12 +2,14 @@
 // Webhooks, retried on a schedule, recorded attempt by attempt.
 //
 // The deliveries table is the queue. Work reaches the engine two ways: the
-// ingest pipeline hands over deliveries it has just committed already leased
-// to this replica (so delivery starts without a poll), and a poller claims
-// due deliveries (retries, replays, and work whose lease expired because its
-// replica died). Each destination has its own in-memory queue and at most
-// MaxConcurrency requests in flight, so a slow destination delays nobody
-// else. Outcomes are written back in batches by one recorder.
+// ingest pipeline reserves room before a commit (Reserve) and, through that
+// relay.Reservation, hands over the deliveries it has just committed
+// already leased to this replica (so delivery starts without a poll); and
+// a poller claims due deliveries (retries, replays, and work whose lease
+// expired because its replica died). Each destination has its own
+// in-memory queue and at most MaxConcurrency requests in flight, so a slow
+// destination delays nobody else. Outcomes are written back in batches by
+// one recorder.
 package delivery
 
 import (

@@ -281,17 +281,23 @@ func (p *Pipeline) commitLoop() {
 func (p *Pipeline) commit(batch []*request) {
 	now := p.now()
 	items := make([]*relay.IngestItem, len(batch))
-	var dstIDs []string
+	n := 0
 	for i, r := range batch {
 		items[i] = r.item
-		for _, d := range r.item.Deliveries {
-			dstIDs = append(dstIDs, d.DestinationID)
-		}
+		n += len(r.item.Deliveries)
 	}
-	n := len(dstIDs)
 	// Room for the whole batch or none of it: simple, and the poller picks
 	// up whatever was not leased here.
-	res := p.disp.Reserve(n, dstIDs)
+	var res relay.Reservation
+	if n > 0 {
+		dstIDs := make([]string, 0, n)
+		for _, it := range items {
+			for _, d := range it.Deliveries {
+				dstIDs = append(dstIDs, d.DestinationID)
+			}
+		}
+		res = p.disp.Reserve(n, dstIDs)
+	}
 	leased := res != nil
 	if leased {
 		for _, it := range items {
