@@ -74,6 +74,8 @@ func PlanEvent(e *Event, dsts []*Destination, now time.Time) *IngestItem {
 
 // LeaseTo has the item's deliveries written leased to owner until until,
 // so that the replica storing them can send them at once without a claim.
+// The store makes them due again at until, as a claim does: only a
+// lease that runs out hands them to someone else.
 func (it *IngestItem) LeaseTo(owner string, until time.Time) {
 	it.LeaseOwner, it.LeaseUntil = owner, until
 }

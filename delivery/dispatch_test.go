@@ -67,3 +67,45 @@ func TestDispatchDoesNotWriteOnTheCallersGoroutine(t *testing.T) {
 		t.Fatalf("released %v, want [dlv_1]", ids)
 	}
 }
+
+// A reservation takes room for all its deliveries or none; dispatching
+// frees the room of those not handed over, and a destination paused by its
+// circuit breaker gets no room (its deliveries would only be handed back).
+func TestReservationRoom(t *testing.T) {
+	s, err := sqlite.Open(filepath.Join(t.TempDir(), "relay.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if err := s.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	e := delivery.New(s, nil, metrics.New(), slog.New(slog.DiscardHandler), func() time.Time { return now },
+		delivery.Config{Owner: "test", Capacity: 2, PollInterval: time.Hour, RefreshInterval: time.Hour})
+	t.Cleanup(func() { _ = e.Stop(context.Background()) })
+
+	res := e.Reserve(2, []string{"dst_1", "dst_1"})
+	if res == nil {
+		t.Fatal("no room for 2 of 2")
+	}
+	if e.Reserve(1, []string{"dst_1"}) != nil {
+		t.Fatal("room for a third delivery past capacity")
+	}
+	res.Dispatch(nil) // both were duplicates
+	if again := e.Reserve(2, []string{"dst_1", "dst_1"}); again == nil {
+		t.Fatal("room not freed by dispatching no claim")
+	} else {
+		again.Cancel()
+	}
+
+	paused := &relay.Destination{ID: "dst_paused", MaxConcurrency: 1, PausedUntil: now.Add(time.Hour)}
+	res = e.Reserve(1, []string{paused.ID})
+	if res == nil {
+		t.Fatal("no room before the engine knew of the pause")
+	}
+	res.Dispatch([]*relay.Claim{{Delivery: &relay.Delivery{ID: "dlv_p"}, Event: &relay.Event{ID: "evt_p"}, Destination: paused}})
+	if e.Reserve(1, []string{"dst_1", paused.ID}) != nil {
+		t.Fatal("room reserved for a paused destination")
+	}
+}
