@@ -157,8 +157,9 @@ type ConnectionFilter struct {
 
 // HeldRelease is what releasing an account's held events needs: the
 // connection they now belong to, and the destinations to create deliveries
-// for (those filtered to the connection's org; the others received the
-// events when they arrived).
+// for (Routes.ForRelease: those filtered to the connection's org; the
+// others received the events when they arrived). Plan (route.go) plans
+// the deliveries.
 type HeldRelease struct {
 	Provider     string
 	AccountID    string
@@ -249,10 +250,11 @@ type ConnectionStore interface {
 	// prevVersion (ECONFLICT otherwise: another caller refreshed it first),
 	// setting Version to prevVersion+1 and the connection's TokenExpiresAt.
 	PutToken(ctx context.Context, t *SealedToken, prevVersion int64) error
-	// ReleaseHeld matches the account's unmatched events to the connection,
-	// in arrival order, and creates pending deliveries to those of
-	// r.Destinations each event matches (Destination.Matches), due now, in
-	// one transaction. It returns how many events it released.
+	// ReleaseHeld matches the account's unmatched events to the connection
+	// and writes the deliveries r.Plan plans for them (which decides
+	// destinations, order and due times), in one transaction, so that a
+	// concurrent release of the same account finds nothing left. It
+	// returns how many events it released.
 	ReleaseHeld(ctx context.Context, r HeldRelease) (int, error)
 }
 

@@ -240,13 +240,7 @@ func (s *Service) items(c *relay.Connection, page []*relay.BackfillItem, since, 
 		e := &relay.Event{ID: relay.NewID("evt", now), Provider: c.Provider, DeliveryID: it.DeliveryID, EventType: it.EventType,
 			Source: relay.SourceBackfill, AccountID: c.ExternalID, ResourceID: it.ResourceID, OrgID: c.OrgID,
 			ConnectionID: c.ID, Match: relay.MatchMatched, Payload: it.Payload, ReceivedAt: relay.EventTime(now)}
-		dsts := s.route(e)
-		ii := &relay.IngestItem{Event: e, Deliveries: make([]*relay.Delivery, len(dsts))}
-		for i, d := range dsts {
-			ii.Deliveries[i] = &relay.Delivery{ID: relay.NewID("dlv", now), EventID: e.ID, DestinationID: d.ID,
-				Status: relay.DeliveryPending, Source: relay.SourceBackfill, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
-		}
-		out = append(out, ii)
+		out = append(out, relay.PlanEvent(e, s.route(e), now))
 	}
 	return out
 }

@@ -341,15 +341,9 @@ func (s *Service) releaseOnce(ctx context.Context, c *relay.Connection) {
 		s.logger.Warn("connect: releasing held events: listing destinations failed", "connection_id", c.ID, "err", err)
 		return
 	}
-	var orgDsts []*relay.Destination
-	for _, d := range dsts {
-		if d.OrgID == c.OrgID && !d.Disabled {
-			orgDsts = append(orgDsts, d)
-		}
-	}
 	n, err := s.store.ReleaseHeld(ctx, relay.HeldRelease{
 		Provider: c.Provider, AccountID: c.ExternalID, OrgID: c.OrgID, ConnectionID: c.ID,
-		Destinations: orgDsts, Now: s.now(),
+		Destinations: relay.Routes(dsts).ForRelease(c.OrgID), Now: s.now(),
 	})
 	if err != nil {
 		s.logger.Warn("connect: releasing held events failed", "connection_id", c.ID, "err", err)

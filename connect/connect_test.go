@@ -312,7 +312,7 @@ func TestHeldEventsReleasedOnConnect(t *testing.T) {
 		ev := &relay.Event{ID: relay.NewID("evt", now.Add(time.Duration(i)*time.Millisecond)), Provider: "fake",
 			DeliveryID: "d" + string(rune('0'+i)), EventType: "thing.created", Source: relay.SourceLive,
 			AccountID: "acct-held", Payload: []byte(`{}`), ReceivedAt: now}
-		f.svc.Match(ev)
+		f.svc.Match(ctx, ev)
 		if ev.Match != relay.MatchUnmatched || ev.OrgID != "" {
 			t.Fatalf("unknown account matched: %+v", ev)
 		}
@@ -330,7 +330,7 @@ func TestHeldEventsReleasedOnConnect(t *testing.T) {
 	}
 	// Later events of the account match at once (the cache was invalidated).
 	ev := &relay.Event{Provider: "fake", AccountID: "acct-held"}
-	f.svc.Match(ev)
+	f.svc.Match(ctx, ev)
 	if ev.Match != relay.MatchMatched || ev.OrgID != "org_a" {
 		t.Fatalf("after connect: %+v", ev)
 	}
@@ -363,7 +363,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("after lifecycle: %+v %v", c, rs)
 	}
 	ev := &relay.Event{Provider: "fake", ResourceID: "res-2"}
-	f.svc.Match(ev)
+	f.svc.Match(ctx, ev)
 	if ev.ConnectionID != id {
 		t.Fatalf("resource routing: %+v", ev)
 	}

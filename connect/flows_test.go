@@ -154,7 +154,7 @@ func TestMatchCacheFollowsOtherReplicas(t *testing.T) {
 
 	match := func(account, resource string) *relay.Event {
 		ev := &relay.Event{Provider: "fake", AccountID: account, ResourceID: resource}
-		other.Match(ev)
+		other.Match(ctx, ev)
 		return ev
 	}
 	if ev := match("acct-1", ""); ev.ConnectionID != id {

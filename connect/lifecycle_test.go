@@ -120,7 +120,7 @@ func TestLifecycleAppliesTheProviderAnswer(t *testing.T) {
 		t.Fatalf("resources %v, want the provider's res-2 res-3", ids)
 	}
 	ev := &relay.Event{Provider: "fake", ResourceID: "res-2"}
-	f.svc.Match(ev)
+	f.svc.Match(ctx, ev)
 	if ev.ConnectionID != id {
 		t.Fatalf("resource routing: %+v", ev)
 	}

@@ -46,21 +46,22 @@ const maxCacheEntries = 100_000
 // no account are left MatchNone; events whose account and resource no live
 // connection knows are MatchUnmatched, held for org-filtered destinations
 // until a connection appears. A store failure leaves the event unmatched
-// (it is then held, not lost) and is logged.
-func (s *Service) Match(e *relay.Event) {
+// (it is then held, not lost) and is logged. Lookups the cache cannot
+// answer run under ctx, the request's, so they end with it.
+func (s *Service) Match(ctx context.Context, e *relay.Event) {
 	if e.AccountID == "" && e.ResourceID == "" {
 		e.Match = relay.MatchNone
 		return
 	}
-	s.syncGeneration()
+	s.syncGeneration(ctx)
 	if e.AccountID != "" {
-		if m, ok := s.lookup(matchKey{"a", e.Provider, e.AccountID}); ok {
+		if m, ok := s.lookup(ctx, matchKey{"a", e.Provider, e.AccountID}); ok {
 			e.OrgID, e.ConnectionID, e.Match = m.orgID, m.connectionID, relay.MatchMatched
 			return
 		}
 	}
 	if e.ResourceID != "" {
-		if m, ok := s.lookup(matchKey{"r", e.Provider, e.ResourceID}); ok {
+		if m, ok := s.lookup(ctx, matchKey{"r", e.Provider, e.ResourceID}); ok {
 			e.OrgID, e.ConnectionID, e.Match = m.orgID, m.connectionID, relay.MatchMatched
 			return
 		}
@@ -74,7 +75,7 @@ func (s *Service) Match(e *relay.Event) {
 }
 
 // lookup returns the live connection for k, from the cache or the store.
-func (s *Service) lookup(k matchKey) (matchEntry, bool) {
+func (s *Service) lookup(ctx context.Context, k matchKey) (matchEntry, bool) {
 	now := s.now()
 	s.cache.mu.RLock()
 	m, ok := s.cache.entries[k]
@@ -85,7 +86,7 @@ func (s *Service) lookup(k matchKey) (matchEntry, bool) {
 	s.cache.mu.RLock()
 	gen := s.cache.generation
 	s.cache.mu.RUnlock()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	var c *relay.Connection
 	var err error
@@ -120,14 +121,14 @@ func (s *Service) lookup(k matchKey) (matchEntry, bool) {
 // GenerationInterval; callers that find a check due while another runs
 // use the cache as it is. A failed read keeps the cache (entries still
 // expire by their TTL) and is logged.
-func (s *Service) syncGeneration() {
+func (s *Service) syncGeneration(ctx context.Context) {
 	now := s.now()
 	if now.UnixNano()-s.cache.checkedAt.Load() < int64(s.cfg.GenerationInterval) || !s.cache.checking.CompareAndSwap(false, true) {
 		return
 	}
 	defer s.cache.checking.Store(false)
 	s.cache.checkedAt.Store(now.UnixNano())
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	gen, err := s.store.ConnectionGeneration(ctx)
 	cancel()
 	if err != nil {

@@ -2,12 +2,14 @@
 // Webhooks, retried on a schedule, recorded attempt by attempt.
 //
 // The deliveries table is the queue. Work reaches the engine two ways: the
-// ingest pipeline hands over deliveries it has just committed already leased
-// to this replica (so delivery starts without a poll), and a poller claims
-// due deliveries (retries, replays, and work whose lease expired because its
-// replica died). Each destination has its own in-memory queue and at most
-// MaxConcurrency requests in flight, so a slow destination delays nobody
-// else. Outcomes are written back in batches by one recorder.
+// ingest pipeline reserves room before a commit (Reserve) and, through that
+// relay.Reservation, hands over the deliveries it has just committed
+// already leased to this replica (so delivery starts without a poll); and
+// a poller claims due deliveries (retries, replays, and work whose lease
+// expired because its replica died). Each destination has its own
+// in-memory queue and at most MaxConcurrency requests in flight, so a slow
+// destination delays nobody else. Outcomes are written back in batches by
+// one recorder.
 package delivery
 
 import (
@@ -88,7 +90,7 @@ type Engine struct {
 	cfg     Config
 
 	reserved atomic.Int64 // room taken in memory (queued, in flight, or reserved by ingest)
-	routes   atomic.Pointer[[]*relay.Destination]
+	routes   atomic.Pointer[relay.Routes]
 
 	mu       sync.Mutex
 	queues   map[string]*destQueue
@@ -167,7 +169,7 @@ func New(store relay.Store, client *http.Client, m *metrics.Metrics, logger *slo
 		outcomes: make(chan *result, 4096),
 	}
 	e.sendCtx, e.stopSend = context.WithCancel(context.Background())
-	empty := []*relay.Destination{}
+	empty := relay.Routes{}
 	e.routes.Store(&empty)
 	return e
 }
@@ -304,8 +306,63 @@ func (e *Engine) Wake() {
 	}
 }
 
-// Reserve takes room for n deliveries in memory, or none and false.
-func (e *Engine) Reserve(n int) bool {
+// reservation is room reserved by Reserve; see relay.Reservation.
+type reservation struct {
+	e    *Engine
+	n    int
+	done atomic.Bool
+}
+
+// Dispatch hands the committed claims to their destinations' queues and
+// frees the room of the deliveries that were not committed.
+func (r *reservation) Dispatch(claims []*relay.Claim) {
+	if !r.done.CompareAndSwap(false, true) {
+		panic("delivery: reservation ended twice")
+	}
+	if unused := r.n - len(claims); unused > 0 {
+		r.e.release(unused)
+	}
+	if len(claims) > 0 {
+		r.e.dispatch(claims)
+	}
+}
+
+// Cancel frees the whole reservation.
+func (r *reservation) Cancel() {
+	if !r.done.CompareAndSwap(false, true) {
+		panic("delivery: reservation ended twice")
+	}
+	r.e.release(r.n)
+}
+
+// Reserve takes room in memory for n deliveries to the destinations
+// destinationIDs (repeats allowed), which the caller stores leased to this
+// replica and then hands over through the reservation. It returns nil,
+// taking nothing, when there is no room for all n or when any of those
+// destinations is paused by its circuit breaker (its deliveries would only
+// be handed back): the deliveries are then stored unleased for the poller.
+func (e *Engine) Reserve(n int, destinationIDs []string) relay.Reservation {
+	if n <= 0 || e.anyPaused(destinationIDs) || !e.reserve(n) {
+		return nil
+	}
+	return &reservation{e: e, n: n}
+}
+
+// anyPaused reports whether any of the destinations is paused.
+func (e *Engine) anyPaused(ids []string) bool {
+	now := e.now()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, id := range ids {
+		if q := e.queues[id]; q != nil && now.Before(q.pausedUntil) {
+			return true
+		}
+	}
+	return false
+}
+
+// reserve takes room for n deliveries in memory, or none and false.
+func (e *Engine) reserve(n int) bool {
 	for {
 		cur := e.reserved.Load()
 		if cur+int64(n) > int64(e.cfg.Capacity) {
@@ -318,10 +375,10 @@ func (e *Engine) Reserve(n int) bool {
 	}
 }
 
-// Release gives back room for n deliveries. If the poller stopped for want
+// release gives back room for n deliveries. If the poller stopped for want
 // of room and a claim batch now fits, it is woken: a backlog drains at the
 // speed deliveries complete, not one memory-full per poll interval.
-func (e *Engine) Release(n int) {
+func (e *Engine) release(n int) {
 	v := e.reserved.Add(-int64(n))
 	e.metrics.InFlight.Set(float64(v))
 	if e.starved.Load() && int(v) <= e.cfg.Capacity-min(e.cfg.ClaimBatch, e.cfg.Capacity/4) && e.starved.CompareAndSwap(true, false) {
@@ -329,27 +386,11 @@ func (e *Engine) Release(n int) {
 	}
 }
 
-// OrgFiltered reports whether any live destination is filtered to an org:
-// only then are events of unknown accounts worth holding for release.
-func (e *Engine) OrgFiltered() bool {
-	for _, d := range *e.routes.Load() {
-		if d.OrgID != "" {
-			return true
-		}
-	}
-	return false
-}
+// Routes returns the live destinations as last loaded by Refresh.
+func (e *Engine) Routes() relay.Routes { return *e.routes.Load() }
 
 // Route returns the destinations an event goes to, from the cached list.
-func (e *Engine) Route(ev *relay.Event) []*relay.Destination {
-	var out []*relay.Destination
-	for _, d := range *e.routes.Load() {
-		if d.Matches(ev.Provider, ev.EventType, ev.OrgID) {
-			out = append(out, d)
-		}
-	}
-	return out
-}
+func (e *Engine) Route(ev *relay.Event) []*relay.Destination { return e.Routes().For(ev) }
 
 // Refresh reloads the destinations from the store. Call it after changing one.
 func (e *Engine) Refresh(ctx context.Context) error {
@@ -357,7 +398,8 @@ func (e *Engine) Refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	e.routes.Store(&dsts)
+	routes := relay.Routes(dsts)
+	e.routes.Store(&routes)
 	e.mu.Lock()
 	for _, d := range dsts {
 		if q := e.queues[d.ID]; q != nil {
@@ -372,19 +414,12 @@ func (e *Engine) Refresh(ctx context.Context) error {
 	return nil
 }
 
-// Paused reports whether the destination is paused by its circuit breaker,
-// so the ingest path need not lease deliveries that would only be handed back.
-func (e *Engine) Paused(destinationID string) bool {
-	now := e.now()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	q := e.queues[destinationID]
-	return q != nil && now.Before(q.pausedUntil)
-}
-
-// Dispatch queues leased deliveries whose room was reserved and starts
-// workers up to each destination's concurrency limit.
-func (e *Engine) Dispatch(claims []*relay.Claim) {
+// dispatch queues leased deliveries whose room was reserved and starts
+// workers up to each destination's concurrency limit. It never writes to
+// the store on the caller's goroutine (the ingest committer's, through a
+// reservation): the leases of deliveries it cannot send are given back by
+// a goroutine of their own.
+func (e *Engine) dispatch(claims []*relay.Claim) {
 	var drop []*relay.Claim
 	now := e.now()
 	e.mu.Lock()
@@ -410,8 +445,22 @@ func (e *Engine) Dispatch(claims []*relay.Claim) {
 			go e.work(q)
 		}
 	}
+	release := len(drop) > 0 && !e.stopping
+	if release {
+		// Counted with the workers, under the lock and before Stop sets
+		// stopping, so that Stop waits for it.
+		e.workers.Add(1)
+	}
 	e.mu.Unlock()
-	e.releaseClaims(drop)
+	switch {
+	case release:
+		go func() { defer e.workers.Done(); e.releaseClaims(drop) }()
+	case len(drop) > 0:
+		// Stopping: Stop no longer waits for new goroutines. The ingest
+		// pipeline is closed before the engine stops, so this is never the
+		// committer of a running server.
+		e.releaseClaims(drop)
+	}
 }
 
 // work sends q's deliveries one after another until the queue is empty.
@@ -525,8 +574,9 @@ func (e *Engine) trackHealth(q *destQueue, o *relay.Outcome) {
 	}
 }
 
-// releaseClaims hands claims not attempted to the recorder, which gives
-// their leases back in one write.
+// releaseClaims gives the leases of claims not attempted back in one write
+// (so another poll, here or on another replica, can claim them at once)
+// and frees their room.
 func (e *Engine) releaseClaims(claims []*relay.Claim) {
 	if len(claims) == 0 {
 		return
@@ -541,7 +591,7 @@ func (e *Engine) releaseClaims(claims []*relay.Claim) {
 		// The leases run out by themselves; only a delay is lost.
 		e.logger.Warn("release leases failed", "deliveries", len(ids), "err", err)
 	}
-	e.Release(len(claims))
+	e.release(len(claims))
 }
 
 // pollLoop claims due deliveries on every tick and wake-up.
@@ -568,7 +618,7 @@ func (e *Engine) Poll(ctx context.Context) (int, error) {
 	for {
 		free := e.cfg.Capacity - int(e.reserved.Load())
 		limit := min(free, e.cfg.ClaimBatch)
-		if limit <= 0 || !e.Reserve(limit) {
+		if limit <= 0 || !e.reserve(limit) {
 			e.starved.Store(true)
 			return total, nil
 		}
@@ -576,11 +626,11 @@ func (e *Engine) Poll(ctx context.Context) (int, error) {
 		claims, err := e.store.ClaimDue(qctx, e.cfg.Owner, e.now(), e.cfg.Lease, limit)
 		cancel()
 		if err != nil {
-			e.Release(limit)
+			e.release(limit)
 			return total, err
 		}
-		e.Release(limit - len(claims))
-		e.Dispatch(claims)
+		e.release(limit - len(claims))
+		e.dispatch(claims)
 		total += len(claims)
 		if len(claims) < limit {
 			return total, nil
@@ -689,7 +739,7 @@ func (e *Engine) record(batch []*result) {
 			cancel()
 		}
 	}
-	e.Release(len(outcomes))
+	e.release(len(outcomes))
 }
 
 // jittered returns d ± Jitter·d.

@@ -4,10 +4,14 @@
 // requests costs one fsync rather than N. Each caller gets its answer only
 // after the commit that holds its event has returned.
 //
-// Routing happens inside the commit: every new event gets one delivery per
-// matching destination. Deliveries the dispatcher has room for are written
-// already leased to this replica and handed to it straight after the commit,
-// so delivery starts without a poll and without a second write to claim.
+// Routing happens in Submit, on the request's goroutine and under its
+// context: the event is matched to its connection's org (Routing, which
+// also holds events of unknown accounts), and its deliveries are planned
+// (relay.PlanEvent) before it is queued. The commit writes what was
+// planned. When the dispatcher reserves room for a batch (one
+// relay.Reservation per batch), its deliveries are written already leased
+// to this replica and handed over straight after the commit, so delivery
+// starts without a poll and without a second write to claim.
 package ingest
 
 import (
@@ -22,25 +26,21 @@ import (
 	"github.com/relayhq/relay/metrics"
 )
 
-// Router returns the destinations an event goes to.
+// Router returns the destinations an event goes to, setting the event's
+// org and match state on the way. ctx is the request's.
 type Router interface {
-	Route(e *relay.Event) []*relay.Destination
+	Route(ctx context.Context, e *relay.Event) []*relay.Destination
 }
 
 // Dispatcher takes deliveries to send right away.
 type Dispatcher interface {
-	// Reserve asks for room for n deliveries held in memory; false means
-	// none was taken and the deliveries are left for the poller.
-	Reserve(n int) bool
-	// Release returns room reserved but not used.
-	Release(n int)
-	// Dispatch hands over leased deliveries whose room was reserved.
-	Dispatch(claims []*relay.Claim)
+	// Reserve takes room for n deliveries to the destinations
+	// destinationIDs, to be written leased to this replica and handed over
+	// through the reservation; nil means none was taken (no room, or a
+	// destination is paused) and the deliveries are left for the poller.
+	Reserve(n int, destinationIDs []string) relay.Reservation
 	// Wake tells the poller that unleased deliveries are due now.
 	Wake()
-	// Paused reports whether a destination is paused (failing): its
-	// deliveries are stored unleased, to wait for it.
-	Paused(destinationID string) bool
 }
 
 // Config tunes the pipeline.
@@ -127,15 +127,8 @@ func (p *Pipeline) Submit(ctx context.Context, e *relay.Event) (relay.IngestResu
 		e.ReceivedAt = now
 	}
 	e.ReceivedAt = relay.EventTime(e.ReceivedAt)
-	dsts := p.router.Route(e)
-	item := &relay.IngestItem{Event: e, Deliveries: make([]*relay.Delivery, len(dsts))}
-	for i, d := range dsts {
-		item.Deliveries[i] = &relay.Delivery{
-			ID: relay.NewID("dlv", now), EventID: e.ID, DestinationID: d.ID,
-			Status: relay.DeliveryPending, Source: e.Source, NextAttemptAt: now,
-			CreatedAt: now, UpdatedAt: now,
-		}
-	}
+	dsts := p.router.Route(ctx, e)
+	item := relay.PlanEvent(e, dsts, now)
 	r := &request{item: item, dsts: dsts, done: make(chan error, 1)}
 
 	p.mu.RLock()
@@ -284,17 +277,6 @@ func (p *Pipeline) commitLoop() {
 	}
 }
 
-func (p *Pipeline) anyPaused(batch []*request) bool {
-	for _, r := range batch {
-		for _, d := range r.dsts {
-			if p.disp.Paused(d.ID) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // commit stores one batch and answers every request in it.
 func (p *Pipeline) commit(batch []*request) {
 	now := p.now()
@@ -306,10 +288,20 @@ func (p *Pipeline) commit(batch []*request) {
 	}
 	// Room for the whole batch or none of it: simple, and the poller picks
 	// up whatever was not leased here.
-	leased := n > 0 && !p.anyPaused(batch) && p.disp.Reserve(n)
+	var res relay.Reservation
+	if n > 0 {
+		dstIDs := make([]string, 0, n)
+		for _, it := range items {
+			for _, d := range it.Deliveries {
+				dstIDs = append(dstIDs, d.DestinationID)
+			}
+		}
+		res = p.disp.Reserve(n, dstIDs)
+	}
+	leased := res != nil
 	if leased {
 		for _, it := range items {
-			it.LeaseOwner, it.LeaseUntil = p.cfg.Owner, now.Add(p.cfg.Lease)
+			it.LeaseTo(p.cfg.Owner, now.Add(p.cfg.Lease))
 		}
 	}
 
@@ -324,7 +316,7 @@ func (p *Pipeline) commit(batch []*request) {
 
 	if err != nil {
 		if leased {
-			p.disp.Release(n)
+			res.Cancel()
 		}
 		p.logger.Error("ingest commit failed", "events", len(batch), "err", err)
 		failure := relay.Errorf(relay.EUNAVAILABLE, "The event could not be stored; retry later.")
@@ -337,27 +329,17 @@ func (p *Pipeline) commit(batch []*request) {
 		return
 	}
 
-	var claims []*relay.Claim
-	unused := 0
-	for _, r := range batch {
-		it := r.item
-		if it.Duplicate {
-			unused += len(it.Deliveries)
-			continue
-		}
-		if leased {
-			for i, d := range it.Deliveries {
-				claims = append(claims, &relay.Claim{Delivery: d, Event: it.Event, Destination: r.dsts[i]})
+	if leased {
+		// Duplicates wrote nothing: the reservation frees their room.
+		var claims []*relay.Claim
+		for _, r := range batch {
+			if it := r.item; !it.Duplicate {
+				for i, d := range it.Deliveries {
+					claims = append(claims, &relay.Claim{Delivery: d, Event: it.Event, Destination: r.dsts[i]})
+				}
 			}
 		}
-	}
-	if leased {
-		if unused > 0 {
-			p.disp.Release(unused)
-		}
-		if len(claims) > 0 {
-			p.disp.Dispatch(claims)
-		}
+		res.Dispatch(claims)
 	} else if n > 0 {
 		p.disp.Wake()
 	}

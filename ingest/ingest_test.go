@@ -65,7 +65,9 @@ func (s *countingStore) ProbeWrite(ctx context.Context) error {
 
 type oneDestination struct{ dst *relay.Destination }
 
-func (r oneDestination) Route(*relay.Event) []*relay.Destination { return []*relay.Destination{r.dst} }
+func (r oneDestination) Route(context.Context, *relay.Event) []*relay.Destination {
+	return []*relay.Destination{r.dst}
+}
 
 // recorder is a Dispatcher that records what it is handed.
 type recorder struct {
@@ -76,25 +78,39 @@ type recorder struct {
 	reserved int
 }
 
-func (r *recorder) Reserve(n int) bool {
+func (r *recorder) Reserve(n int, _ []string) relay.Reservation {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.reserved+n > r.room {
-		return false
+		return nil
 	}
 	r.reserved += n
-	return true
+	return &recorded{r: r, n: n}
 }
-func (r *recorder) Release(n int) { r.mu.Lock(); r.reserved -= n; r.mu.Unlock() }
-func (r *recorder) Dispatch(c []*relay.Claim) {
+
+// recorded is a reservation the recorder handed out.
+type recorded struct {
+	r *recorder
+	n int
+}
+
+func (res *recorded) Dispatch(c []*relay.Claim) {
+	r := res.r
 	r.mu.Lock()
+	r.reserved -= res.n - len(c)
 	r.claims = append(r.claims, c...)
 	r.mu.Unlock()
 }
-func (r *recorder) Wake()              { r.mu.Lock(); r.wakes++; r.mu.Unlock() }
-func (r *recorder) Paused(string) bool { return false }
+func (res *recorded) Cancel() { res.r.mu.Lock(); res.r.reserved -= res.n; res.r.mu.Unlock() }
+func (r *recorder) Wake()     { r.mu.Lock(); r.wakes++; r.mu.Unlock() }
 
 func setup(t *testing.T, room int) (*countingStore, *recorder, *ingest.Pipeline) {
+	t.Helper()
+	return setupRouted(t, room, func(dst *relay.Destination) ingest.Router { return oneDestination{dst} })
+}
+
+// setupRouted is setup with the router router(dst) returns.
+func setupRouted(t *testing.T, room int, router func(dst *relay.Destination) ingest.Router) (*countingStore, *recorder, *ingest.Pipeline) {
 	t.Helper()
 	s, err := sqlite.Open(filepath.Join(t.TempDir(), "relay.db"))
 	if err != nil {
@@ -114,7 +130,7 @@ func setup(t *testing.T, room int) (*countingStore, *recorder, *ingest.Pipeline)
 	}
 	cs := &countingStore{Store: s}
 	rec := &recorder{room: room}
-	p := ingest.New(cs, oneDestination{dst}, rec, metrics.New(), slog.New(slog.DiscardHandler), func() time.Time { return time.Now().UTC() },
+	p := ingest.New(cs, router(dst), rec, metrics.New(), slog.New(slog.DiscardHandler), func() time.Time { return time.Now().UTC() },
 		ingest.Config{Owner: "me", Lease: time.Minute, BatchMax: 64, ProbeInterval: 5 * time.Millisecond})
 	done := make(chan struct{})
 	go func() { p.Run(); close(done) }()

@@ -124,14 +124,13 @@ func (e *Emitter) Emit(ctx context.Context, typ, key, orgID, connectionID string
 	if orgID != "" {
 		ev.Match = relay.MatchMatched
 	}
-	it := &relay.IngestItem{Event: ev}
+	var dsts []*relay.Destination
 	for _, d := range e.route(ev) {
-		if !Subscribed(d) {
-			continue
+		if Subscribed(d) {
+			dsts = append(dsts, d)
 		}
-		it.Deliveries = append(it.Deliveries, &relay.Delivery{ID: relay.NewID("dlv", now), EventID: ev.ID, DestinationID: d.ID,
-			Status: relay.DeliveryPending, Source: relay.SourceLive, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now})
 	}
+	it := relay.PlanEvent(ev, dsts, now)
 	if err := e.store.InsertEvents(ctx, []*relay.IngestItem{it}); err != nil {
 		return fmt.Errorf("ops: %s: %w", typ, err)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -475,11 +473,10 @@ func (s *Store) ResealAll(ctx context.Context, fn func(relay.Sealed, []byte) (re
 	return n + m, err
 }
 
-// ReleaseHeld matches the account's unmatched events to the connection, in
-// arrival order, and creates deliveries to the destinations they match.
+// ReleaseHeld matches the account's unmatched events to the connection and
+// writes the deliveries r.Plan plans for them, in one transaction.
 func (s *Store) ReleaseHeld(ctx context.Context, r relay.HeldRelease) (int, error) {
 	released := 0
-	now := r.Now.UTC()
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		released = 0
 		// Matching and locking in one statement: a concurrent release of
@@ -490,41 +487,32 @@ func (s *Store) ReleaseHeld(ctx context.Context, r relay.HeldRelease) (int, erro
 		if err != nil {
 			return fmt.Errorf("postgres: release held events: %w", err)
 		}
-		type held struct{ id, typ, source string }
-		var evs []held
+		var held []relay.HeldEvent
 		for rows.Next() {
-			var h held
-			if err := rows.Scan(&h.id, &h.typ, &h.source); err != nil {
+			var h relay.HeldEvent
+			if err := rows.Scan(&h.ID, &h.EventType, &h.Source); err != nil {
 				rows.Close()
 				return fmt.Errorf("postgres: release held events: %w", err)
 			}
-			evs = append(evs, h)
+			held = append(held, h)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("postgres: release held events: %w", err)
 		}
-		// Ids are time-ordered: sorting restores arrival order.
-		slices.SortFunc(evs, func(a, b held) int { return strings.Compare(a.id, b.id) })
 		b := &pgx.Batch{}
-		for i, ev := range evs {
-			due := now.Add(time.Duration(i) * time.Millisecond) // keeps arrival order in the queue
-			for _, d := range r.Destinations {
-				if !d.Matches(r.Provider, ev.typ, r.OrgID) {
-					continue
-				}
-				b.Queue(`INSERT INTO deliveries (id, event_id, destination_id, status, source, next_attempt_at,
-						lease_owner, lease_until, created_at, updated_at)
-					VALUES ($1, $2, $3, 'pending', $4, $5, '', 'epoch', $6, $6) ON CONFLICT (event_id, destination_id) DO NOTHING`,
-					relay.NewID("dlv", now), ev.id, d.ID, ev.source, due, now)
-			}
-			released++
+		for _, d := range r.Plan(held) {
+			b.Queue(`INSERT INTO deliveries (id, event_id, destination_id, status, source, next_attempt_at,
+					lease_owner, lease_until, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $6, '', 'epoch', $7, $8) ON CONFLICT (event_id, destination_id) DO NOTHING`,
+				d.ID, d.EventID, d.DestinationID, d.Status, d.Source, d.NextAttemptAt, d.CreatedAt, d.UpdatedAt)
 		}
 		if b.Len() > 0 {
 			if err := tx.SendBatch(ctx, b).Close(); err != nil {
 				return fmt.Errorf("postgres: release held events: deliveries: %w", err)
 			}
 		}
+		released = len(held)
 		return nil
 	})
 	return released, err

@@ -490,52 +490,45 @@ func (s *Store) ResealAll(ctx context.Context, fn func(relay.Sealed, []byte) (re
 	return n + m, err
 }
 
-// ReleaseHeld matches the account's unmatched events to the connection, in
-// arrival order, and creates deliveries to the destinations they match.
+// ReleaseHeld matches the account's unmatched events to the connection and
+// writes the deliveries r.Plan plans for them, in one transaction.
 func (s *Store) ReleaseHeld(ctx context.Context, r relay.HeldRelease) (int, error) {
 	released := 0
 	err := s.inTx(ctx, "release held events", func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT id, event_type, source FROM events
-			WHERE provider = ? AND account_id = ? AND match = 'unmatched' ORDER BY id`, r.Provider, r.AccountID)
+			WHERE provider = ? AND account_id = ? AND match = 'unmatched'`, r.Provider, r.AccountID)
 		if err != nil {
 			return fmt.Errorf("sqlite: release held events: %w", err)
 		}
-		type held struct{ id, typ, source string }
-		var evs []held
+		var held []relay.HeldEvent
 		for rows.Next() {
-			var h held
-			if err := rows.Scan(&h.id, &h.typ, &h.source); err != nil {
+			var h relay.HeldEvent
+			if err := rows.Scan(&h.ID, &h.EventType, &h.Source); err != nil {
 				rows.Close()
 				return fmt.Errorf("sqlite: release held events: %w", err)
 			}
-			evs = append(evs, h)
+			held = append(held, h)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return fmt.Errorf("sqlite: release held events: %w", err)
 		}
-		for i, ev := range evs {
+		for _, h := range held {
 			if _, err := tx.ExecContext(ctx, `UPDATE events SET org_id = ?, connection_id = ?, match = 'matched' WHERE id = ?`,
-				r.OrgID, r.ConnectionID, ev.id); err != nil {
+				r.OrgID, r.ConnectionID, h.ID); err != nil {
 				return fmt.Errorf("sqlite: release held events: %w", err)
 			}
-			// Due times a millisecond apart keep arrival order in the queue:
-			// claims order a destination's deliveries by due time only.
-			due := r.Now.Add(time.Duration(i) * time.Millisecond)
-			for _, d := range r.Destinations {
-				if !d.Matches(r.Provider, ev.typ, r.OrgID) {
-					continue
-				}
-				if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
-					(id, event_id, destination_id, status, source, next_attempt_at, lease_owner, lease_until, created_at, updated_at)
-					VALUES (?, ?, ?, ?, ?, ?, '', 0, ?, ?)
-					ON CONFLICT (event_id, destination_id) DO NOTHING`,
-					relay.NewID("dlv", r.Now), ev.id, d.ID, relay.DeliveryPending, ev.source, ms(due), ms(r.Now), ms(r.Now)); err != nil {
-					return fmt.Errorf("sqlite: release held events: delivery: %w", err)
-				}
-			}
-			released++
 		}
+		for _, d := range r.Plan(held) {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
+				(id, event_id, destination_id, status, source, next_attempt_at, lease_owner, lease_until, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, '', 0, ?, ?)
+				ON CONFLICT (event_id, destination_id) DO NOTHING`,
+				d.ID, d.EventID, d.DestinationID, d.Status, d.Source, ms(d.NextAttemptAt), ms(d.CreatedAt), ms(d.UpdatedAt)); err != nil {
+				return fmt.Errorf("sqlite: release held events: delivery: %w", err)
+			}
+		}
+		released = len(held)
 		return nil
 	})
 	return released, err

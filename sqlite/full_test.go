@@ -24,11 +24,9 @@ import (
 type noRoutes struct{}
 
 func (noRoutes) Route(*relay.Event) []*relay.Destination { return nil }
-func (noRoutes) Reserve(int) bool                        { return false }
-func (noRoutes) Release(int)                             {}
-func (noRoutes) Dispatch([]*relay.Claim)                 {}
+func (noRoutes) Routes() relay.Routes                    { return nil }
+func (noRoutes) Reserve(int, []string) relay.Reservation { return nil }
 func (noRoutes) Wake()                                   {}
-func (noRoutes) Paused(string) bool                      { return false }
 func (noRoutes) Refresh(context.Context) error           { return nil }
 
 // probeCounter counts the readiness probes the pipeline runs.
@@ -60,7 +58,7 @@ func TestReadinessFollowsFullDisk(t *testing.T) {
 	now := func() time.Time { return time.Now().UTC() }
 	m := metrics.New()
 	logger := slog.New(slog.DiscardHandler)
-	pipeline := ingest.New(store, noRoutes{}, noRoutes{}, m, logger, now, ingest.Config{Owner: "me", ProbeInterval: 10 * time.Millisecond})
+	pipeline := ingest.New(store, ingest.Routing{Routes: noRoutes{}}, noRoutes{}, m, logger, now, ingest.Config{Owner: "me", ProbeInterval: 10 * time.Millisecond})
 	done := make(chan struct{})
 	go func() { pipeline.Run(); close(done) }()
 	t.Cleanup(func() { _ = pipeline.Close(ctx); <-done })

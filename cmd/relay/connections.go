@@ -177,32 +177,6 @@ func privateDataDir(dir string) error {
 	return nil
 }
 
-// ingestRouter matches each event to its connection's org before choosing
-// its destinations, so org-filtered destinations see only their org's
-// events. An event of an unknown account is held only while some
-// destination is filtered to an org: with none, there is nobody to release
-// it to, and holding would only grow the index of held events.
-//
-// A held event is announced to identity repair (held, which never blocks),
-// whose resolution job runs outside the request path.
-type ingestRouter struct {
-	match       func(*relay.Event)
-	route       func(*relay.Event) []*relay.Destination
-	orgFiltered func() bool
-	held        func(*relay.Event)
-}
-
-func (r ingestRouter) Route(e *relay.Event) []*relay.Destination {
-	r.match(e)
-	if e.Match == relay.MatchUnmatched && !r.orgFiltered() {
-		e.Match = relay.MatchNone
-	}
-	if e.Match == relay.MatchUnmatched && r.held != nil {
-		r.held(e)
-	}
-	return r.route(e)
-}
-
 // resolverChains builds the configured resolver chains by provider, each
 // step with the provider API client it needs.
 func resolverChains(cfg *config.Config) (map[string][]relay.Resolver, error) {

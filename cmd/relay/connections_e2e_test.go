@@ -597,18 +597,3 @@ providers:
 		t.Fatalf("token after rotation: %d", code)
 	}
 }
-
-func TestIngestRouterHoldsOnlyForOrgDestinations(t *testing.T) {
-	unknown := func(e *relay.Event) { e.Match = relay.MatchUnmatched }
-	none := func(*relay.Event) []*relay.Destination { return nil }
-	for _, tc := range []struct {
-		orgFiltered bool
-		want        string
-	}{{true, relay.MatchUnmatched}, {false, relay.MatchNone}} {
-		e := &relay.Event{AccountID: "a"}
-		ingestRouter{match: unknown, route: none, orgFiltered: func() bool { return tc.orgFiltered }}.Route(e)
-		if e.Match != tc.want {
-			t.Errorf("org-filtered destinations %v: match %q, want %q", tc.orgFiltered, e.Match, tc.want)
-		}
-	}
-}

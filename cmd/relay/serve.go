@@ -274,7 +274,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if kind == "postgres" {
 		committers = 4
 	}
-	var router ingest.Router = engine
+	router := ingest.Routing{Routes: engine}
 	var conns *connect.Service
 	var backfills *backfill.Service
 	if cs, ok := store.(connect.Store); ok {
@@ -323,7 +323,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 		resolver := resolve.New(store.(resolve.Store), conns.Paired, emitter, m, logger.With("component", "resolve"), now,
 			resolve.Config{Chains: chains, SweepInterval: time.Duration(cfg.Resolve.SweepInterval)})
-		router = ingestRouter{match: conns.Match, route: engine.Route, orgFiltered: engine.OrgFiltered, held: resolver.Notify}
+		router = ingest.Routing{Matcher: conns, Routes: engine, Held: resolver.Notify}
 		jobs, err := openJobs(ctx, store, riverjobs.Handlers{
 			Teardown: conns.RunTeardown, Backfill: backfills.RunBackfill, BackfillTask: backfills.RunTask,
 			Resolve: resolver.Resolve, Lifecycle: conns.RunLifecycle,
