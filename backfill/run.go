@@ -30,9 +30,20 @@ func (s *Service) acquire(connectionID string, now time.Time) (time.Time, bool) 
 	if l.known && now.Before(l.reset) && l.remaining-l.inflight <= 0 {
 		return l.reset, false
 	}
+	if l.known && !now.Before(l.reset) && l.inflight > 0 {
+		// The window reset, and its budget is not known until an answer
+		// of the new window arrives: one request at a time finds it out,
+		// so that tasks starting together at the reset cannot overshoot a
+		// small limit.
+		return now.Add(newWindowProbe), false
+	}
 	l.inflight++
 	return time.Time{}, true
 }
+
+// newWindowProbe is how long a task waits while another task's request
+// learns the budget of a window that has just reset.
+const newWindowProbe = 250 * time.Millisecond
 
 // release returns the reservation and records what the answer said. A
 // rate-limited answer (retryAt set) used the budget up: no request goes out
