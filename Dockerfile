@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # Relay's container image, in the GoReleaser style: the binary is built
 # outside the image and copied in, so the image holds nothing else (no shell,
 # no package manager, no libc). The build context must contain:
@@ -12,6 +10,9 @@
 #                         (Debian/Ubuntu/Alpine path; /etc/pki/tls/certs/ca-bundle.crt on RHEL)
 #   deploy/docker/rootfs/ the /data directory, owned by the runtime user and 0700
 #                         (serve refuses a data dir others may read)
+#
+# COPY --chmod needs BuildKit (the default builder since Docker 23); no
+# "# syntax=" line, so that building pulls nothing (FROM scratch is no image).
 #
 # Build and run (see docs/operations.md):
 #   docker build -t relay .
