@@ -289,3 +289,45 @@ func waitReady(url string, d time.Duration) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Everything the Dockerfile copies is let through by .dockerignore (which
+// keeps the rest of the repository, data dirs and keys out of the build
+// context), and what it copies from the repository exists.
+func TestDockerfileContext(t *testing.T) {
+	root := filepath.Join("..", "..")
+	allowed := map[string]bool{}
+	for _, line := range strings.Split(string(mustRead(t, filepath.Join(root, ".dockerignore"))), "\n") {
+		if p, ok := strings.CutPrefix(strings.TrimSpace(line), "!"); ok {
+			allowed[strings.TrimSuffix(p, "/")] = true
+		}
+	}
+	built := map[string]bool{"relay": true, "ca-certificates.crt": true} // made by the build steps
+	copies := 0
+	for _, line := range strings.Split(string(mustRead(t, filepath.Join(root, "Dockerfile"))), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[0] != "COPY" {
+			continue
+		}
+		var src []string
+		for _, a := range f[1 : len(f)-1] {
+			if !strings.HasPrefix(a, "--") {
+				src = append(src, strings.TrimSuffix(a, "/"))
+			}
+		}
+		for _, s := range src {
+			copies++
+			if !allowed[s] {
+				t.Errorf("the Dockerfile copies %s, which .dockerignore keeps out of the context", s)
+			}
+			if built[s] {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(root, s)); err != nil {
+				t.Errorf("the Dockerfile copies %s: %v", s, err)
+			}
+		}
+	}
+	if copies == 0 {
+		t.Error("the Dockerfile copies nothing")
+	}
+}
