@@ -10,7 +10,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"strings"
 	"syscall"
 
@@ -45,7 +44,8 @@ Server:
   keygen        print a new random secret (webhook signing secret, encryption key or API key)
   keys rotate   re-encrypt every stored token under the first of encryption.keys
   webhooks upgrade  give each registered provider webhook its own secret
-  version       print the version
+  version       print the version, VCS revision and build details
+  healthcheck   exit 0 when the Relay at RELAY_ADDR (or --url) is ready, 1 otherwise
   bench         benchmark this binary: throughput, latency, backlog drain, replica kill
   sink          run a local destination that verifies and prints deliveries (for trying Relay)
 
@@ -102,8 +102,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "sink":
 		return cmdSink(ctx, rest, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintf(stdout, "relay %s (%s, %s/%s)\n", relay.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		fmt.Fprintln(stdout, versionLine(buildInfo()))
 		return nil
+	case "healthcheck":
+		return cmdHealthcheck(ctx, rest, getenv, stdout, stderr)
 	case "events":
 		return cmdEvents(ctx, rest, getenv, stdout, stderr)
 	case "deliveries":
