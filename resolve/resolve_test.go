@@ -47,6 +47,9 @@ type fixture struct {
 	ops    *relay.Destination
 	paired []*relay.Connection
 	mu     sync.Mutex
+
+	// build builds the service as setup does, with the queue q.
+	build func(q resolve.Queue) *resolve.Service
 }
 
 // setup builds the service on SQLite with the chain email → orgs, an org
@@ -97,7 +100,10 @@ func setup(t *testing.T) *fixture {
 			ConnectionID: c.ID, Destinations: []*relay.Destination{f.dst}, Now: now()})
 		must(t, err)
 	}
-	f.svc = resolve.New(store, paired, em, m, logger, now, resolve.Config{Chains: map[string][]relay.Resolver{"bridge": {f.email, f.orgs}}})
+	f.build = func(q resolve.Queue) *resolve.Service {
+		return resolve.New(store, paired, em, m, logger, now, resolve.Config{Chains: map[string][]relay.Resolver{"bridge": {f.email, f.orgs}}, Queue: q})
+	}
+	f.svc = f.build(nil)
 	return f
 }
 
@@ -338,7 +344,7 @@ func TestSweepBacksOff(t *testing.T) {
 			UpdatedAt: now.Add(-10 * time.Minute)}))
 	}
 	q := &queue{}
-	f.svc.SetQueue(q)
+	f.svc = f.build(q)
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { f.svc.Run(rctx); close(done) }()

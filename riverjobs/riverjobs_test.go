@@ -34,11 +34,12 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func testSurvivesRestart(t *testing.T, open func(riverjobs.Handlers) *riverjobs.Queue) {
 	ctx := context.Background()
 	var failed atomic.Int32
-	q1 := open(riverjobs.Handlers{Teardown: func(ctx context.Context, id string) error {
+	h1 := riverjobs.Handlers{Teardown: func(ctx context.Context, id string) error {
 		failed.Add(1)
 		return errors.New("provider down")
-	}})
-	if err := q1.Start(ctx); err != nil {
+	}}
+	q1 := open(h1)
+	if err := q1.Start(ctx, h1); err != nil {
 		t.Fatal(err)
 	}
 	if err := q1.EnqueueTeardown(ctx, "con_1"); err != nil {
@@ -56,13 +57,14 @@ func testSurvivesRestart(t *testing.T, open func(riverjobs.Handlers) *riverjobs.
 
 	var mu sync.Mutex
 	var done []string
-	q2 := open(riverjobs.Handlers{Teardown: func(ctx context.Context, id string) error {
+	h2 := riverjobs.Handlers{Teardown: func(ctx context.Context, id string) error {
 		mu.Lock()
 		done = append(done, id)
 		mu.Unlock()
 		return nil
-	}})
-	if err := q2.Start(ctx); err != nil {
+	}}
+	q2 := open(h2)
+	if err := q2.Start(ctx, h2); err != nil {
 		t.Fatal(err)
 	}
 	defer q2.Stop(context.Background())
@@ -82,7 +84,7 @@ func testSurvivesRestart(t *testing.T, open func(riverjobs.Handlers) *riverjobs.
 func TestSurvivesRestartSQLite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "relay.db")
 	testSurvivesRestart(t, func(h riverjobs.Handlers) *riverjobs.Queue {
-		q, err := riverjobs.OpenSQLite(context.Background(), path, h, riverjobs.Options{}, quiet)
+		q, err := riverjobs.OpenSQLite(context.Background(), path, riverjobs.Options{}, quiet)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -98,7 +100,7 @@ func TestSurvivesRestartPostgres(t *testing.T) {
 	}
 	defer store.Close()
 	testSurvivesRestart(t, func(h riverjobs.Handlers) *riverjobs.Queue {
-		q, err := riverjobs.OpenPostgres(context.Background(), store.Pool(), h, riverjobs.Options{}, quiet)
+		q, err := riverjobs.OpenPostgres(context.Background(), store.Pool(), riverjobs.Options{}, quiet)
 		if err != nil {
 			t.Fatal(err)
 		}
