@@ -186,13 +186,11 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	defer stopJobs(jobs, logger)
-
 	owner := replicaID()
 	now := func() time.Time { return time.Now().UTC() }
 	svc := newServices(cfg, store, ring, jobs, connectors, chains, owner, now, logger)
 	defer svc.conns.Close()
-	stopBackground, err := svc.start(ctx, jobs)
+	stopBackground, err := svc.start(ctx, jobs, logger)
 	if err != nil {
 		return err
 	}

@@ -117,14 +117,16 @@ func announceDead(emitter *ops.Emitter, c *relay.Claim, attempts int) {
 }
 
 // start works the durable jobs with the services' handlers and runs
-// identity repair's and the emitter's loops; stop ends the loops and waits
-// for them.
-func (s *services) start(ctx context.Context, jobs *riverjobs.Queue) (stop func(), err error) {
+// identity repair's and the emitter's loops. stop stops the jobs (waiting
+// for running ones a while), then ends the loops and waits for them; when
+// start fails, it has stopped the jobs itself.
+func (s *services) start(ctx context.Context, jobs *riverjobs.Queue, logger *slog.Logger) (stop func(), err error) {
 	err = jobs.Start(ctx, riverjobs.Handlers{
 		Teardown: s.conns.RunTeardown, Backfill: s.backfills.RunBackfill, BackfillTask: s.backfills.RunTask,
 		Resolve: s.resolver.Resolve, Lifecycle: s.conns.RunLifecycle,
 	})
 	if err != nil {
+		stopJobs(jobs, logger)
 		return nil, fmt.Errorf("start jobs: %w", err)
 	}
 	rctx, cancel := context.WithCancel(ctx)
@@ -132,7 +134,7 @@ func (s *services) start(ctx context.Context, jobs *riverjobs.Queue) (stop func(
 	bg.Add(2)
 	go func() { defer bg.Done(); s.resolver.Run(rctx) }()
 	go func() { defer bg.Done(); s.emitter.Run(rctx) }()
-	return func() { cancel(); bg.Wait() }, nil
+	return func() { stopJobs(jobs, logger); cancel(); bg.Wait() }, nil
 }
 
 // resume picks up work an earlier process left: teardowns and backfills
