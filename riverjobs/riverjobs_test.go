@@ -107,3 +107,35 @@ func TestSurvivesRestartPostgres(t *testing.T) {
 		return q
 	})
 }
+
+// A job queued before the queue is started (services queue from the moment
+// they are built) is worked once it is started with its handler.
+func TestQueuedBeforeStartSQLite(t *testing.T) {
+	ctx := context.Background()
+	q, err := riverjobs.OpenSQLite(ctx, filepath.Join(t.TempDir(), "relay.db"), riverjobs.Options{}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.EnqueueTeardown(ctx, "con_1"); err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan string, 1)
+	if err := q.Start(ctx, riverjobs.Handlers{Teardown: func(ctx context.Context, id string) error {
+		ran <- id
+		return nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	defer q.Stop(context.Background())
+	select {
+	case id := <-ran:
+		if id != "con_1" {
+			t.Fatalf("teardown of %q, want con_1", id)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the teardown queued before start was not worked")
+	}
+	if err := q.Start(ctx, riverjobs.Handlers{}); err == nil {
+		t.Fatal("a second start succeeded")
+	}
+}
