@@ -65,6 +65,9 @@ type Config struct {
 	// BackpressureWait is how long a task waits before looking again when
 	// its connection has too many undelivered deliveries: 2 s.
 	BackpressureWait time.Duration
+	// Queue runs backfills and their tasks as durable jobs; required
+	// (starting, resuming and running backfills queue jobs).
+	Queue Queue
 }
 
 // Service starts, runs and cancels backfills.
@@ -111,15 +114,12 @@ func New(store Store, tokens Tokens, listers []relay.BackfillLister, names []str
 	}
 	s := &Service{store: store, tokens: tokens, listers: map[string]relay.BackfillLister{}, route: route, wake: wake,
 		backlogs: map[string]backlog{},
-		metrics:  m, logger: logger, now: now, cfg: cfg, limits: map[string]*connLimit{}}
+		metrics:  m, logger: logger, now: now, cfg: cfg, limits: map[string]*connLimit{}, queue: cfg.Queue}
 	for i, l := range listers {
 		s.listers[names[i]] = l
 	}
 	return s
 }
-
-// SetQueue sets the job queue; call it before Start or RunTask.
-func (s *Service) SetQueue(q Queue) { s.queue = q }
 
 // EntityTypes returns the entity types a provider can import, sorted; nil
 // when it has no backfill.

@@ -153,9 +153,9 @@ func newFixture(t *testing.T, cfg backfill.Config, items int) *fixture {
 		t.Fatal(err)
 	}
 	route := func(e *relay.Event) []*relay.Destination { return []*relay.Destination{f.dst} }
+	cfg.Queue = f.queue
 	f.svc = backfill.New(store, f.tokens, []relay.BackfillLister{f.lister}, []string{"github"}, route, func() {}, metrics.New(),
 		slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return f.now }, cfg)
-	f.svc.SetQueue(f.queue)
 	return f
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -16,9 +17,22 @@ import (
 	"github.com/relayhq/relay/vault"
 )
 
-// BuiltinProviders are the names of the code-defined providers; a generic
-// source may not take one, since both would be served at /webhooks/{name}.
-var BuiltinProviders = []string{"github", "linear", "sentry", "vercel", "bridge", "persona"}
+// BuiltinProviders are the names of the code-defined providers: the
+// sections of Providers, so that a provider's config section is its
+// registration here. A generic source may not take one, since both would be
+// served at /webhooks/{name}.
+var BuiltinProviders = providerSections()
+
+// providerSections returns the yaml names of Providers' fields, in order.
+func providerSections() []string {
+	t := reflect.TypeFor[Providers]()
+	names := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		names = append(names, name)
+	}
+	return names
+}
 
 // OpsProvider is the provider name of Relay's own operational events
 // (package ops). A source of that name could post events destinations take

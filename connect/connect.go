@@ -55,6 +55,16 @@ type Config struct {
 	// AllowedReturnOrigins are the scheme://host[:port] a flow's return URL
 	// may be on (default: PublicURL's origin only).
 	AllowedReturnOrigins []string
+	// Hooks are what other services do when connections change.
+	Hooks Hooks
+	// EnqueueTeardown, when set, makes teardowns durable jobs: it must
+	// queue one RunTeardown of the connection, at most once at a time.
+	// Without it a teardown runs in-process.
+	EnqueueTeardown func(ctx context.Context, connectionID string) error
+	// EnqueueLifecycle, when set, makes confirmations that could not reach
+	// the provider durable jobs: it must queue one RunLifecycle of the
+	// change. Without it such a confirmation is not retried.
+	EnqueueLifecycle func(ctx context.Context, provider string, ch *relay.LifecycleChange) error
 }
 
 // Service is the connections service. Build it with New.
@@ -106,6 +116,7 @@ func New(store Store, sealer relay.Sealer, connectors []relay.Connector, wake fu
 	}
 	s := &Service{
 		store: store, sealer: sealer, cfg: cfg, logger: logger, now: now, wake: wake,
+		hooks: cfg.Hooks, enqueueTeardown: cfg.EnqueueTeardown, enqueueLifecycle: cfg.EnqueueLifecycle,
 		connectors: make(map[string]relay.Connector, len(connectors)),
 		cache:      matchCache{entries: map[matchKey]matchEntry{}, generation: -1},
 		secrets:    secretCache{entries: map[secretKey]secretEntry{}},
@@ -312,9 +323,6 @@ type Hooks struct {
 	// connection (an uninstall, a revoked authorization).
 	Revoked func(ctx context.Context, c *relay.Connection, reason string)
 }
-
-// SetHooks installs the hooks; call it before serving.
-func (s *Service) SetHooks(h Hooks) { s.hooks = h }
 
 // release delivers the account's held events to the org's destinations,
 // now and once more after the negative cache's lifetime, for events another

@@ -16,7 +16,7 @@ import (
 // confirm (no change from its webhooks at all).
 //
 // When the provider cannot be asked, nothing changes: with a queue
-// (SetLifecycleQueue) the confirmation is queued as a durable job, to be
+// (Config.EnqueueLifecycle) the confirmation is queued as a durable job, to be
 // retried with backoff, and ApplyLifecycle returns nil; without one the
 // error is returned, for logging. It is called after the webhook was
 // stored, so a failure here loses no event.
@@ -32,12 +32,6 @@ func (s *Service) ApplyLifecycle(ctx context.Context, provider string, ch *relay
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	return s.enqueueLifecycle(qctx, provider, ch)
-}
-
-// SetLifecycleQueue makes confirmations that could not reach the provider
-// durable jobs: enqueue must queue one RunLifecycle of the change.
-func (s *Service) SetLifecycleQueue(enqueue func(ctx context.Context, provider string, ch *relay.LifecycleChange) error) {
-	s.enqueueLifecycle = enqueue
 }
 
 // RunLifecycle confirms a lifecycle webhook's claim with the provider and

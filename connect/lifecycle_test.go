@@ -42,10 +42,17 @@ func (c *confirmingConnector) set(answer *relay.LifecycleChange, err error) {
 
 // newLifecycleFixture is newFixture with the fake provider able to confirm.
 func newLifecycleFixture(t *testing.T) (*fixture, *confirmingConnector) {
+	return newLifecycleFixtureQueued(t, nil)
+}
+
+// newLifecycleFixtureQueued is newLifecycleFixture with confirmations that
+// could not reach the provider queued by enqueue.
+func newLifecycleFixtureQueued(t *testing.T, enqueue func(ctx context.Context, provider string, ch *relay.LifecycleChange) error) (*fixture, *confirmingConnector) {
 	f := newFixture(t)
 	cc := &confirmingConnector{fakeConnector: f.fake}
 	f.svc = connect.New(f.store, newTestSealer(), []relay.Connector{cc}, nil, slog.New(slog.NewTextHandler(io.Discard, nil)),
-		f.clock, connect.Config{PublicURL: "https://relay.example", AllowedReturnOrigins: []string{"https://app.example"}})
+		f.clock, connect.Config{PublicURL: "https://relay.example", AllowedReturnOrigins: []string{"https://app.example"},
+			EnqueueLifecycle: enqueue})
 	t.Cleanup(f.svc.Close)
 	return f, cc
 }
@@ -129,13 +136,12 @@ func TestLifecycleAppliesTheProviderAnswer(t *testing.T) {
 // When the provider cannot be asked, nothing changes and the confirmation
 // is queued; the queued run applies the provider's answer.
 func TestLifecycleRetriedWhenTheProviderIsDown(t *testing.T) {
-	f, cc := newLifecycleFixture(t)
-	id := f.connect(t, "acct-1", "c1").Get("connection_id")
 	var queued []*relay.LifecycleChange
-	f.svc.SetLifecycleQueue(func(ctx context.Context, provider string, ch *relay.LifecycleChange) error {
+	f, cc := newLifecycleFixtureQueued(t, func(ctx context.Context, provider string, ch *relay.LifecycleChange) error {
 		queued = append(queued, ch)
 		return nil
 	})
+	id := f.connect(t, "acct-1", "c1").Get("connection_id")
 	cc.set(nil, relay.Errorf(relay.EUNAVAILABLE, "fake: read installation: HTTP 502"))
 	claim := &relay.LifecycleChange{AccountID: "acct-1", Status: relay.ConnectionRevoked, Reason: "uninstalled"}
 	if err := f.svc.ApplyLifecycle(ctx, "fake", claim); err != nil {

@@ -17,7 +17,7 @@ const (
 )
 
 // Teardown asks for the connection to be torn down and returns at once;
-// the steps run as a durable job (SetTeardownQueue), or, without a queue,
+// the steps run as a durable job (Config.EnqueueTeardown), or, without a queue,
 // in the background here, resumed after a restart by ResumeTeardowns.
 // orgID scopes as in GetConnection.
 func (s *Service) Teardown(ctx context.Context, connectionID, orgID string) (*relay.Connection, error) {
@@ -38,12 +38,6 @@ func (s *Service) Teardown(ctx context.Context, connectionID, orgID string) (*re
 		return nil, err
 	}
 	return c, nil
-}
-
-// SetTeardownQueue makes teardowns durable jobs: enqueue must queue one
-// RunTeardown of the connection, at most once at a time.
-func (s *Service) SetTeardownQueue(enqueue func(ctx context.Context, connectionID string) error) {
-	s.enqueueTeardown = enqueue
 }
 
 func (s *Service) startTeardown(ctx context.Context, id string) error {

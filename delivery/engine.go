@@ -50,6 +50,10 @@ type Config struct {
 	// deliveries wait StaleAfter plus one interval at most, not a lease.
 	HeartbeatInterval time.Duration // default 2 s
 	StaleAfter        time.Duration // default 4 heartbeat intervals
+
+	// OnDead, when set, is called (on the recording goroutine: it must not
+	// block) for every delivery that went dead after its outcome was stored.
+	OnDead func(c *relay.Claim, attempts int)
 }
 
 func (c *Config) defaults() {
@@ -105,13 +109,7 @@ type Engine struct {
 	cancel   context.CancelFunc // stops the poll and refresh loops
 	sendCtx  context.Context    // parent of every request; cancelled when Stop runs out of time
 	stopSend context.CancelFunc
-
-	onDead atomic.Pointer[func(c *relay.Claim, attempts int)]
 }
-
-// SetOnDead installs fn, called (on the recording goroutine: it must not
-// block) for every delivery that went dead after its outcome was stored.
-func (e *Engine) SetOnDead(fn func(c *relay.Claim, attempts int)) { e.onDead.Store(&fn) }
 
 // destQueue is one destination's in-memory queue.
 type destQueue struct {
@@ -728,8 +726,8 @@ func (e *Engine) record(batch []*result) {
 			e.logger.Warn("delivery dead", "delivery_id", r.outcome.Attempt.DeliveryID,
 				"event_id", r.claim.Event.ID, "destination_id", r.claim.Destination.ID,
 				"attempts", r.claim.Delivery.Attempts+1, "last_status", r.outcome.Attempt.StatusCode)
-			if fn := e.onDead.Load(); fn != nil {
-				(*fn)(r.claim, r.claim.Delivery.Attempts+1)
+			if e.cfg.OnDead != nil {
+				e.cfg.OnDead(r.claim, r.claim.Delivery.Attempts+1)
 			}
 		}
 		if r.outcome.DisableDestination != "" {

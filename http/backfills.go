@@ -15,10 +15,13 @@ type Backfills interface {
 	Cancel(ctx context.Context, connectionID, backfillID, orgID string) (*relay.Backfill, error)
 }
 
-// EnableBackfills serves the backfill endpoints.
-func (s *Server) EnableBackfills(svc Backfills) { s.bfSvc = svc }
+// WithBackfills serves the backfill endpoints, backed by svc. Without it
+// they answer 404.
+func WithBackfills(svc Backfills) Option {
+	return func(s *Server) { s.bfSvc = svc }
+}
 
-// requireBackfills answers 404 while backfills are not enabled.
+// requireBackfills answers 404 when the server was built without backfills.
 func (s *Server) requireBackfills(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.bfSvc == nil {

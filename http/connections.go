@@ -32,13 +32,13 @@ type Connections interface {
 	relay.WebhookSecrets
 }
 
-// EnableConnections serves the orgs, org API keys and connections
+// WithConnections serves the orgs, org API keys and connections
 // endpoints, backed by store and svc. Without it they answer 404.
-func (s *Server) EnableConnections(store relay.ConnectionStore, svc Connections) {
-	s.conns, s.connSvc = store, svc
+func WithConnections(store relay.ConnectionStore, svc Connections) Option {
+	return func(s *Server) { s.conns, s.connSvc = store, svc }
 }
 
-// requireConnections answers 404 while connections are not enabled.
+// requireConnections answers 404 when the server was built without connections.
 func (s *Server) requireConnections(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.conns == nil || s.connSvc == nil {

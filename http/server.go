@@ -52,14 +52,18 @@ type Server struct {
 	keys      keyCache
 	handler   http.Handler
 
-	conns   relay.ConnectionStore // nil until EnableConnections
+	conns   relay.ConnectionStore // nil without WithConnections
 	connSvc Connections
-	bfSvc   Backfills // nil until EnableBackfills
+	bfSvc   Backfills // nil without WithBackfills
 }
 
-// NewServer returns the server's handler with every dependency explicit.
+// Option adds an optional part of the API to the server as it is built.
+type Option func(*Server)
+
+// NewServer returns the server's handler with every dependency explicit;
+// opts add the optional parts of the API (WithConnections, WithBackfills).
 func NewServer(store relay.Store, providers []relay.Provider, ingest Ingester, delivery Deliverer,
-	m *metrics.Metrics, logger *slog.Logger, now func() time.Time, cfg Config) *Server {
+	m *metrics.Metrics, logger *slog.Logger, now func() time.Time, cfg Config, opts ...Option) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 10 << 20
 	}
@@ -70,6 +74,9 @@ func NewServer(store relay.Store, providers []relay.Provider, ingest Ingester, d
 	}
 	for _, p := range providers {
 		s.providers[p.Name()] = p
+	}
+	for _, o := range opts {
+		o(s)
 	}
 	mux := http.NewServeMux()
 	s.routes(mux)

@@ -53,6 +53,8 @@ type Config struct {
 	SweepInterval time.Duration
 	// StepTimeout bounds each resolver (default 30 s).
 	StepTimeout time.Duration
+	// Queue runs resolutions as durable jobs; nil: nothing is queued.
+	Queue Queue
 }
 
 // Service runs resolutions. Build it with New; Run owns its goroutine.
@@ -82,12 +84,9 @@ func New(store Store, paired func(ctx context.Context, c *relay.Connection), emi
 	if cfg.StepTimeout <= 0 {
 		cfg.StepTimeout = 30 * time.Second
 	}
-	return &Service{store: store, paired: paired, emit: emit, metrics: m, logger: logger, now: now, cfg: cfg,
+	return &Service{store: store, paired: paired, emit: emit, metrics: m, logger: logger, now: now, cfg: cfg, queue: cfg.Queue,
 		notify: make(chan relay.HeldAccount, 1024), recent: map[relay.HeldAccount]time.Time{}}
 }
-
-// SetQueue installs the job queue; call it before Run.
-func (s *Service) SetQueue(q Queue) { s.queue = q }
 
 // Providers returns the providers that have a chain, sorted.
 func (s *Service) Providers() []string { return slices.Sorted(maps.Keys(s.cfg.Chains)) }

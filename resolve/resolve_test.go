@@ -47,6 +47,9 @@ type fixture struct {
 	ops    *relay.Destination
 	paired []*relay.Connection
 	mu     sync.Mutex
+
+	// build builds the service as setup does, with the queue q.
+	build func(q resolve.Queue) *resolve.Service
 }
 
 // setup builds the service on SQLite with the chain email → orgs, an org
@@ -97,7 +100,10 @@ func setup(t *testing.T) *fixture {
 			ConnectionID: c.ID, Destinations: []*relay.Destination{f.dst}, Now: now()})
 		must(t, err)
 	}
-	f.svc = resolve.New(store, paired, em, m, logger, now, resolve.Config{Chains: map[string][]relay.Resolver{"bridge": {f.email, f.orgs}}})
+	f.build = func(q resolve.Queue) *resolve.Service {
+		return resolve.New(store, paired, em, m, logger, now, resolve.Config{Chains: map[string][]relay.Resolver{"bridge": {f.email, f.orgs}}, Queue: q})
+	}
+	f.svc = f.build(nil)
 	return f
 }
 
@@ -345,7 +351,7 @@ func TestSweepBacksOff(t *testing.T) {
 			UpdatedAt: now.Add(-10 * time.Minute)}))
 	}
 	q := &queue{marker: "bridge/cust_marker", marked: make(chan struct{})}
-	f.svc.SetQueue(q)
+	f.svc = f.build(q)
 	// Run sweeps first and only then takes the accounts Notify named: the
 	// marker queued means the first sweep is over.
 	f.svc.Notify(&relay.Event{Provider: "bridge", AccountID: "cust_marker", Match: relay.MatchUnmatched, ID: "evt_marker"})

@@ -19,7 +19,7 @@ func testLifecycleRetried(t *testing.T, open func(riverjobs.Handlers) (*riverjob
 	ctx := context.Background()
 	var mu sync.Mutex
 	var runs []*relay.LifecycleChange
-	q, err := open(riverjobs.Handlers{
+	h := riverjobs.Handlers{
 		Lifecycle: func(ctx context.Context, provider string, ch *relay.LifecycleChange) error {
 			mu.Lock()
 			defer mu.Unlock()
@@ -32,11 +32,12 @@ func testLifecycleRetried(t *testing.T, open func(riverjobs.Handlers) (*riverjob
 			}
 			return nil
 		},
-	})
+	}
+	q, err := open(h)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := q.Start(ctx); err != nil {
+	if err := q.Start(ctx, h); err != nil {
 		t.Fatal(err)
 	}
 	defer q.Stop(context.Background())
@@ -61,7 +62,7 @@ func testLifecycleRetried(t *testing.T, open func(riverjobs.Handlers) (*riverjob
 func TestLifecycleRetriedSQLite(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "relay.db")
 	testLifecycleRetried(t, func(h riverjobs.Handlers) (*riverjobs.Queue, error) {
-		return riverjobs.OpenSQLite(context.Background(), path, h, riverjobs.Options{}, quiet)
+		return riverjobs.OpenSQLite(context.Background(), path, riverjobs.Options{}, quiet)
 	})
 }
 
@@ -72,6 +73,6 @@ func TestLifecycleRetriedPostgres(t *testing.T) {
 	}
 	defer store.Close()
 	testLifecycleRetried(t, func(h riverjobs.Handlers) (*riverjobs.Queue, error) {
-		return riverjobs.OpenPostgres(context.Background(), store.Pool(), h, riverjobs.Options{}, quiet)
+		return riverjobs.OpenPostgres(context.Background(), store.Pool(), riverjobs.Options{}, quiet)
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -202,12 +203,43 @@ func (w *teardownWorker) NextRetry(job *river.Job[TeardownArgs]) time.Time {
 
 func (w *teardownWorker) Timeout(*river.Job[TeardownArgs]) time.Duration { return 2 * time.Minute }
 
-// Queue is a running River client.
+// Queue is River on Relay's database: it queues jobs from the moment it is
+// opened, and works them once started with their handlers. Opening and
+// starting are separate so that the services the handlers call can be built
+// with the queue they enqueue on.
 type Queue struct {
-	start   func(context.Context) error
-	stop    func(context.Context) error
-	insert  func(context.Context, river.JobArgs, *river.InsertOpts) error
+	// work builds the client that works jobs with h's workers.
+	work    func(h Handlers) (*client, error)
 	closeDB func() error
+
+	mu      sync.Mutex
+	inserts *client // insert-only until Start, then the working client
+	working *client // nil until Start
+}
+
+// client is what Queue uses of a River client, whatever its driver.
+type client struct {
+	start  func(context.Context) error
+	stop   func(context.Context) error
+	insert func(context.Context, river.JobArgs, *river.InsertOpts) error
+}
+
+func newClient[TTx any](driver riverdriver.Driver[TTx], cfg *river.Config) (*client, error) {
+	c, err := river.NewClient(driver, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("riverjobs: client: %w", err)
+	}
+	return &client{
+		start: c.Start,
+		// Running jobs see their context cancelled: a backfill task yields
+		// at once (to run again at the next start) instead of finishing its
+		// time slice.
+		stop: c.StopAndCancel,
+		insert: func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
+			_, err := c.Insert(ctx, args, opts)
+			return err
+		},
+	}, nil
 }
 
 // live are the states in which a job counts as already queued: a finished
@@ -218,7 +250,7 @@ var live = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStateP
 // OpenSQLite opens River on the SQLite database file at path (its own
 // connection, taking the write lock at BEGIN and waiting for it, next to the
 // store's writer), migrates River's tables and builds the client.
-func OpenSQLite(ctx context.Context, path string, h Handlers, opts Options, logger *slog.Logger) (*Queue, error) {
+func OpenSQLite(ctx context.Context, path string, opts Options, logger *slog.Logger) (*Queue, error) {
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(FULL)"} {
 		q.Add("_pragma", p)
@@ -228,7 +260,7 @@ func OpenSQLite(ctx context.Context, path string, h Handlers, opts Options, logg
 		return nil, fmt.Errorf("riverjobs: open: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	qu, err := build(ctx, riversqlite.New(db), h, opts, logger)
+	qu, err := open(ctx, riversqlite.New(db), opts, logger)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -237,12 +269,13 @@ func OpenSQLite(ctx context.Context, path string, h Handlers, opts Options, logg
 	return qu, nil
 }
 
-// OpenPostgres opens River on the store's PostgreSQL pool.
-func OpenPostgres(ctx context.Context, pool *pgxpool.Pool, h Handlers, opts Options, logger *slog.Logger) (*Queue, error) {
-	return build(ctx, riverpgxv5.New(pool), h, opts, logger)
+// OpenPostgres opens River on the store's PostgreSQL pool and migrates
+// River's tables.
+func OpenPostgres(ctx context.Context, pool *pgxpool.Pool, opts Options, logger *slog.Logger) (*Queue, error) {
+	return open(ctx, riverpgxv5.New(pool), opts, logger)
 }
 
-func build[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handlers, opts Options, logger *slog.Logger) (*Queue, error) {
+func open[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], opts Options, logger *slog.Logger) (*Queue, error) {
 	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("riverjobs: migrate: %w", err)
@@ -250,60 +283,91 @@ func build[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handl
 	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
 		return nil, fmt.Errorf("riverjobs: migrate: %w", err)
 	}
-	workers := river.NewWorkers()
-	if h.Teardown != nil {
-		river.AddWorker(workers, &teardownWorker{run: h.Teardown})
-	}
-	if h.Backfill != nil {
-		river.AddWorker(workers, &backfillWorker{run: h.Backfill})
-	}
 	rescue := opts.RescueAfter
 	if rescue <= 0 {
 		rescue = 3 * time.Minute
-	}
-	if h.Resolve != nil {
-		river.AddWorker(workers, &resolveWorker{run: h.Resolve})
-	}
-	if h.Lifecycle != nil {
-		river.AddWorker(workers, &lifecycleWorker{run: h.Lifecycle})
-	}
-	if h.BackfillTask != nil {
-		river.AddWorker(workers, &backfillTaskWorker{run: h.BackfillTask, timeout: rescue})
 	}
 	n := opts.Workers
 	if n <= 0 {
 		n = 8
 	}
-	client, err := river.NewClient(driver, &river.Config{
-		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: n}},
-		Workers:              workers,
-		Logger:               logger,
-		JobTimeout:           rescue,
-		RescueStuckJobsAfter: rescue,
-	})
+	// A client without queues or workers only inserts.
+	inserts, err := newClient(driver, &river.Config{Logger: logger})
 	if err != nil {
-		return nil, fmt.Errorf("riverjobs: client: %w", err)
+		return nil, err
 	}
-	return &Queue{
-		start: client.Start,
-		// Running jobs see their context cancelled: a backfill task yields
-		// at once (to run again at the next start) instead of finishing its
-		// time slice.
-		stop: client.StopAndCancel,
-		insert: func(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
-			_, err := client.Insert(ctx, args, opts)
-			return err
-		},
-	}, nil
+	work := func(h Handlers) (*client, error) {
+		return newClient(driver, &river.Config{
+			Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: n}},
+			Workers:              workers(h, rescue),
+			Logger:               logger,
+			JobTimeout:           rescue,
+			RescueStuckJobsAfter: rescue,
+		})
+	}
+	return &Queue{work: work, inserts: inserts}, nil
 }
 
-// Start starts working jobs.
-func (q *Queue) Start(ctx context.Context) error { return q.start(ctx) }
+// workers registers a worker for each handler h has.
+func workers(h Handlers, rescue time.Duration) *river.Workers {
+	w := river.NewWorkers()
+	if h.Teardown != nil {
+		river.AddWorker(w, &teardownWorker{run: h.Teardown})
+	}
+	if h.Backfill != nil {
+		river.AddWorker(w, &backfillWorker{run: h.Backfill})
+	}
+	if h.Resolve != nil {
+		river.AddWorker(w, &resolveWorker{run: h.Resolve})
+	}
+	if h.Lifecycle != nil {
+		river.AddWorker(w, &lifecycleWorker{run: h.Lifecycle})
+	}
+	if h.BackfillTask != nil {
+		river.AddWorker(w, &backfillTaskWorker{run: h.BackfillTask, timeout: rescue})
+	}
+	return w
+}
+
+// Start starts working jobs with h's handlers; jobs queued before are
+// worked too. From then on jobs are queued through the working client, so
+// that it picks them up at once rather than at its next poll. It returns an
+// error when the client cannot be built or started, or was started before.
+func (q *Queue) Start(ctx context.Context, h Handlers) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.working != nil {
+		return fmt.Errorf("riverjobs: already started")
+	}
+	c, err := q.work(h)
+	if err != nil {
+		return err
+	}
+	if err := c.start(ctx); err != nil {
+		return err
+	}
+	q.working, q.inserts = c, c
+	return nil
+}
+
+// insert queues a job through the current client.
+func (q *Queue) insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
+	q.mu.Lock()
+	c := q.inserts
+	q.mu.Unlock()
+	return c.insert(ctx, args, opts)
+}
 
 // Stop stops taking jobs and waits for running ones (until ctx ends), then
 // releases the queue's own database connection, if any.
 func (q *Queue) Stop(ctx context.Context) error {
-	err := q.stop(ctx)
+	q.mu.Lock()
+	c := q.working
+	q.mu.Unlock()
+	var err error
+	if c != nil {
+		err = c.stop(ctx)
+	}
 	if q.closeDB != nil {
 		q.closeDB()
 	}

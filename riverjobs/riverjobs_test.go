@@ -37,11 +37,12 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func testSurvivesRestart(t *testing.T, open func(riverjobs.Handlers) *riverjobs.Queue, live func() int) {
 	ctx := context.Background()
 	var failed atomic.Int32
-	q1 := open(riverjobs.Handlers{Teardown: func(ctx context.Context, id string) error {
+	h1 := riverjobs.Handlers{Teardown: func(ctx context.Context, id string) error {
 		failed.Add(1)
 		return errors.New("provider down")
-	}})
-	if err := q1.Start(ctx); err != nil {
+	}}
+	q1 := open(h1)
+	if err := q1.Start(ctx, h1); err != nil {
 		t.Fatal(err)
 	}
 	if err := q1.EnqueueTeardown(ctx, "con_1"); err != nil {
@@ -59,13 +60,14 @@ func testSurvivesRestart(t *testing.T, open func(riverjobs.Handlers) *riverjobs.
 
 	var mu sync.Mutex
 	var done []string
-	q2 := open(riverjobs.Handlers{Teardown: func(ctx context.Context, id string) error {
+	h2 := riverjobs.Handlers{Teardown: func(ctx context.Context, id string) error {
 		mu.Lock()
 		done = append(done, id)
 		mu.Unlock()
 		return nil
-	}})
-	if err := q2.Start(ctx); err != nil {
+	}}
+	q2 := open(h2)
+	if err := q2.Start(ctx, h2); err != nil {
 		t.Fatal(err)
 	}
 	defer q2.Stop(context.Background())
@@ -90,7 +92,7 @@ func TestSurvivesRestartSQLite(t *testing.T) {
 	}
 	defer db.Close()
 	testSurvivesRestart(t, func(h riverjobs.Handlers) *riverjobs.Queue {
-		q, err := riverjobs.OpenSQLite(context.Background(), path, h, riverjobs.Options{}, quiet)
+		q, err := riverjobs.OpenSQLite(context.Background(), path, riverjobs.Options{}, quiet)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,7 +122,7 @@ func TestSurvivesRestartPostgres(t *testing.T) {
 	}
 	defer store.Close()
 	testSurvivesRestart(t, func(h riverjobs.Handlers) *riverjobs.Queue {
-		q, err := riverjobs.OpenPostgres(context.Background(), store.Pool(), h, riverjobs.Options{}, quiet)
+		q, err := riverjobs.OpenPostgres(context.Background(), store.Pool(), riverjobs.Options{}, quiet)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,4 +134,36 @@ func TestSurvivesRestartPostgres(t *testing.T) {
 		}
 		return n
 	})
+}
+
+// A job queued before the queue is started (services queue from the moment
+// they are built) is worked once it is started with its handler.
+func TestQueuedBeforeStartSQLite(t *testing.T) {
+	ctx := context.Background()
+	q, err := riverjobs.OpenSQLite(ctx, filepath.Join(t.TempDir(), "relay.db"), riverjobs.Options{}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.EnqueueTeardown(ctx, "con_1"); err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan string, 1)
+	if err := q.Start(ctx, riverjobs.Handlers{Teardown: func(ctx context.Context, id string) error {
+		ran <- id
+		return nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	defer q.Stop(context.Background())
+	select {
+	case id := <-ran:
+		if id != "con_1" {
+			t.Fatalf("teardown of %q, want con_1", id)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the teardown queued before start was not worked")
+	}
+	if err := q.Start(ctx, riverjobs.Handlers{}); err == nil {
+		t.Fatal("a second start succeeded")
+	}
 }

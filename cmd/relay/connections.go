@@ -15,16 +15,12 @@ import (
 	"github.com/relayhq/relay"
 	"github.com/relayhq/relay/bridge"
 	"github.com/relayhq/relay/config"
-	"github.com/relayhq/relay/github"
-	"github.com/relayhq/relay/linear"
 	"github.com/relayhq/relay/persona"
 	"github.com/relayhq/relay/postgres"
 	"github.com/relayhq/relay/resolve"
 	"github.com/relayhq/relay/riverjobs"
-	"github.com/relayhq/relay/sentry"
 	"github.com/relayhq/relay/sqlite"
 	"github.com/relayhq/relay/vault"
-	"github.com/relayhq/relay/vercel"
 )
 
 // keyFileName is the generated vault key in the data dir, used when
@@ -43,7 +39,7 @@ var errKeyFileRaced = errors.New("key file created meanwhile by another process"
 // generated — and written to the key file only once the database is known
 // to hold no sealed value, so a lost key file is reported, not replaced.
 // Destination secrets an earlier version stored in clear are sealed last.
-func openSealedStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (relay.Store, string, *vault.Keyring, error) {
+func openSealedStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (Store, string, *vault.Keyring, error) {
 	for range 2 {
 		store, kind, ring, err := tryOpenSealedStore(ctx, cfg, logger)
 		if errors.Is(err, errKeyFileRaced) {
@@ -54,7 +50,7 @@ func openSealedStore(ctx context.Context, cfg *config.Config, logger *slog.Logge
 	return nil, "", nil, fmt.Errorf("vault: the key file in %s keeps changing while starting; is another relay starting on the same data dir?", cfg.DataDir)
 }
 
-func tryOpenSealedStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (relay.Store, string, *vault.Keyring, error) {
+func tryOpenSealedStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (Store, string, *vault.Keyring, error) {
 	keys, keyFile, generated, err := vaultKeys(cfg)
 	if err != nil {
 		return nil, "", nil, err
@@ -237,71 +233,14 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 	return nil
 }
 
-// buildConnectors returns the connect flows of the providers configured for
-// them.
-func buildConnectors(cfg *config.Config, logger *slog.Logger) ([]relay.Connector, error) {
-	var out []relay.Connector
-	p := cfg.Providers
-	if p.GitHub.AllowUnverifiedInstallations {
-		logger.Warn("UNSAFE: providers.github.allow_unverified_installations is on: GitHub App installations are connected "+
-			"without checking that the installing user can access them, so any org that can start a connect flow can claim "+
-			"any installation of the App and fetch its tokens; turn on \"Request user authorization (OAuth) during installation\" "+
-			"in the App's settings, set client_id and client_secret, and turn this off",
-			"key", "providers.github.allow_unverified_installations")
-	}
-	if p.GitHub.ConnectConfigured() {
-		key, err := p.GitHub.RSAKey()
-		if err != nil {
-			return nil, fmt.Errorf("config: providers.github.private_key: %w", err)
-		}
-		c, err := github.NewConnector(github.ConnectorConfig{AppID: p.GitHub.AppID, AppSlug: p.GitHub.AppSlug,
-			PrivateKey: key, APIURL: p.GitHub.APIURL, WebURL: p.GitHub.WebURL,
-			ClientID: p.GitHub.ClientID, ClientSecret: p.GitHub.ClientSecret,
-			AllowUnverifiedInstallations: p.GitHub.AllowUnverifiedInstallations})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if p.Linear.ConnectConfigured() {
-		c, err := linear.NewConnector(linear.ConnectorConfig{ClientID: p.Linear.ClientID, ClientSecret: p.Linear.ClientSecret,
-			APIURL: p.Linear.APIURL, WebURL: p.Linear.WebURL})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if p.Sentry.ConnectConfigured() {
-		c, err := sentry.NewConnector(sentry.ConnectorConfig{ClientID: p.Sentry.ClientID, ClientSecret: p.Sentry.ClientSecret,
-			Slug: p.Sentry.Slug, APIURL: p.Sentry.APIURL, WebURL: p.Sentry.WebURL})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if p.Vercel.ConnectConfigured() {
-		c, err := vercel.NewConnector(vercel.ConnectorConfig{ClientID: p.Vercel.ClientID, ClientSecret: p.Vercel.ClientSecret,
-			Slug: p.Vercel.Slug, APIURL: p.Vercel.APIURL, WebURL: p.Vercel.WebURL})
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	names := make([]string, len(out))
-	for i, c := range out {
-		names[i] = c.Name()
-	}
-	logger.Info("connect flows configured", "providers", names)
-	return out, nil
-}
-
-// openJobs starts River on the store's database.
-func openJobs(ctx context.Context, store relay.Store, h riverjobs.Handlers, opts riverjobs.Options, logger *slog.Logger) (*riverjobs.Queue, error) {
+// openJobs opens River on the store's database; its jobs are worked once
+// started.
+func openJobs(ctx context.Context, store Store, opts riverjobs.Options, logger *slog.Logger) (*riverjobs.Queue, error) {
 	switch st := store.(type) {
 	case *sqlite.Store:
-		return riverjobs.OpenSQLite(ctx, st.Path(), h, opts, logger)
+		return riverjobs.OpenSQLite(ctx, st.Path(), opts, logger)
 	case *postgres.Store:
-		return riverjobs.OpenPostgres(ctx, st.Pool(), h, opts, logger)
+		return riverjobs.OpenPostgres(ctx, st.Pool(), opts, logger)
 	default:
 		return nil, fmt.Errorf("jobs: no River driver for %T", store)
 	}

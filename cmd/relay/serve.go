@@ -17,30 +17,17 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/relayhq/relay"
-	"github.com/relayhq/relay/backfill"
-	"github.com/relayhq/relay/bridge"
 	"github.com/relayhq/relay/config"
-	"github.com/relayhq/relay/connect"
 	"github.com/relayhq/relay/delivery"
-	"github.com/relayhq/relay/generic"
-	"github.com/relayhq/relay/github"
 	relayhttp "github.com/relayhq/relay/http"
 	"github.com/relayhq/relay/ingest"
 	"github.com/relayhq/relay/internal/logdedup"
-	"github.com/relayhq/relay/linear"
-	"github.com/relayhq/relay/metrics"
-	"github.com/relayhq/relay/ops"
-	"github.com/relayhq/relay/persona"
 	"github.com/relayhq/relay/postgres"
-	"github.com/relayhq/relay/resolve"
 	"github.com/relayhq/relay/riverjobs"
-	"github.com/relayhq/relay/sentry"
 	"github.com/relayhq/relay/sqlite"
-	"github.com/relayhq/relay/vercel"
 )
 
 // serverFlags are the flags serve and migrate share; each overrides the
@@ -104,7 +91,7 @@ func usesPostgres(cfg *config.Config) bool {
 // openStore opens the configured database: PostgreSQL for a postgres:// URL,
 // else SQLite in the data dir (which must be private: privateDataDir).
 // sealer seals destination secrets; nil only where none is read or written.
-func openStore(ctx context.Context, cfg *config.Config, sealer relay.Sealer) (relay.Store, string, error) {
+func openStore(ctx context.Context, cfg *config.Config, sealer relay.Sealer) (Store, string, error) {
 	if usesPostgres(cfg) {
 		s, err := postgres.Open(ctx, cfg.DatabaseURL, postgres.WithSealer(sealer))
 		return s, "postgres", err
@@ -151,60 +138,9 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(logdedup.New(h, logRepeatInterval, time.Now))
 }
 
-// providers builds the webhook adapters that are configured: a provider
-// without a secret is not served (its webhooks get 404), since it could
-// verify nothing.
-func providers(cfg *config.Config) ([]relay.Provider, error) {
-	var out []relay.Provider
-	p := cfg.Providers
-	if p.GitHub.WebhookSecret != "" {
-		out = append(out, github.New(github.Config{WebhookSecret: p.GitHub.WebhookSecret}))
-	}
-	if p.Linear.WebhookSecret != "" {
-		out = append(out, linear.New(linear.Config{WebhookSecret: p.Linear.WebhookSecret, Tolerance: time.Duration(p.Linear.TimestampTolerance)}))
-	}
-	if p.Sentry.ClientSecret != "" {
-		out = append(out, sentry.New(sentry.Config{ClientSecret: p.Sentry.ClientSecret}))
-	}
-	if p.Vercel.ClientSecret != "" {
-		out = append(out, vercel.New(vercel.Config{ClientSecret: p.Vercel.ClientSecret}))
-	}
-	if len(p.Bridge.WebhookPublicKeys) > 0 {
-		b, err := bridge.New(bridge.Config{PublicKeys: p.Bridge.WebhookPublicKeys, Tolerance: time.Duration(p.Bridge.TimestampTolerance)})
-		if err != nil {
-			return nil, fmt.Errorf("config: providers.bridge.webhook_public_keys: %w", err)
-		}
-		out = append(out, b)
-	}
-	if len(p.Persona.WebhookSecrets) > 0 {
-		ps, err := persona.New(persona.Config{WebhookSecrets: p.Persona.WebhookSecrets, Tolerance: time.Duration(p.Persona.TimestampTolerance)})
-		if err != nil {
-			return nil, fmt.Errorf("config: providers.persona.webhook_secrets: %w", err)
-		}
-		out = append(out, ps)
-	}
-	for i, s := range cfg.Sources {
-		var src relay.Provider
-		var err error
-		switch s.Scheme {
-		case "standard-webhooks":
-			src, err = generic.NewStandardWebhooks(s.Name, s.Secret, time.Duration(s.TimestampTolerance))
-		case "hmac-sha256":
-			src, err = generic.NewHMAC(s.Name, generic.HMACConfig{
-				Header: s.Header, Secret: s.Secret, Prefix: s.Prefix, Encoding: s.Encoding,
-				IDHeader: s.IDHeader, IDField: s.IDField, TypeField: s.TypeField,
-			})
-		default:
-			err = fmt.Errorf("unknown scheme %q", s.Scheme)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("config: sources[%d]: %s", i, relay.ErrorMessage(err))
-		}
-		out = append(out, src)
-	}
-	return out, nil
-}
-
+// cmdServe runs Relay until ctx ends: it builds each service with what it
+// needs, starts them, serves HTTP, and on the way out stops them in the
+// reverse order.
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	f := newServerFlags("serve", "Runs Relay: webhook ingest at /webhooks/{provider}, the API under /api/v1,\n/healthz, /readyz and /metrics, and delivery to destinations.", getenv, stderr)
 	cfg, err := f.load(args, getenv)
@@ -212,38 +148,103 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	logger := newLogger(cfg, stderr)
-	if f.cpuProfile != "" {
-		pf, err := os.Create(f.cpuProfile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
-		}
-		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+	stopProfile, err := startCPUProfile(f.cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	tuneGC(getenv)
 	srcs, err := providers(cfg)
 	if err != nil {
 		return err
 	}
-
-	if !usesPostgres(cfg) {
-		// Held until after the store is closed (defers run last first).
-		unlock, err := lockDataDir(cfg.DataDir)
-		if err != nil {
-			return err
-		}
-		defer unlock()
+	connectors, err := buildConnectors(cfg, logger)
+	if err != nil {
+		return err
 	}
+	chains, err := resolverChains(cfg)
+	if err != nil {
+		return err
+	}
+
+	// Held until after the store is closed (defers run last first).
+	unlock, err := lockSQLiteDataDir(cfg)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	store, kind, ring, err := openSealedStore(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	if err := prepareStore(ctx, store, cfg, stdout, logger); err != nil {
+		return err
+	}
+	jobs, err := openJobs(ctx, store, riverjobs.Options{RescueAfter: time.Duration(cfg.Jobs.RescueAfter), Workers: cfg.Jobs.Workers},
+		logger.With("component", "jobs"))
+	if err != nil {
+		return err
+	}
+	owner := replicaID()
+	now := func() time.Time { return time.Now().UTC() }
+	svc := newServices(cfg, store, ring, jobs, connectors, chains, owner, now, logger)
+	defer svc.conns.Close()
+	stopBackground, err := svc.start(ctx, jobs, logger)
+	if err != nil {
+		return err
+	}
+	defer stopBackground()
+
+	committers := 1 // SQLite has one writer; more committers would only queue on it
+	if kind == "postgres" {
+		committers = 4
+	}
+	engine, conns, resolver, m := svc.engine, svc.conns, svc.resolver, svc.metrics
+	router := ingest.Routing{Matcher: conns, Routes: engine, Held: resolver.Notify}
+	pipeline := ingest.New(store, router, engine, m, logger.With("component", "ingest"), now, ingest.Config{
+		Owner: owner, Lease: time.Duration(cfg.Delivery.Lease), BatchMax: cfg.Ingest.BatchMax, Committers: committers,
+	})
+	server := relayhttp.NewServer(store, srcs, pipeline, engine, m, logger.With("component", "http"), now,
+		relayhttp.Config{MaxBodyBytes: cfg.Ingest.MaxBodyBytes, SecureCookies: strings.HasPrefix(cfg.BaseURL(), "https://")},
+		relayhttp.WithConnections(store, conns), relayhttp.WithBackfills(svc.backfills))
+	svc.resume(ctx, logger)
+	return serveHTTP(ctx, cfg, server, pipeline, engine, srcs, kind, owner, stdout, logger)
+}
+
+// startCPUProfile writes a CPU profile to path until the returned stop is
+// called; with no path it does nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	pf, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(pf); err != nil {
+		pf.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); pf.Close() }, nil
+}
+
+// lockSQLiteDataDir locks the data dir when the database is SQLite in it;
+// PostgreSQL is shared by replicas, so there is nothing to lock.
+func lockSQLiteDataDir(cfg *config.Config) (unlock func(), err error) {
+	if usesPostgres(cfg) {
+		return func() {}, nil
+	}
+	return lockDataDir(cfg.DataDir)
+}
+
+// prepareStore readies an opened store for serving: it gives back the
+// leases a dead process left in a SQLite data dir, installs the admin key
+// and saves the configured destinations.
+func prepareStore(ctx context.Context, store Store, cfg *config.Config, stdout io.Writer, logger *slog.Logger) error {
 	if s, ok := store.(*sqlite.Store); ok {
-		// The data dir is ours alone (the lock above), so every lease in it
-		// was left by a process that died: waiting them out would hold its
+		// The data dir is ours alone (the lock), so every lease in it was
+		// left by a process that died: waiting them out would hold its
 		// acknowledged events back for a whole lease.
 		n, err := s.ReleaseAllLeases(ctx)
 		if err != nil {
@@ -262,113 +263,24 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 			return fmt.Errorf("config destination %q: %w", d.Name, err)
 		}
 	}
+	return nil
+}
 
-	owner := replicaID()
-	now := func() time.Time { return time.Now().UTC() }
-	m := metrics.New()
-	engine := delivery.New(store, nil, m, logger.With("component", "delivery"), now, delivery.Config{
-		Owner: owner, Schedule: durations(cfg.Delivery.RetrySchedule), Jitter: cfg.Delivery.Jitter,
-		Lease: time.Duration(cfg.Delivery.Lease), PollInterval: time.Duration(cfg.Delivery.PollInterval),
-	})
-	committers := 1 // SQLite has one writer; more committers would only queue on it
-	if kind == "postgres" {
-		committers = 4
+// stopJobs stops working jobs, waiting for running ones a while.
+func stopJobs(jobs *riverjobs.Queue, logger *slog.Logger) {
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := jobs.Stop(sctx); err != nil {
+		logger.Warn("jobs shutdown", "err", err)
 	}
-	router := ingest.Routing{Routes: engine}
-	var conns *connect.Service
-	var backfills *backfill.Service
-	if cs, ok := store.(connect.Store); ok {
-		connectors, err := buildConnectors(cfg, logger)
-		if err != nil {
-			return err
-		}
-		conns = connect.New(cs, ring, connectors, engine.Wake, logger.With("component", "connect"), now,
-			connect.Config{PublicURL: cfg.BaseURL(), AllowedReturnOrigins: cfg.Connect.AllowedReturnOrigins})
-		defer conns.Close()
-		var listers []relay.BackfillLister
-		var listerNames []string
-		for _, c := range connectors {
-			if l, ok := c.(relay.BackfillLister); ok {
-				listers, listerNames = append(listers, l), append(listerNames, c.Name())
-			}
-		}
-		bc := cfg.Backfill
-		backfills = backfill.New(store.(backfill.Store), conns, listers, listerNames, engine.Route, engine.Wake, m,
-			logger.With("component", "backfill"), now, backfill.Config{
-				DepthDays: bc.DepthDays, EntityTypes: bc.EntityTypes, MaxUndelivered: bc.MaxUndelivered,
-				Concurrency: bc.Concurrency, MaxAttempts: bc.MaxAttempts,
-				// A job's time slice stays well inside the jobs' timeout.
-				Slice: min(10*time.Second, time.Duration(cfg.Jobs.RescueAfter)/3),
-			})
-		emitter := ops.New(store, engine.Route, engine.Wake, m, logger.With("component", "ops"), now)
-		hooks := connect.Hooks{TearingDown: backfills.CancelConnection, Revoked: func(ctx context.Context, c *relay.Connection, reason string) {
-			emitter.EmitLater(ops.ConnectionRevoked, c.ID+":"+now().Format(time.RFC3339Nano), c.OrgID, c.ID,
-				map[string]any{"connection_id": c.ID, "provider": c.Provider, "account_id": c.ExternalID, "reason": reason})
-		}}
-		if bc.OnConnect {
-			hooks.Connected = backfills.Connected
-		}
-		conns.SetHooks(hooks)
-		engine.SetOnDead(func(c *relay.Claim, attempts int) {
-			if c.Event.Provider == ops.Provider {
-				return // an operational event that could not be delivered is not announced again
-			}
-			emitter.EmitLater(ops.DeliveryExhausted, fmt.Sprintf("%s:%d", c.Delivery.ID, attempts), c.Event.OrgID, c.Event.ConnectionID,
-				map[string]any{"delivery_id": c.Delivery.ID, "event_id": c.Event.ID, "destination_id": c.Destination.ID,
-					"provider": c.Event.Provider, "event_type": c.Event.EventType, "attempts": attempts})
-		})
-		chains, err := resolverChains(cfg)
-		if err != nil {
-			return err
-		}
-		resolver := resolve.New(store.(resolve.Store), conns.Paired, emitter, m, logger.With("component", "resolve"), now,
-			resolve.Config{Chains: chains, SweepInterval: time.Duration(cfg.Resolve.SweepInterval)})
-		router = ingest.Routing{Matcher: conns, Routes: engine, Held: resolver.Notify}
-		jobs, err := openJobs(ctx, store, riverjobs.Handlers{
-			Teardown: conns.RunTeardown, Backfill: backfills.RunBackfill, BackfillTask: backfills.RunTask,
-			Resolve: resolver.Resolve, Lifecycle: conns.RunLifecycle,
-		}, riverjobs.Options{RescueAfter: time.Duration(cfg.Jobs.RescueAfter), Workers: cfg.Jobs.Workers}, logger.With("component", "jobs"))
-		if err != nil {
-			return err
-		}
-		conns.SetTeardownQueue(jobs.EnqueueTeardown)
-		conns.SetLifecycleQueue(jobs.EnqueueLifecycle)
-		backfills.SetQueue(jobs)
-		resolver.SetQueue(jobs)
-		if err := jobs.Start(ctx); err != nil {
-			return fmt.Errorf("start jobs: %w", err)
-		}
-		rctx, stopResolver := context.WithCancel(ctx)
-		var bg sync.WaitGroup
-		bg.Add(2)
-		go func() { defer bg.Done(); resolver.Run(rctx) }()
-		go func() { defer bg.Done(); emitter.Run(rctx) }()
-		defer func() { stopResolver(); bg.Wait() }()
-		defer func() {
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := jobs.Stop(sctx); err != nil {
-				logger.Warn("jobs shutdown", "err", err)
-			}
-		}()
-	}
-	pipeline := ingest.New(store, router, engine, m, logger.With("component", "ingest"), now, ingest.Config{
-		Owner: owner, Lease: time.Duration(cfg.Delivery.Lease), BatchMax: cfg.Ingest.BatchMax, Committers: committers,
-	})
-	server := relayhttp.NewServer(store, srcs, pipeline, engine, m, logger.With("component", "http"), now,
-		relayhttp.Config{MaxBodyBytes: cfg.Ingest.MaxBodyBytes, SecureCookies: strings.HasPrefix(cfg.BaseURL(), "https://")})
-	if conns != nil {
-		server.EnableConnections(store.(relay.ConnectionStore), conns)
-		server.EnableBackfills(backfills)
-		if err := conns.ResumeTeardowns(ctx); err != nil {
-			logger.Warn("resuming teardowns failed", "err", err)
-		}
-		if err := backfills.Resume(ctx); err != nil {
-			logger.Warn("resuming backfills failed", "err", err)
-		}
-		warnSharedSecretWebhooks(ctx, conns, logger)
-	}
+}
 
+// serveHTTP listens, serves handler until ctx ends or serving fails, then
+// shuts down gracefully: it stops accepting and lets in-flight webhooks
+// finish (they are waiting on their commit), flushes the ingest queue, then
+// lets deliveries in flight finish and gives back the leases of queued ones.
+func serveHTTP(ctx context.Context, cfg *config.Config, handler http.Handler, pipeline *ingest.Pipeline, engine *delivery.Engine,
+	srcs []relay.Provider, kind, owner string, stdout io.Writer, logger *slog.Logger) error {
 	if err := engine.Start(ctx); err != nil {
 		return err
 	}
@@ -380,7 +292,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	httpServer := &http.Server{
-		Handler:           server,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -409,9 +321,6 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 
-	// Graceful shutdown: stop accepting and let in-flight webhooks finish
-	// (they are waiting on their commit), flush the ingest queue, then let
-	// deliveries in flight finish and give back the leases of queued ones.
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	defer cancel()

@@ -45,21 +45,17 @@ func cmdWebhooks(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	logger := newLogger(cfg, stderr)
-	store, kind, ring, err := openSealedStore(ctx, cfg, logger)
+	store, _, ring, err := openSealedStore(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	cs, ok := store.(connect.Store)
-	if !ok {
-		return fmt.Errorf("webhooks upgrade: the %s store holds no connections", kind)
-	}
 	connectors, err := buildConnectors(cfg, logger)
 	if err != nil {
 		return err
 	}
 	now := func() time.Time { return time.Now().UTC() }
-	conns := connect.New(cs, ring, connectors, nil, logger.With("component", "connect"), now, connect.Config{PublicURL: cfg.BaseURL()})
+	conns := connect.New(store, ring, connectors, nil, logger.With("component", "connect"), now, connect.Config{PublicURL: cfg.BaseURL()})
 	defer conns.Close()
 	n, err := conns.UpgradeWebhookSecrets(ctx)
 	if err != nil {
