@@ -16,7 +16,11 @@ import (
 
 // Options selects what a benchmark run does.
 type Options struct {
-	RelayBin    string        // the relay binary to run (its own path for `relay bench`)
+	RelayBin string // the relay binary to run (its own path for `relay bench`)
+	// ServeBin, when set, is the binary the Relay under test is run from
+	// (another build, e.g. the previous release, measured by this harness
+	// against the same reference); RelayBin still runs the reference.
+	ServeBin    string
 	Modes       []string      // throughput, rate, backlog, kill, backfill
 	DatabaseURL string        // postgres://… to bench PostgreSQL (modes run on it instead of SQLite)
 	Replicas    int           // relay processes behind the load generator, round-robin
@@ -118,7 +122,11 @@ func startCluster(o Options, extraEnv ...string) (*cluster, error) {
 		if o.CPUProfile != "" && i == 0 {
 			args = append(args, "--cpuprofile", o.CPUProfile+"."+o.mode)
 		}
-		p, err := Start(o.RelayBin, args, env, dataDir)
+		bin := o.RelayBin
+		if o.ServeBin != "" {
+			bin = o.ServeBin
+		}
+		p, err := Start(bin, args, env, dataDir)
 		if err != nil {
 			c.close()
 			return nil, err

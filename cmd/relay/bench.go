@@ -32,6 +32,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	backlog := fs.Int("backlog", 100000, "events queued while the destination is down (backlog mode)")
 	bfItems := fs.Int("backfill-items", 60000, "history items the backfill mode imports from the GitHub simulator")
 	keep := fs.Bool("keep", false, "keep the temporary data directory")
+	serveBin := fs.String("serve-binary", "", "run the Relay under test from this binary (e.g. an older build, to compare in one harness); default this one")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the (first) relay serve process of each mode to `file`.<mode>")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: relay bench [flags]\n\nRuns this relay binary as a child process on loopback with a sink destination and a\nload generator sending signed ~2 KB GitHub webhooks, and prints accepted/s, ack\nlatency percentiles, delivered/s, losses, duplicates, peak RSS, database size and\nCPU time (user+sys) per event, next to a reference ceiling (a bare net/http server\nthat only checks the HMAC) and its CPU time per request.\n\nFlags:")
@@ -47,7 +48,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	return bench.Run(ctx, bench.Options{
 		RelayBin: bin, Modes: strings.Split(*modes, ","), DatabaseURL: *dbURL, Replicas: *replicas,
 		Concurrency: *conc, Duration: *dur, Rate: *rate, RateFor: *rateFor, Backlog: *backlog, BackfillItems: *bfItems, KeepDir: *keep,
-		CPUProfile: *cpuProfile,
+		CPUProfile: *cpuProfile, ServeBin: *serveBin,
 	}, stdout)
 }
 
