@@ -17,7 +17,7 @@ import (
 // Options selects what a benchmark run does.
 type Options struct {
 	RelayBin    string        // the relay binary to run (its own path for `relay bench`)
-	Modes       []string      // throughput, rate, backlog, kill, backfill
+	Modes       []string      // throughput, rate, backlog, kill, backfill, retention
 	DatabaseURL string        // postgres://… to bench PostgreSQL (modes run on it instead of SQLite)
 	Replicas    int           // relay processes behind the load generator, round-robin
 	Concurrency int           // closed-loop workers
@@ -80,8 +80,10 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 			err = runKill(ctx, o, payloads, out)
 		case "backfill":
 			err = runBackfill(ctx, o, payloads, out)
+		case "retention":
+			err = runRetention(ctx, o, payloads, out)
 		default:
-			err = fmt.Errorf("unknown mode %q (throughput, rate, backlog, kill, backfill)", mode)
+			err = fmt.Errorf("unknown mode %q (throughput, rate, backlog, kill, backfill, retention)", mode)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", mode, err)
