@@ -31,7 +31,7 @@ func runRetention(ctx context.Context, o Options, payloads []webhook, out io.Wri
 			label = "with retention   "
 		}
 		fmt.Fprintf(out, "%s: %s\n", label, r)
-		fmt.Fprintf(out, "%s  database size every %s: %s\n", strings.Repeat(" ", len(label)), o.RateFor/10, strings.Join(sizes, ", "))
+		fmt.Fprintf(out, "%s  database file+WAL MB every %s: %s\n", strings.Repeat(" ", len(label)), o.RateFor/10, strings.Join(sizes, ", "))
 	}
 	fmt.Fprintf(out, "p99 ack latency with retention / without: %.2f\n\n", float64(p99[1])/float64(p99[0]))
 	return nil
@@ -45,7 +45,10 @@ func retentionRun(ctx context.Context, o Options, payloads []webhook, env []stri
 		return nil, nil, err
 	}
 	defer c.close()
-	size := func() string { return mb(DirSize(c.dir)) }
+	size := func() string {
+		all, wal := DirSize(c.dir), walSize(c.dir)
+		return fmt.Sprintf("%.0f+%.0f", float64(all-wal)/1e6, float64(wal)/1e6)
+	}
 	if o.DatabaseURL != "" {
 		// PostgreSQL's files are the server's, shared with other schemas:
 		// watch relay_database_size_bytes there instead.

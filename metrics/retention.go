@@ -18,7 +18,7 @@ func (m *Metrics) registerRetention() {
 	}, []string{"kind"})
 	m.RetentionLastSuccess = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "relay_retention_last_success_timestamp_seconds",
-		Help: "Unix time at which this replica last completed a retention pass (0: never).",
+		Help: "Unix time at which this replica last completed a retention pass (0: never; a replica that found another pruning does not advance it).",
 	})
 	m.DatabaseSize = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "relay_database_size_bytes",

@@ -116,9 +116,6 @@ func (s *Service) Pass(ctx context.Context) (relay.Pruned, error) {
 				return total, err
 			}
 		}
-		if !total.Busy {
-			s.metrics.RetentionLastSuccess.Set(float64(s.now().Unix()))
-		}
 	}
 	sctx, cancel := context.WithTimeout(ctx, batchTimeout)
 	defer cancel()
@@ -127,6 +124,11 @@ func (s *Service) Pass(ctx context.Context) (relay.Pruned, error) {
 		return total, err
 	}
 	s.metrics.DatabaseSize.Set(float64(size))
+	if !total.Busy {
+		// A pass with nothing to delete (or with retention off) succeeded
+		// too: the gauge says retention is not stuck, whatever it keeps.
+		s.metrics.RetentionLastSuccess.Set(float64(s.now().Unix()))
+	}
 	return total, nil
 }
 

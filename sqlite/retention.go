@@ -158,29 +158,18 @@ const vacuumStep = 4096
 // truncates it: the deletions went through the WAL, which would otherwise
 // keep the size they took.
 func (s *Store) Compact(ctx context.Context) error {
+	prev := -1
 	for {
 		var free int
 		if err := s.writer.QueryRowContext(ctx, `PRAGMA freelist_count`).Scan(&free); err != nil {
 			return fmt.Errorf("sqlite: compact: %w", err)
 		}
-		if free == 0 {
-			break
+		if free == 0 || free == prev {
+			break // nothing to give back, or the file does not vacuum incrementally
 		}
-		// incremental_vacuum frees one page per step of its statement: the
-		// rows are drained so that every step runs.
-		rows, err := s.writer.QueryContext(ctx, fmt.Sprintf(`PRAGMA incremental_vacuum(%d)`, min(free, vacuumStep)))
-		if err != nil {
+		prev = free
+		if _, err := s.writer.ExecContext(ctx, fmt.Sprintf(`PRAGMA incremental_vacuum(%d)`, min(free, vacuumStep))); err != nil {
 			return fmt.Errorf("sqlite: compact: %w", err)
-		}
-		for rows.Next() {
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return fmt.Errorf("sqlite: compact: %w", err)
-		}
-		if free <= vacuumStep {
-			break
 		}
 	}
 	if _, err := s.checkpointer.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
