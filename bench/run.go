@@ -21,7 +21,7 @@ type Options struct {
 	// (another build, e.g. the previous release, measured by this harness
 	// against the same reference); RelayBin still runs the reference.
 	ServeBin    string
-	Modes       []string      // throughput, rate, backlog, kill, backfill
+	Modes       []string      // throughput, rate, backlog, kill, backfill, retention
 	DatabaseURL string        // postgres://… to bench PostgreSQL (modes run on it instead of SQLite)
 	Replicas    int           // relay processes behind the load generator, round-robin
 	Concurrency int           // closed-loop workers
@@ -84,8 +84,10 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 			err = runKill(ctx, o, payloads, out)
 		case "backfill":
 			err = runBackfill(ctx, o, payloads, out)
+		case "retention":
+			err = runRetention(ctx, o, payloads, out)
 		default:
-			err = fmt.Errorf("unknown mode %q (throughput, rate, backlog, kill, backfill)", mode)
+			err = fmt.Errorf("unknown mode %q (throughput, rate, backlog, kill, backfill, retention)", mode)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", mode, err)

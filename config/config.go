@@ -54,6 +54,8 @@ type Config struct {
 	Jobs     Jobs          `yaml:"jobs"`
 	Resolve  Resolve       `yaml:"resolve"`
 	Connect  Connect       `yaml:"connect"`
+
+	Retention Retention `yaml:"retention"`
 }
 
 // Connect configures the connect flows.
@@ -363,6 +365,8 @@ func Default() *Config {
 		Backfill: Backfill{DepthDays: 30, MaxUndelivered: 1000, Concurrency: 2, MaxAttempts: 5},
 		Jobs:     Jobs{RescueAfter: Duration(3 * time.Minute), Workers: 8},
 		Resolve:  Resolve{SweepInterval: Duration(time.Minute)},
+
+		Retention: defaultRetention,
 	}
 }
 

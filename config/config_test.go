@@ -142,6 +142,7 @@ func TestLoadFullFile(t *testing.T) {
 			{Provider: "bridge", Type: "http", LookupURL: "https://app.example.com/relay/lookup", Secret: secretA},
 			{Provider: "persona", Type: "payload", Path: "data.attributes.payload.data.attributes.reference-id", As: "org_id"},
 		}},
+		Retention: config.Retention{MaxAge: d("240h"), HeldMaxAge: d("72h"), Interval: d("30s")},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)

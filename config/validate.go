@@ -85,6 +85,7 @@ func (c *Config) Validate() error {
 			bad("public_url", "%s", msg)
 		}
 	}
+	c.validateRetention(bad)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -53,6 +53,10 @@ type Metrics struct {
 
 	Resolutions       *prometheus.CounterVec // provider, outcome: identity resolutions run
 	OperationalEvents *prometheus.CounterVec // type: Relay's own events emitted
+
+	RetentionDeleted     *prometheus.CounterVec // kind: rows retention deleted
+	RetentionLastSuccess prometheus.Gauge       // unix time of the last complete retention pass
+	DatabaseSize         prometheus.Gauge       // bytes (sampled by retention)
 }
 
 // New returns a fresh set of collectors registered on their own registry,
@@ -125,6 +129,7 @@ func New() *Metrics {
 		m.DeliveryAttempts, m.DeliveryLatency, m.DeliveryEndToEnd, m.DeliveriesDead, m.DestinationPauses, m.QueueDepth, m.InFlight,
 		m.BackfillPages, m.BackfillItems, m.BackfillWaits, m.BackfillErrors, m.Resolutions, m.OperationalEvents,
 	)
+	m.registerRetention()
 	return m
 }
 

@@ -181,7 +181,9 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID, orgID string, newDesti
 	var out []*relay.Delivery
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var org string
-		err := tx.QueryRow(ctx, `SELECT org_id FROM events WHERE id = $1`, eventID).Scan(&org)
+		// FOR SHARE: retention, which locks the events it deletes, cannot
+		// delete this one while new deliveries are being added to it.
+		err := tx.QueryRow(ctx, `SELECT org_id FROM events WHERE id = $1 FOR SHARE`, eventID).Scan(&org)
 		if errors.Is(err, pgx.ErrNoRows) || (err == nil && orgID != "" && org != orgID) {
 			return relay.Errorf(relay.ENOTFOUND, "event %s not found", eventID)
 		} else if err != nil {

@@ -297,15 +297,34 @@ func open[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], opts Opt
 		return nil, err
 	}
 	work := func(h Handlers) (*client, error) {
-		return newClient(driver, &river.Config{
-			Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: n}},
-			Workers:              workers(h, rescue),
-			Logger:               logger,
-			JobTimeout:           rescue,
-			RescueStuckJobsAfter: rescue,
-		})
+		return newClient(driver, workConfig(h, n, rescue, logger))
 	}
 	return &Queue{work: work, inserts: inserts}, nil
+}
+
+// How long River keeps finished jobs before its own cleaner deletes them
+// (on the elected leader only): completed ones are of no further use after
+// a day; cancelled and discarded (failed for good) ones are kept a week so
+// that a failure can still be looked into.
+const (
+	CompletedJobsMaxAge = 24 * time.Hour
+	CancelledJobsMaxAge = 7 * 24 * time.Hour
+	DiscardedJobsMaxAge = 7 * 24 * time.Hour
+)
+
+// workConfig is the configuration of the client that works jobs: n
+// workers, jobs rescued (and timed out) after rescue, finished jobs pruned.
+func workConfig(h Handlers, n int, rescue time.Duration, logger *slog.Logger) *river.Config {
+	return &river.Config{
+		Queues:                      map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: n}},
+		Workers:                     workers(h, rescue),
+		Logger:                      logger,
+		JobTimeout:                  rescue,
+		RescueStuckJobsAfter:        rescue,
+		CompletedJobRetentionPeriod: CompletedJobsMaxAge,
+		CancelledJobRetentionPeriod: CancelledJobsMaxAge,
+		DiscardedJobRetentionPeriod: DiscardedJobsMaxAge,
+	}
 }
 
 // workers registers a worker for each handler h has.

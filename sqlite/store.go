@@ -206,8 +206,12 @@ func (s *Store) Close() error {
 }
 
 // Migrate applies the embedded migrations that are not applied yet, each in
-// its own transaction.
+// its own transaction. A file created before retention existed is first
+// rewritten once (VACUUM) to reuse freed pages: see useIncrementalVacuum.
 func (s *Store) Migrate(ctx context.Context) error {
+	if err := s.useIncrementalVacuum(ctx); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
 	if err := migrate.Run(ctx, migrator{s.writer}, migrationFS, "migrations"); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}

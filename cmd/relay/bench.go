@@ -22,7 +22,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fs := flag.NewFlagSet("relay bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	modes := fs.String("modes", "throughput,rate", "comma-separated: throughput, rate, backlog, kill, backfill")
+	modes := fs.String("modes", "throughput,rate", "comma-separated: throughput, rate, backlog, kill, backfill, retention")
 	dbURL := fs.String("database-url", "", "postgres://… to run Relay on PostgreSQL (default: SQLite in a temp dir)")
 	replicas := fs.Int("replicas", 1, "relay serve processes, load spread round-robin (use 2 with PostgreSQL)")
 	conc := fs.Int("concurrency", 64, "closed-loop concurrent senders")

@@ -16,6 +16,7 @@ import (
 	"github.com/relayhq/relay/ops"
 	"github.com/relayhq/relay/postgres"
 	"github.com/relayhq/relay/resolve"
+	"github.com/relayhq/relay/retention"
 	"github.com/relayhq/relay/riverjobs"
 	"github.com/relayhq/relay/sqlite"
 	"github.com/relayhq/relay/vault"
@@ -30,6 +31,7 @@ type Store interface {
 	backfill.Store
 	resolve.Store
 	ops.Store
+	relay.Pruner
 }
 
 var (
@@ -46,6 +48,7 @@ type services struct {
 	conns     *connect.Service
 	backfills *backfill.Service
 	resolver  *resolve.Service
+	retention *retention.Service
 }
 
 // newServices builds the delivery engine, operational events, connections,
@@ -83,6 +86,10 @@ func newServices(cfg *config.Config, store Store, ring *vault.Keyring, jobs *riv
 		})
 	s.resolver = resolve.New(store, s.conns.Paired, s.emitter, s.metrics, logger.With("component", "resolve"), now,
 		resolve.Config{Chains: chains, SweepInterval: time.Duration(cfg.Resolve.SweepInterval), Queue: jobs})
+	s.retention = retention.New(store, s.metrics, logger.With("component", "retention"), now, retention.Config{
+		MaxAge: time.Duration(cfg.Retention.MaxAge), HeldMaxAge: time.Duration(cfg.Retention.HeldMaxAge),
+		Interval: time.Duration(cfg.Retention.Interval),
+	})
 	return s
 }
 
@@ -117,7 +124,7 @@ func announceDead(emitter *ops.Emitter, c *relay.Claim, attempts int) {
 }
 
 // start works the durable jobs with the services' handlers and runs
-// identity repair's and the emitter's loops. stop stops the jobs (waiting
+// identity repair's, the emitter's and retention's loops. stop stops the jobs (waiting
 // for running ones a while), then ends the loops and waits for them; when
 // start fails, it has stopped the jobs itself.
 func (s *services) start(ctx context.Context, jobs *riverjobs.Queue, logger *slog.Logger) (stop func(), err error) {
@@ -131,9 +138,10 @@ func (s *services) start(ctx context.Context, jobs *riverjobs.Queue, logger *slo
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	var bg sync.WaitGroup
-	bg.Add(2)
+	bg.Add(3)
 	go func() { defer bg.Done(); s.resolver.Run(rctx) }()
 	go func() { defer bg.Done(); s.emitter.Run(rctx) }()
+	go func() { defer bg.Done(); s.retention.Run(rctx) }()
 	return func() { stopJobs(jobs, logger); cancel(); bg.Wait() }, nil
 }
 
