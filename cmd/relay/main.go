@@ -47,6 +47,7 @@ Server:
   version       print the version, VCS revision and build details
   healthcheck   exit 0 when the Relay at RELAY_ADDR (or --url) is ready, 1 otherwise
   bench         benchmark this binary: throughput, latency, backlog drain, replica kill
+  demo          try Relay in one minute: simulated providers, connected and sending webhooks
   sink          run a local destination that verifies and prints deliveries (for trying Relay)
 
 API (talks to a running Relay; --url and --api-key, or RELAY_URL and RELAY_API_KEY):
@@ -101,6 +102,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdBench(ctx, rest, getenv, stdout, stderr)
 	case "sink":
 		return cmdSink(ctx, rest, stdout, stderr)
+	case "demo":
+		return cmdDemo(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionLine(buildInfo()))
 		return nil
