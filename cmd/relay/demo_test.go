@@ -23,7 +23,9 @@ func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	args := []string{"relay", "demo", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--every", "200ms"}
-	go func() { done <- run(ctx, args, func(string) string { return "" }, strings.NewReader(""), stdout, stderr) }()
+	go func() {
+		done <- run(ctx, args, func(string) string { return "" }, strings.NewReader(""), stdout, stderr)
+	}()
 	defer func() {
 		cancel()
 		select {
