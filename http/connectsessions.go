@@ -213,4 +213,3 @@ func (s *Server) pageOnly(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
-
