@@ -132,12 +132,13 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
   Dashboard:  %[1]s/
   API:        %[1]s/api/v1/events   (OpenAPI: %[1]s/openapi.yaml)
   Admin key:  %[2]s
+  Connect page (GitHub, 30 minutes):  %[6]s
 
 Try:  RELAY_URL=%[1]s RELAY_API_KEY=%[2]s relay events ls
 Simulated GitHub, Linear, Sentry, Vercel, Bridge and Persona accounts are
 connected to org %[3]q and send webhooks every %[4]s; destination "flaky"
 fails for its first %[5]s and recovers. Ctrl-C stops everything.
-`, base, adminKey, demoOrg, *every, demoFlakyFor)
+`, base, adminKey, demoOrg, *every, demoFlakyFor, d.connectPage)
 
 	err = <-served
 	stopServe()
@@ -212,6 +213,7 @@ type demo struct {
 	sinkURL     string
 	flakyURL    string
 	flakyUntil  time.Time
+	connectPage string       // a connect session's page, made by setUp
 	received    atomic.Int64 // deliveries the sink verified
 	seq         atomic.Int64 // numbers the webhooks' ids
 }
@@ -238,6 +240,12 @@ func newDemo() *demo {
 	wh, _ := standardwebhooks.NewWebhook(d.destSecret)
 	d.flakyUntil = time.Now().Add(demoFlakyFor)
 	d.sink, d.sinkURL = serveLoopback(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/connected" {
+			// The demo app's return URL, where connect flows end.
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			fmt.Fprintf(w, "Back at the demo app. The connect flow's result: %s\n", r.URL.RawQuery)
+			return
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 32<<20))
 		if err != nil || wh.Verify(body, r.Header) != nil {
 			http.Error(w, "bad signature", http.StatusUnauthorized)
@@ -369,6 +377,13 @@ func (d *demo) setUp(ctx context.Context, client *relayhttp.Client, base string)
 	if _, _, err := client.StartBackfill(ctx, githubID, 30, nil); err != nil {
 		return fmt.Errorf("start backfill: %w", err)
 	}
+	// A connect page to try in a browser: the GitHub simulator's install
+	// page installs at once and comes back.
+	_, _, page, err := client.CreateConnectSession(ctx, demoOrg, []string{"github"}, d.sinkURL+"/connected")
+	if err != nil {
+		return fmt.Errorf("create connect session: %w", err)
+	}
+	d.connectPage = page
 	return nil
 }
 

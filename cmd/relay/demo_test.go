@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -52,6 +53,10 @@ func TestDemo(t *testing.T) {
 		return true
 	})
 	checkAPISpec(t, base)
+	page := regexp.MustCompile(`Connect page[^:]*:\s+(http://\S+)`).FindStringSubmatch(stdout.String())
+	if page == nil {
+		t.Fatalf("no connect page in\n%s", stdout)
+	}
 
 	providers := []string{"github", "linear", "sentry", "vercel", "bridge", "persona"}
 	for _, p := range providers {
@@ -99,6 +104,25 @@ func TestDemo(t *testing.T) {
 				len(page.Items) == 1
 		})
 	}
+	// The printed connect page works in a browser: GitHub's install page
+	// comes straight back, to the demo app's return URL.
+	b := newBrowser(t, base)
+	resp, body := b.get(t, page[1])
+	if resp.StatusCode != 200 {
+		t.Fatalf("connect page: %d %s", resp.StatusCode, body)
+	}
+	resp, _ = b.postForm(t, page[1], formAction(t, body, "github"))
+	next := resp.Header.Get("Location")
+	for range 8 {
+		if resp, body = b.get(t, next); resp.StatusCode != http.StatusFound {
+			break
+		}
+		next = resp.Header.Get("Location")
+	}
+	if resp.StatusCode != 200 || !strings.Contains(body, "status=active") || !strings.Contains(body, "connection_id="+conns["github"].ID) {
+		t.Fatalf("the connect page's flow ended at %s: %d %s", next, resp.StatusCode, body)
+	}
+
 	// The flaky destination failed first: some delivery to it took more
 	// than one attempt.
 	for _, d := range dests.Items {

@@ -56,7 +56,8 @@ API (talks to a running Relay; --url and --api-key, or RELAY_URL and RELAY_API_K
   destinations  list, add, remove, enable, disable destinations; replay dead deliveries
   orgs          list and create orgs and their org-scoped API keys
   keys          list, revoke and add API keys: ls, revoke KEY_ID, add
-  connections   connect, list, show, get a token for, and tear down provider connections
+  connections   connect, list, show, get a token for, and tear down provider connections;
+                session ORG: a connect page for the org's customer
   connect       start connecting an org to a provider: prints the URL to open in a browser
   backfill      import a connection's provider history: start, ls, status, cancel
 
