@@ -49,7 +49,7 @@ const (
 	// demoFlakyFor is how long the flaky destination answers 503 before it
 	// recovers: long enough for a few retries to show, short enough that
 	// its deliveries succeed within the first minute.
-	demoFlakyFor = 6 * time.Second
+	demoFlakyFor = 5 * time.Second
 )
 
 // cmdDemo runs Relay with the built-in provider simulators, a local sink
@@ -84,6 +84,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		defer os.RemoveAll(tmp)
 		dir = tmp
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("demo: --data-dir: %w", err)
 	}
 
 	d := newDemo()
@@ -323,7 +325,7 @@ resolve:
     - {provider: bridge, type: persona_accounts_by_email}
     - {provider: persona, type: payload, path: "data.attributes.payload.data.attributes.reference-id", as: org_id}
 delivery:
-  retry_schedule: [1s, 2s, 2s, 4s, 8s, 30s, 1m, 5m]
+  retry_schedule: [1s, 1s, 2s, 2s, 2s, 2s, 5s, 30s, 5m]
 destinations:
   - {name: app, url: %q, secret: %q, org_id: %s}
   - {name: flaky, url: %q, secret: %q, org_id: %s}

@@ -21,6 +21,7 @@ var demoURLRE = regexp.MustCompile(`Dashboard:\s+(http://[^ /]+)/`)
 // cleanly.
 func TestDemo(t *testing.T) {
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	started := time.Now()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	args := []string{"relay", "demo", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--every", "200ms"}
@@ -85,6 +86,7 @@ func TestDemo(t *testing.T) {
 		apiCall(t, "GET", base+"/api/v1/connections/"+conns["github"].ID+"/backfills", key, nil, &list)
 		return len(list.Items) == 1 && list.Items[0].Status == relay.BackfillCompleted
 	})
+	t.Logf("events, connections and the backfill %s after the start", time.Since(started).Round(time.Millisecond))
 	var r relay.Resolution
 	if code := apiCall(t, "GET", base+"/api/v1/resolutions/bridge/"+demoBridgeCustomer, key, nil, &r); code != 200 ||
 		r.Outcome != relay.ResolvePaired || r.OrgID != demoOrg {
@@ -103,6 +105,7 @@ func TestDemo(t *testing.T) {
 			return apiCall(t, "GET", base+"/api/v1/deliveries?limit=1&status=succeeded&destination_id="+d.ID, key, nil, &page) == 200 &&
 				len(page.Items) == 1
 		})
+		t.Logf("succeeded deliveries to %s %s after the start", d.Name, time.Since(started).Round(time.Millisecond))
 	}
 	// The printed connect page works in a browser: GitHub's install page
 	// comes straight back, to the demo app's return URL.
