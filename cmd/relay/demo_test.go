@@ -43,6 +43,7 @@ func TestDemo(t *testing.T) {
 	waitUntil(t, "the demo's banner", func() bool {
 		select {
 		case err := <-done:
+			done <- nil // for the deferred stop, which has nothing left to wait for
 			t.Fatalf("relay demo exited early: %v\nstderr: %s", err, stderr)
 		default:
 		}
