@@ -29,6 +29,7 @@ import (
 type Store interface {
 	relay.ConnectionStore
 	relay.WebhookSecretStore
+	relay.ConnectSessionStore
 	ListDestinations(ctx context.Context) ([]*relay.Destination, error)
 }
 
@@ -40,6 +41,8 @@ type Config struct {
 	PublicURL string
 	// StateTTL bounds a connect flow (default 10 minutes).
 	StateTTL time.Duration
+	// SessionTTL bounds a connect session's page (default 30 minutes).
+	SessionTTL time.Duration
 	// RefreshWindow: a token expiring within it is refreshed before it is
 	// handed out (default 5 minutes).
 	RefreshWindow time.Duration
@@ -97,6 +100,9 @@ func New(store Store, sealer relay.Sealer, connectors []relay.Connector, wake fu
 	logger *slog.Logger, now func() time.Time, cfg Config) *Service {
 	if cfg.StateTTL <= 0 {
 		cfg.StateTTL = 10 * time.Minute
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 30 * time.Minute
 	}
 	if cfg.RefreshWindow <= 0 {
 		cfg.RefreshWindow = 5 * time.Minute
@@ -165,6 +171,12 @@ func (s *Service) Authorize(ctx context.Context, orgID, provider, returnURL stri
 	if err := s.checkReturnURL(returnURL); err != nil {
 		return "", time.Time{}, err
 	}
+	return s.newFlow(ctx, conn, orgID, provider, returnURL)
+}
+
+// newFlow stores a pending connect flow of provider for orgID that ends at
+// returnURL, and returns its start link and expiry.
+func (s *Service) newFlow(ctx context.Context, conn relay.Connector, orgID, provider, returnURL string) (string, time.Time, error) {
 	now := s.now()
 	flow := randomToken(32)
 	st := &relay.OAuthState{

@@ -50,6 +50,10 @@ func (s *Server) routes(mux muxer) {
 	conn("DELETE /api/v1/connections/{id}/backfills/{bid}", s.requireBackfills(s.handleCancelBackfill()))
 	mux.Handle("GET /oauth/{provider}/start", s.handleOAuthStart())
 	mux.Handle("GET /oauth/{provider}/callback", s.handleOAuthCallback())
+	conn("POST /api/v1/orgs/{org}/connect-sessions", s.ownOrg(s.requireSessions(s.handleCreateConnectSession())))
+	mux.Handle("GET /connect/{token}", s.pageOnly(s.handleConnectPage()))
+	mux.Handle("POST /connect/{token}/{provider}", s.pageOnly(s.handleConnectPageStart()))
+	mux.Handle("GET /connect/sessions/{id}/return", s.pageOnly(s.handleConnectSessionReturn()))
 
 	api("GET /api/v1/api-keys", s.handleListAPIKeys())
 	api("POST /api/v1/api-keys", s.adminOnly(s.handleCreateAdminKey()))

@@ -55,6 +55,8 @@ type Server struct {
 	conns   relay.ConnectionStore // nil without WithConnections
 	connSvc Connections
 	bfSvc   Backfills // nil without WithBackfills
+
+	sessions ConnectSessions // nil without WithConnectSessions
 }
 
 // Option adds an optional part of the API to the server as it is built.

@@ -84,6 +84,7 @@ func Run(t *testing.T, open func(t *testing.T) relay.Store) {
 		{"StaleOutcomeKeepsState", testStaleOutcome},
 		{"OrgsAndOAuthStates", testOrgsAndStates},
 		{"OAuthStateBinding", testOAuthStateBinding},
+		{"ConnectSessions", testConnectSessions},
 		{"ConnectionGeneration", testConnectionGeneration},
 		{"ConnectionLifecycle", testConnectionLifecycle},
 		{"ConnectionResources", testConnectionResources},

@@ -201,6 +201,16 @@ var cliConnectionsGroup = &cliGroup{
 				"its query. 'relay connect ORG PROVIDER' is short for this.",
 			setup: cliConnectionsConnect,
 		},
+		{
+			name: "session", args: "ORG", nargs: 1, summary: "create a connect page for the org's customer",
+			about: "Creates a connect session and prints its page's URL on stdout: a page on Relay,\n" +
+				"valid 30 minutes, where the org's customer connects the offered providers\n" +
+				"(--providers, default every provider with a connect flow) without your app\n" +
+				"handling OAuth redirects. After each connection the browser goes to --return-url\n" +
+				"(on an origin allowed by connect.allowed_return_origins) with provider and\n" +
+				"connection_id and status (or error). Each provider connects once per page.",
+			setup: cliConnectionsSession,
+		},
 	},
 }
 

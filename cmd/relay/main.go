@@ -47,6 +47,7 @@ Server:
   version       print the version, VCS revision and build details
   healthcheck   exit 0 when the Relay at RELAY_ADDR (or --url) is ready, 1 otherwise
   bench         benchmark this binary: throughput, latency, backlog drain, replica kill
+  demo          try Relay in one minute: simulated providers, connected and sending webhooks
   sink          run a local destination that verifies and prints deliveries (for trying Relay)
 
 API (talks to a running Relay; --url and --api-key, or RELAY_URL and RELAY_API_KEY):
@@ -55,7 +56,8 @@ API (talks to a running Relay; --url and --api-key, or RELAY_URL and RELAY_API_K
   destinations  list, add, remove, enable, disable destinations; replay dead deliveries
   orgs          list and create orgs and their org-scoped API keys
   keys          list, revoke and add API keys: ls, revoke KEY_ID, add
-  connections   connect, list, show, get a token for, and tear down provider connections
+  connections   connect, list, show, get a token for, and tear down provider connections;
+                session ORG: a connect page for the org's customer
   connect       start connecting an org to a provider: prints the URL to open in a browser
   backfill      import a connection's provider history: start, ls, status, cancel
 
@@ -101,6 +103,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdBench(ctx, rest, getenv, stdout, stderr)
 	case "sink":
 		return cmdSink(ctx, rest, stdout, stderr)
+	case "demo":
+		return cmdDemo(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, versionLine(buildInfo()))
 		return nil

@@ -207,7 +207,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	})
 	server := relayhttp.NewServer(store, srcs, pipeline, engine, m, logger.With("component", "http"), now,
 		relayhttp.Config{MaxBodyBytes: cfg.Ingest.MaxBodyBytes, SecureCookies: strings.HasPrefix(cfg.BaseURL(), "https://")},
-		relayhttp.WithConnections(store, conns), relayhttp.WithBackfills(svc.backfills))
+		relayhttp.WithConnections(store, conns), relayhttp.WithBackfills(svc.backfills), relayhttp.WithConnectSessions(conns))
 	svc.resume(ctx, logger)
 	return serveHTTP(ctx, cfg, server, pipeline, engine, srcs, kind, owner, stdout, logger)
 }
