@@ -117,6 +117,9 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if err := store.Migrate(ctx); err != nil {
 		return err
 	}
+	if err := migrateJobs(ctx, store, newLogger(cfg, stderr)); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "%s database migrated\n", kind)
 	return nil
 }
