@@ -210,6 +210,19 @@ func (c *Client) ReplayDead(ctx context.Context, id string, since, until time.Ti
 	return out.Replayed, nil
 }
 
+// ResumeDestination ends the destination's circuit-breaker pause now and
+// returns how many of its retrying deliveries it made due. An unknown id is
+// an *relay.Error ENOTFOUND; an org-scoped key gets EFORBIDDEN.
+func (c *Client) ResumeDestination(ctx context.Context, id string) (int, error) {
+	var out struct {
+		MadeDue int `json:"made_due"`
+	}
+	if err := c.do(ctx, http.MethodPost, "/api/v1/destinations/"+url.PathEscape(id)+"/resume", nil, nil, &out); err != nil {
+		return 0, err
+	}
+	return out.MadeDue, nil
+}
+
 // clientErrorBody is the API's error answer.
 type clientErrorBody struct {
 	Error *struct {

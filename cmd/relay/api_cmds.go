@@ -459,6 +459,8 @@ func cliPrintDestination(w io.Writer, d *relay.Destination) {
 
 func cliState(d *relay.Destination) string {
 	switch {
+	case !d.Disabled && d.PausedUntil.After(time.Now()):
+		return "paused until " + cliTime(d.PausedUntil)
 	case !d.Disabled:
 		return "enabled"
 	case d.DisabledReason != "":
@@ -749,7 +751,29 @@ var cliDestinationsGroup = &cliGroup{
 				"date, or a duration before now (2h, 7d).",
 			setup: cliDestinationsReplayDead,
 		},
+		{
+			name: "resume", args: "ID", nargs: 1, summary: "end a destination's circuit-breaker pause now",
+			about: "A destination that keeps failing is paused by its circuit breaker ('ls' shows\n" +
+				"until when). This ends the pause now, on every replica, and makes its retrying\n" +
+				"deliveries due at once.",
+			setup: cliDestinationsResume,
+		},
 	},
+}
+
+func cliDestinationsResume(fs *flag.FlagSet, env *cliEnv) cliRunFunc {
+	asJSON := fs.Bool("json", false, "print the API's JSON")
+	return func(ctx context.Context, env *cliEnv, c *relayhttp.Client, args []string) error {
+		n, err := c.ResumeDestination(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return cliPrintJSON(env.stdout, map[string]int{"made_due": n})
+		}
+		fmt.Fprintf(env.stdout, "Destination %s resumed; %s due now.\n", args[0], cliPlural(n, "retrying delivery", "retrying deliveries"))
+		return nil
+	}
 }
 
 func cliDestinationsLs(fs *flag.FlagSet, env *cliEnv) cliRunFunc {
