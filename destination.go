@@ -28,8 +28,8 @@ type Destination struct {
 	// consumer still verifying with it keeps accepting deliveries.
 	PreviousSecret      string    `json:"-"`
 	PreviousSecretUntil time.Time `json:"previous_secret_until,omitzero"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	CreatedAt           time.Time `json:"created_at"`
+	UpdatedAt           time.Time `json:"updated_at"`
 }
 
 // Destination defaults.
