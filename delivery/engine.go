@@ -516,8 +516,8 @@ func (e *Engine) work(q *destQueue) {
 		c := q.queue[0]
 		q.queue[0] = nil
 		q.queue = q.queue[1:]
-		if q.signer == nil || q.signer.secret != c.Destination.Secret {
-			s, err := newSigner(c.Destination.Secret)
+		if q.signer == nil || !q.signer.signsFor(c.Destination) {
+			s, err := newSigner(c.Destination)
 			if err != nil {
 				q.signer = nil
 			} else {
