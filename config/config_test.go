@@ -70,6 +70,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"delivery.max_concurrency", c.Delivery.MaxConcurrency, 32},
 		{"delivery.lease", c.Delivery.Lease, d("60s")},
 		{"delivery.poll_interval", c.Delivery.PollInterval, d("1s")},
+		{"delivery.rotation_overlap", c.Delivery.RotationOverlap, d("24h")},
 		{"destinations", len(c.Destinations()), 0},
 	} {
 		if !reflect.DeepEqual(tc.got, tc.want) {
@@ -131,7 +132,7 @@ func TestLoadFullFile(t *testing.T) {
 				EventTypes: []string{"issues.*"}, MaxConcurrency: 8, Timeout: d("10s")},
 			{Name: "audit", URL: "https://audit.example.com/hook", Secret: secretA},
 		},
-		Delivery: config.Delivery{Timeout: d("20s"), RetrySchedule: []config.Duration{0, d("1s"), d("1m")},
+		Delivery: config.Delivery{Timeout: d("20s"), RetrySchedule: []config.Duration{0, d("1s"), d("1m")}, RotationOverlap: d("24h"),
 			Jitter: 0.2, MaxConcurrency: 16, Lease: d("90s"), PollInterval: d("500ms")},
 		Backfill: config.Backfill{OnConnect: true, DepthDays: 7, EntityTypes: []string{"issues"}, MaxUndelivered: 500,
 			Concurrency: 4, MaxAttempts: 3},

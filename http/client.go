@@ -223,6 +223,27 @@ func (c *Client) ResumeDestination(ctx context.Context, id string) (int, error) 
 	return out.MadeDue, nil
 }
 
+// RotateSecret gives the destination a new signing secret and returns the
+// destination with it (the only time it is shown). For overlap (nil: the
+// server's delivery.rotation_overlap, 24h by default) every delivery is
+// signed with the new and the replaced secret. secret "" lets Relay
+// generate it. Errors: ENOTFOUND, EINVALID (overlap, secret), EFORBIDDEN
+// for an org-scoped key.
+func (c *Client) RotateSecret(ctx context.Context, id string, overlap *time.Duration, secret string) (*relay.Destination, error) {
+	in := map[string]string{}
+	if overlap != nil {
+		in["overlap"] = overlap.String()
+	}
+	if secret != "" {
+		in["secret"] = secret
+	}
+	var d relay.Destination
+	if err := c.do(ctx, http.MethodPost, "/api/v1/destinations/"+url.PathEscape(id)+"/rotate-secret", nil, in, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
 // clientErrorBody is the API's error answer.
 type clientErrorBody struct {
 	Error *struct {

@@ -2,6 +2,9 @@ package http
 
 import (
 	"net/http"
+	"time"
+
+	"github.com/relayhq/relay"
 )
 
 // resumer is the optional part of a Deliverer that ends a circuit-breaker
@@ -33,5 +36,58 @@ func (s *Server) handleResumeDestination() http.Handler {
 		}
 		s.logger.Info("destination resumed through the API", "destination_id", id, "made_due", n)
 		writeJSON(w, http.StatusOK, resumeOutput{MadeDue: n})
+	})
+}
+
+// rotateInput is the optional body of a rotation.
+type rotateInput struct {
+	// Overlap is how long the replaced secret keeps signing beside the
+	// new one; default the server's (delivery.rotation_overlap).
+	Overlap *relay.Duration `json:"overlap"`
+	// Secret is the new secret; default a generated one.
+	Secret string `json:"secret"`
+}
+
+// handleRotateSecret gives the destination a new signing secret, shown in
+// the answer only, and keeps the replaced one signing for the overlap.
+func (s *Server) handleRotateSecret() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in rotateInput
+		if r.ContentLength != 0 {
+			if err := readJSON(w, r, &in); err != nil {
+				writeError(w, r, s.logger, err)
+				return
+			}
+		}
+		overlap := s.cfg.RotationOverlap
+		if in.Overlap != nil {
+			overlap = time.Duration(*in.Overlap)
+		}
+		if err := relay.ValidateRotationOverlap(overlap); err != nil {
+			writeError(w, r, s.logger, err)
+			return
+		}
+		secret := in.Secret
+		if secret == "" {
+			secret = relay.NewSecret()
+		} else if err := relay.ValidateSecret(secret); err != nil {
+			writeError(w, r, s.logger, relay.Errorf(relay.EINVALID, "secret: %s", relay.ErrorMessage(err)))
+			return
+		}
+		id := r.PathValue("id")
+		if err := s.store.RotateDestinationSecret(r.Context(), id, secret, s.now().Add(overlap)); err != nil {
+			writeError(w, r, s.logger, err)
+			return
+		}
+		s.refreshDestinations(r)
+		d, err := s.store.GetDestination(r.Context(), id)
+		if err != nil {
+			writeError(w, r, s.logger, err)
+			return
+		}
+		s.logger.Info("destination secret rotated", "destination_id", id, "previous_until", d.PreviousSecretUntil)
+		out := withoutSecret(d)
+		out.Secret = secret // shown here, once
+		writeJSON(w, http.StatusOK, out)
 	})
 }

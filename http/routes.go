@@ -34,6 +34,7 @@ func (s *Server) routes(mux muxer) {
 	api("DELETE /api/v1/destinations/{id}", s.adminOnly(s.handleDeleteDestination()))
 	api("POST /api/v1/destinations/{id}/replay", s.adminOnly(s.handleReplayDead()))
 	api("POST /api/v1/destinations/{id}/resume", s.adminOnly(s.handleResumeDestination()))
+	api("POST /api/v1/destinations/{id}/rotate-secret", s.adminOnly(s.handleRotateSecret()))
 
 	conn := func(pattern string, h http.Handler) { api(pattern, s.requireConnections(h)) }
 	conn("POST /api/v1/orgs", s.adminOnly(s.handleCreateOrg()))

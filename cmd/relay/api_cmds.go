@@ -758,7 +758,41 @@ var cliDestinationsGroup = &cliGroup{
 				"deliveries due at once.",
 			setup: cliDestinationsResume,
 		},
+		{
+			name: "rotate-secret", args: "ID", nargs: 1, summary: "give a destination a new signing secret",
+			about: "Gives the destination a new signing secret (whsec_…), printed only this once.\n" +
+				"For the overlap (--overlap, default Relay's delivery.rotation_overlap, 24h)\n" +
+				"every delivery is signed with both the new and the old secret, so your app can\n" +
+				"switch to the new one at any time in between; then only the new one signs.",
+			setup: cliDestinationsRotateSecret,
+		},
 	},
+}
+
+func cliDestinationsRotateSecret(fs *flag.FlagSet, env *cliEnv) cliRunFunc {
+	overlap := fs.Duration("overlap", -1, "how long the old secret keeps signing too, 0s..720h (default Relay's, 24h)")
+	secret := fs.String("secret", "", "the new secret whsec_…; default: Relay generates one")
+	asJSON := fs.Bool("json", false, "print the API's JSON")
+	return func(ctx context.Context, env *cliEnv, c *relayhttp.Client, args []string) error {
+		var o *time.Duration
+		if *overlap >= 0 {
+			o = overlap
+		}
+		d, err := c.RotateSecret(ctx, args[0], o, *secret)
+		if err != nil {
+			return err
+		}
+		note := "The new signing secret is shown only now: give it to your app, which verifies\n" +
+			"Relay's webhook-signature with it (Standard Webhooks). It cannot be shown again."
+		if *asJSON {
+			fmt.Fprintln(env.stderr, note)
+			return cliPrintJSON(env.stdout, d)
+		}
+		fmt.Fprintf(env.stdout, "Rotated the signing secret of destination %s (%s).\n\n", d.ID, d.Name)
+		cliFields(env.stdout, "Secret", d.Secret, "Old secret signs until", cliTime(d.PreviousSecretUntil))
+		fmt.Fprintf(env.stdout, "\nUntil then every delivery is signed with both secrets; switch your app to the\nnew one before. %s\n", note)
+		return nil
+	}
 }
 
 func cliDestinationsResume(fs *flag.FlagSet, env *cliEnv) cliRunFunc {
