@@ -244,6 +244,19 @@ func (c *Client) RotateSecret(ctx context.Context, id string, overlap *time.Dura
 	return &d, nil
 }
 
+// TestDestination sends a signed relay.test event to the destination
+// through the normal pipeline and returns it with its delivery once the
+// first attempt is recorded (Delivery.Attempts 0 if the server's wait ran
+// out first). Errors: ENOTFOUND, ECONFLICT for a disabled destination,
+// EFORBIDDEN for an org-scoped key.
+func (c *Client) TestDestination(ctx context.Context, id string) (*TestResult, error) {
+	var out TestResult
+	if err := c.do(ctx, http.MethodPost, "/api/v1/destinations/"+url.PathEscape(id)+"/test", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // clientErrorBody is the API's error answer.
 type clientErrorBody struct {
 	Error *struct {

@@ -1,6 +1,8 @@
 package http
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -89,5 +91,76 @@ func (s *Server) handleRotateSecret() http.Handler {
 		out := withoutSecret(d)
 		out.Secret = secret // shown here, once
 		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// TestResult is the answer to a destination test: the relay.test event
+// sent, and its delivery with the attempt log (Attempts 0 when no attempt
+// finished within the wait).
+type TestResult struct {
+	EventID  string          `json:"event_id"`
+	Delivery *relay.Delivery `json:"delivery"`
+}
+
+// testWaitExtra is how much longer than the destination's timeout a test
+// waits for the attempt: the claim and the recording of the outcome.
+const testWaitExtra = 10 * time.Second
+
+// testPollInterval is how often a test looks whether its attempt is done.
+const testPollInterval = 20 * time.Millisecond
+
+// handleTestDestination sends a signed relay.test event to the destination
+// through the normal pipeline (stored, claimed, signed, retried like any
+// event) and answers once its first attempt is recorded: 200 with the
+// outcome, or 202 with the pending delivery if the wait ran out first.
+func (s *Server) handleTestDestination() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, err := s.store.GetDestination(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeError(w, r, s.logger, err)
+			return
+		}
+		if d.Disabled {
+			writeError(w, r, s.logger, relay.Errorf(relay.ECONFLICT, "destination %s is disabled: enable it to test it", d.ID))
+			return
+		}
+		now := s.now()
+		ev := &relay.Event{ID: relay.NewID("evt", now), Provider: "relay", DeliveryID: relay.NewID("test", now),
+			EventType: "test", Source: relay.SourceLive, ReceivedAt: relay.EventTime(now)}
+		ev.Payload, _ = json.Marshal(map[string]string{"destination_id": d.ID, "destination_name": d.Name,
+			"message": "A test event sent by Relay; it needs no action."})
+		item := relay.PlanEvent(ev, []*relay.Destination{d}, now)
+		if err := s.store.InsertEvents(r.Context(), []*relay.IngestItem{item}); err != nil {
+			writeError(w, r, s.logger, err)
+			return
+		}
+		s.delivery.Wake()
+		dlv := item.Deliveries[0]
+		ctx, cancel := context.WithTimeout(r.Context(), time.Duration(d.Timeout)+testWaitExtra)
+		defer cancel()
+		tick := time.NewTicker(testPollInterval)
+		defer tick.Stop()
+		for {
+			got, err := s.store.GetDelivery(ctx, dlv.ID, "")
+			switch {
+			case err == nil && got.Attempts > 0:
+				writeJSON(w, http.StatusOK, TestResult{EventID: ev.ID, Delivery: got})
+				return
+			case err == nil:
+				dlv = got
+			case ctx.Err() == nil:
+				writeError(w, r, s.logger, err)
+				return
+			}
+			select {
+			case <-ctx.Done():
+				if r.Context().Err() != nil {
+					return // the client left
+				}
+				writeJSON(w, http.StatusAccepted, TestResult{EventID: ev.ID, Delivery: dlv})
+				return
+			case <-tick.C:
+			}
+		}
 	})
 }

@@ -766,7 +766,36 @@ var cliDestinationsGroup = &cliGroup{
 				"switch to the new one at any time in between; then only the new one signs.",
 			setup: cliDestinationsRotateSecret,
 		},
+		{
+			name: "test", args: "ID", nargs: 1, summary: "send a test event to a destination",
+			about: "Sends a signed relay.test event to the destination through the normal pipeline\n" +
+				"(stored, signed, retried like any event) and prints the outcome of its first\n" +
+				"attempt.",
+			setup: cliDestinationsTest,
+		},
 	},
+}
+
+func cliDestinationsTest(fs *flag.FlagSet, env *cliEnv) cliRunFunc {
+	asJSON := fs.Bool("json", false, "print the API's JSON")
+	return func(ctx context.Context, env *cliEnv, c *relayhttp.Client, args []string) error {
+		res, err := c.TestDestination(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return cliPrintJSON(env.stdout, res)
+		}
+		d := res.Delivery
+		if d.Attempts == 0 {
+			fmt.Fprintf(env.stdout, "Sent test event %s; its delivery %s is %s and not attempted yet ('relay deliveries show %s').\n",
+				res.EventID, d.ID, d.Status, d.ID)
+			return nil
+		}
+		fmt.Fprintf(env.stdout, "Sent test event %s: delivery %s %s (%s).\n", res.EventID, d.ID, d.Status, cliLast(d))
+		cliPrintAttempts(env.stdout, d.AttemptLog)
+		return nil
+	}
 }
 
 func cliDestinationsRotateSecret(fs *flag.FlagSet, env *cliEnv) cliRunFunc {
