@@ -102,6 +102,9 @@ type TestResult struct {
 	Delivery *relay.Delivery `json:"delivery"`
 }
 
+// testEventType is the event type of a destination test.
+const testEventType = "relay.test"
+
 // testWaitExtra is how much longer than the destination's timeout a test
 // waits for the attempt: the claim and the recording of the outcome.
 const testWaitExtra = 10 * time.Second
@@ -125,10 +128,13 @@ func (s *Server) handleTestDestination() http.Handler {
 			return
 		}
 		now := s.now()
+		// Shaped like Relay's operational events (package ops): provider
+		// "relay", event type "relay.…", payload {type, created_at, data}.
 		ev := &relay.Event{ID: relay.NewID("evt", now), Provider: "relay", DeliveryID: relay.NewID("test", now),
-			EventType: "test", Source: relay.SourceLive, ReceivedAt: relay.EventTime(now)}
-		ev.Payload, _ = json.Marshal(map[string]string{"destination_id": d.ID, "destination_name": d.Name,
-			"message": "A test event sent by Relay; it needs no action."})
+			EventType: testEventType, Source: relay.SourceLive, ReceivedAt: relay.EventTime(now)}
+		ev.Payload, _ = json.Marshal(map[string]any{"type": testEventType, "created_at": now.UTC(),
+			"data": map[string]string{"destination_id": d.ID, "destination_name": d.Name,
+				"message": "A test event sent by Relay; it needs no action."}})
 		item := relay.PlanEvent(ev, []*relay.Destination{d}, now)
 		if err := s.store.InsertEvents(r.Context(), []*relay.IngestItem{item}); err != nil {
 			writeError(w, r, s.logger, err)

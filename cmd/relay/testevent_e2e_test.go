@@ -50,8 +50,8 @@ func testDestinationTestEvent(t *testing.T, env map[string]string) {
 	if err := wh.Verify(got[0].body, got[0].header); err != nil {
 		t.Errorf("the test event is not signed with the destination's secret: %v", err)
 	}
-	if got[0].env["type"] != "relay.test" {
-		t.Errorf("delivered type %v, want relay.test", got[0].env["type"])
+	if got[0].env["event_type"] != "relay.test" || got[0].env["provider"] != "relay" {
+		t.Errorf("delivered provider %v event_type %v, want relay and relay.test", got[0].env["provider"], got[0].env["event_type"])
 	}
 
 	// A failing destination: the outcome says so.
