@@ -173,6 +173,11 @@ func TestDestinations(t *testing.T) {
 			t.Errorf("%s: %v", d.Name, err)
 		}
 	}
+	// secrets: [new, old] is the secret and the previous one.
+	c.Dests[1].Secret, c.Dests[1].Secrets = "", []string{secretB, secretA}
+	if d := c.Destinations()[1]; d.Secret != secretB || d.PreviousSecret != secretA {
+		t.Errorf("secrets [B, A]: secret %q previous %q", d.Secret, d.PreviousSecret)
+	}
 	// The result is a copy: changing it leaves the config alone.
 	got[0].Providers[0] = "changed"
 	if c.Dests[0].Providers[0] != "github" {
@@ -363,6 +368,13 @@ func TestErrors(t *testing.T) {
 			want: []string{`config: destinations[1].name: "app" is already the name of destinations[0]`}},
 		{name: "destination timeout vs lease", file: "delivery: {lease: 30s, timeout: 10s}\ndestinations:\n  - {name: app, url: 'http://a/', secret: " + secretA + ", timeout: 45s}\n",
 			want: []string{"config: destinations[0].timeout: must be shorter than delivery.lease"}},
+		{name: "destination secret and secrets", file: "destinations:\n  - {name: app, url: 'http://a/', secret: " + secretA + ", secrets: [" + secretB + "]}\n",
+			want: []string{"config: destinations[0].secrets: set either secret or secrets, not both"}},
+		{name: "destination secrets three", file: "destinations:\n  - {name: app, url: 'http://a/', secrets: [" + secretA + ", " + secretB + ", " + secretA + "]}\n",
+			want: []string{"config: destinations[0].secrets: at most two"}},
+		{name: "destination old secret", file: "destinations:\n  - {name: app, url: 'http://a/', secrets: [" + secretA + ", nope]}\n",
+			want: []string{"config: destinations[0].secrets[1]: must start with"}},
+		{name: "rotation_overlap", env: map[string]string{"RELAY_DELIVERY_ROTATION_OVERLAP": "-1s"}, want: []string{"config: delivery.rotation_overlap: must be between 0s and"}},
 		{name: "retry_schedule empty", file: "delivery:\n  retry_schedule: []\n", want: []string{"config: delivery.retry_schedule: must list at least one"}},
 		{name: "retry_schedule negative", env: map[string]string{"RELAY_DELIVERY_RETRY_SCHEDULE": "0s,-5s"}, want: []string{"config: delivery.retry_schedule[1]: must be between 0s and 24h"}},
 		{name: "retry_schedule long", env: map[string]string{"RELAY_DELIVERY_RETRY_SCHEDULE": "25h"}, want: []string{"config: delivery.retry_schedule[0]:"}},
