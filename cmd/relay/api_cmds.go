@@ -453,8 +453,18 @@ func cliPrintDestination(w io.Writer, d *relay.Destination) {
 		"Concurrency", strconv.Itoa(d.MaxConcurrency),
 		"Timeout", time.Duration(d.Timeout).String(),
 		"Created", cliTime(d.CreatedAt),
+		"Old secret signs until", cliOverlap(d),
 		"Secret", d.Secret, // only in the answer to a create
 	)
+}
+
+// cliOverlap is when a rotation's replaced secret stops signing, or "" when
+// it already has.
+func cliOverlap(d *relay.Destination) string {
+	if d.PreviousSecretUntil.After(time.Now()) {
+		return cliTime(d.PreviousSecretUntil)
+	}
+	return ""
 }
 
 func cliState(d *relay.Destination) string {

@@ -42,6 +42,9 @@ func testRotateSecretOverlap(t *testing.T, env map[string]string) {
 	if newSecret == "" || newSecret == testDestination {
 		t.Fatalf("rotate-secret printed no new secret:\n%s", out)
 	}
+	if show, _, err := keysCLI(p.url, testAdminKey, "destinations", "show", dst.ID); err != nil || !strings.Contains(show, "Old secret signs until") || strings.Contains(show, "whsec_") {
+		t.Errorf("relay destinations show after a rotation: %v\n%s", err, show)
+	}
 	oldOnly, err := standardwebhooks.NewWebhook(testDestination)
 	if err != nil {
 		t.Fatal(err)
