@@ -718,8 +718,9 @@ func cliDeliveriesReplay(fs *flag.FlagSet, env *cliEnv) cliRunFunc {
 
 var cliDestinationsGroup = &cliGroup{
 	name: "destinations",
-	about: "Manages destinations, the endpoints of your app that Relay delivers events to,\n" +
-		"and replays their dead deliveries. These need an admin API key.",
+	about: "Manages destinations, the endpoints of your app that Relay delivers events to:\n" +
+		"replays their dead deliveries, rotates their signing secrets, sends them test\n" +
+		"events and resumes them after a circuit-breaker pause. These need an admin API key.",
 	verbs: []*cliVerb{
 		{
 			name: "ls", summary: "list destinations",
