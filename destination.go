@@ -23,8 +23,13 @@ type Destination struct {
 	// PausedUntil is set while the destination keeps failing: until then no
 	// replica sends to it (its deliveries wait without using retries).
 	PausedUntil time.Time `json:"paused_until,omitzero"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	// PreviousSecret is the secret the last rotation replaced (never shown):
+	// until PreviousSecretUntil every delivery is signed with it too, so a
+	// consumer still verifying with it keeps accepting deliveries.
+	PreviousSecret      string    `json:"-"`
+	PreviousSecretUntil time.Time `json:"previous_secret_until,omitzero"`
+	CreatedAt           time.Time `json:"created_at"`
+	UpdatedAt           time.Time `json:"updated_at"`
 }
 
 // Destination defaults.

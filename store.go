@@ -113,6 +113,12 @@ type Store interface {
 	GetDestination(ctx context.Context, id string) (*Destination, error)
 	// ListDestinations returns all live destinations, secrets included, by name.
 	ListDestinations(ctx context.Context) ([]*Destination, error)
+	// RotateDestinationSecret makes secret the destination's signing secret
+	// and keeps the one it replaces as PreviousSecret until previousUntil,
+	// both sealed like any destination secret (ENOTFOUND for a missing or
+	// deleted destination). UpdateDestination with a new Secret drops the
+	// previous one; UpsertDestination writes the PreviousSecret it is given.
+	RotateDestinationSecret(ctx context.Context, id, secret string, previousUntil time.Time) error
 	// PauseDestination stops claims for the destination until the given
 	// time. ENOTFOUND for a missing id.
 	PauseDestination(ctx context.Context, id string, until time.Time) error

@@ -311,9 +311,12 @@ type Source struct {
 // Destination is a destination declared in the configuration. Zero
 // MaxConcurrency and Timeout take Delivery's values.
 type Destination struct {
-	Name           string   `yaml:"name"`
-	URL            string   `yaml:"url"`
-	Secret         string   `yaml:"secret"`      // whsec_…
+	Name   string `yaml:"name"`
+	URL    string `yaml:"url"`
+	Secret string `yaml:"secret"` // whsec_…
+	// Secrets is Secret during a rotation done in the file: [new, old],
+	// both signing for delivery.rotation_overlap (instead of secret).
+	Secrets        []string `yaml:"secrets"`
 	Providers      []string `yaml:"providers"`   // empty = all
 	EventTypes     []string `yaml:"event_types"` // globs; empty = all
 	OrgID          string   `yaml:"org_id"`      // empty = all orgs
@@ -329,6 +332,9 @@ type Delivery struct {
 	MaxConcurrency int        `yaml:"max_concurrency"` // default per destination
 	Lease          Duration   `yaml:"lease"`           // how long a claimed delivery is ours
 	PollInterval   Duration   `yaml:"poll_interval"`   // how often to look for due work
+	// RotationOverlap is how long a rotated destination secret keeps
+	// signing beside the new one (default 24h).
+	RotationOverlap Duration `yaml:"rotation_overlap"`
 }
 
 // Default returns the configuration used when nothing is set.
@@ -353,7 +359,8 @@ func Default() *Config {
 				EmailField: "email-address"},
 		},
 		Delivery: Delivery{
-			Timeout: Duration(relay.DefaultTimeout),
+			Timeout:         Duration(relay.DefaultTimeout),
+			RotationOverlap: Duration(relay.DefaultRotationOverlap),
 			RetrySchedule: []Duration{0, Duration(5 * time.Second), Duration(5 * time.Minute),
 				Duration(30 * time.Minute), Duration(2 * time.Hour), Duration(5 * time.Hour),
 				Duration(10 * time.Hour), Duration(10 * time.Hour)},
@@ -478,6 +485,12 @@ func (c *Config) destination(i int) *relay.Destination {
 		OrgID:          d.OrgID,
 		MaxConcurrency: d.MaxConcurrency,
 		Timeout:        relay.Duration(d.Timeout),
+	}
+	if d.Secret == "" && len(d.Secrets) > 0 {
+		out.Secret = d.Secrets[0]
+		if len(d.Secrets) > 1 {
+			out.PreviousSecret = d.Secrets[1]
+		}
 	}
 	if out.MaxConcurrency == 0 {
 		out.MaxConcurrency = c.Delivery.MaxConcurrency

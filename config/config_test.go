@@ -70,6 +70,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"delivery.max_concurrency", c.Delivery.MaxConcurrency, 32},
 		{"delivery.lease", c.Delivery.Lease, d("60s")},
 		{"delivery.poll_interval", c.Delivery.PollInterval, d("1s")},
+		{"delivery.rotation_overlap", c.Delivery.RotationOverlap, d("24h")},
 		{"destinations", len(c.Destinations()), 0},
 	} {
 		if !reflect.DeepEqual(tc.got, tc.want) {
@@ -131,7 +132,7 @@ func TestLoadFullFile(t *testing.T) {
 				EventTypes: []string{"issues.*"}, MaxConcurrency: 8, Timeout: d("10s")},
 			{Name: "audit", URL: "https://audit.example.com/hook", Secret: secretA},
 		},
-		Delivery: config.Delivery{Timeout: d("20s"), RetrySchedule: []config.Duration{0, d("1s"), d("1m")},
+		Delivery: config.Delivery{Timeout: d("20s"), RetrySchedule: []config.Duration{0, d("1s"), d("1m")}, RotationOverlap: d("24h"),
 			Jitter: 0.2, MaxConcurrency: 16, Lease: d("90s"), PollInterval: d("500ms")},
 		Backfill: config.Backfill{OnConnect: true, DepthDays: 7, EntityTypes: []string{"issues"}, MaxUndelivered: 500,
 			Concurrency: 4, MaxAttempts: 3},
@@ -172,6 +173,11 @@ func TestDestinations(t *testing.T) {
 		if err := d.Validate(); err != nil {
 			t.Errorf("%s: %v", d.Name, err)
 		}
+	}
+	// secrets: [new, old] is the secret and the previous one.
+	c.Dests[1].Secret, c.Dests[1].Secrets = "", []string{secretB, secretA}
+	if d := c.Destinations()[1]; d.Secret != secretB || d.PreviousSecret != secretA {
+		t.Errorf("secrets [B, A]: secret %q previous %q", d.Secret, d.PreviousSecret)
 	}
 	// The result is a copy: changing it leaves the config alone.
 	got[0].Providers[0] = "changed"
@@ -363,6 +369,13 @@ func TestErrors(t *testing.T) {
 			want: []string{`config: destinations[1].name: "app" is already the name of destinations[0]`}},
 		{name: "destination timeout vs lease", file: "delivery: {lease: 30s, timeout: 10s}\ndestinations:\n  - {name: app, url: 'http://a/', secret: " + secretA + ", timeout: 45s}\n",
 			want: []string{"config: destinations[0].timeout: must be shorter than delivery.lease"}},
+		{name: "destination secret and secrets", file: "destinations:\n  - {name: app, url: 'http://a/', secret: " + secretA + ", secrets: [" + secretB + "]}\n",
+			want: []string{"config: destinations[0].secrets: set either secret or secrets, not both"}},
+		{name: "destination secrets three", file: "destinations:\n  - {name: app, url: 'http://a/', secrets: [" + secretA + ", " + secretB + ", " + secretA + "]}\n",
+			want: []string{"config: destinations[0].secrets: at most two"}},
+		{name: "destination old secret", file: "destinations:\n  - {name: app, url: 'http://a/', secrets: [" + secretA + ", nope]}\n",
+			want: []string{"config: destinations[0].secrets[1]: must start with"}},
+		{name: "rotation_overlap", env: map[string]string{"RELAY_DELIVERY_ROTATION_OVERLAP": "-1s"}, want: []string{"config: delivery.rotation_overlap: must be between 0s and"}},
 		{name: "retry_schedule empty", file: "delivery:\n  retry_schedule: []\n", want: []string{"config: delivery.retry_schedule: must list at least one"}},
 		{name: "retry_schedule negative", env: map[string]string{"RELAY_DELIVERY_RETRY_SCHEDULE": "0s,-5s"}, want: []string{"config: delivery.retry_schedule[1]: must be between 0s and 24h"}},
 		{name: "retry_schedule long", env: map[string]string{"RELAY_DELIVERY_RETRY_SCHEDULE": "25h"}, want: []string{"config: delivery.retry_schedule[0]:"}},

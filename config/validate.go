@@ -207,6 +207,9 @@ func (c *Config) Validate() error {
 	if b.MaxAttempts < 1 || b.MaxAttempts > 25 {
 		bad("backfill.max_attempts", "must be between 1 and 25")
 	}
+	if err := relay.ValidateRotationOverlap(time.Duration(d.RotationOverlap)); err != nil {
+		bad("delivery.rotation_overlap", "must be between 0s and %s", relay.MaxRotationOverlap)
+	}
 	if time.Duration(c.Jobs.RescueAfter) < time.Second {
 		bad("jobs.rescue_after", "must be at least 1s")
 	}
@@ -218,6 +221,15 @@ func (c *Config) Validate() error {
 	for i := range c.Dests {
 		p := fmt.Sprintf("destinations[%d]", i)
 		dst := c.destination(i)
+		if cd := c.Dests[i]; cd.Secret != "" && len(cd.Secrets) > 0 {
+			bad(p+".secrets", "set either secret or secrets, not both")
+		} else if len(cd.Secrets) > 2 {
+			bad(p+".secrets", "at most two: [new, old]")
+		} else if dst.PreviousSecret != "" {
+			if err := relay.ValidateSecret(dst.PreviousSecret); err != nil {
+				bad(p+".secrets[1]", "%s", relay.ErrorMessage(err))
+			}
+		}
 		if err := dst.Validate(); err != nil {
 			// relay's messages start with the field: "url: must be …".
 			errs = append(errs, fmt.Errorf("config: %s.%s", p, relay.ErrorMessage(err)))

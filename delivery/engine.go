@@ -129,6 +129,15 @@ type destQueue struct {
 	pausedUntil time.Time
 	pauseStep   int
 	probing     bool
+	// pauseRecorded is set once the current pause is in the store: only
+	// then does a store without it mean the pause was ended (Resume).
+	pauseRecorded bool
+}
+
+// resume closes q's breaker: nothing is held back any more, and the next
+// failures count from zero. The caller holds the engine's lock.
+func (q *destQueue) resume() {
+	q.pausedUntil, q.pauseRecorded, q.probing, q.pauseStep, q.failures = time.Time{}, false, false, 0, 0
 }
 
 // breakerThreshold is how many failures in a row pause a destination.
@@ -384,6 +393,19 @@ func (e *Engine) release(n int) {
 	}
 }
 
+// Resume ends the circuit-breaker pause of the destination in this
+// replica's memory and makes the poller look for due deliveries now. The
+// caller has ended it in the store (Store.ResumeDestination), which the
+// other replicas see at their next Refresh.
+func (e *Engine) Resume(destinationID string) {
+	e.mu.Lock()
+	if q := e.queues[destinationID]; q != nil {
+		q.resume()
+	}
+	e.mu.Unlock()
+	e.Wake()
+}
+
 // Routes returns the live destinations as last loaded by Refresh.
 func (e *Engine) Routes() relay.Routes { return *e.routes.Load() }
 
@@ -404,7 +426,11 @@ func (e *Engine) Refresh(ctx context.Context) error {
 			q.max = d.MaxConcurrency
 			q.disabled = d.Disabled
 			if d.PausedUntil.After(q.pausedUntil) {
-				q.pausedUntil = d.PausedUntil // paused by another replica
+				q.pausedUntil, q.pauseRecorded = d.PausedUntil, true // paused by another replica
+			} else if d.PausedUntil.IsZero() && !q.pausedUntil.IsZero() && q.pauseRecorded {
+				// Resumed through the API on another replica. A pause
+				// not yet written to the store is not mistaken for one.
+				q.resume()
 			}
 		}
 	}
@@ -425,7 +451,7 @@ func (e *Engine) dispatch(claims []*relay.Claim) {
 		q := e.queues[c.Destination.ID]
 		if q == nil {
 			q = &destQueue{id: c.Destination.ID, max: c.Destination.MaxConcurrency, disabled: c.Destination.Disabled,
-				pausedUntil: c.Destination.PausedUntil}
+				pausedUntil: c.Destination.PausedUntil, pauseRecorded: true}
 			e.queues[c.Destination.ID] = q
 		}
 		if e.stopping || q.disabled || c.Destination.Disabled || now.Before(q.pausedUntil) {
@@ -490,8 +516,8 @@ func (e *Engine) work(q *destQueue) {
 		c := q.queue[0]
 		q.queue[0] = nil
 		q.queue = q.queue[1:]
-		if q.signer == nil || q.signer.secret != c.Destination.Secret {
-			s, err := newSigner(c.Destination.Secret)
+		if q.signer == nil || !q.signer.signsFor(c.Destination) {
+			s, err := newSigner(c.Destination)
 			if err != nil {
 				q.signer = nil
 			} else {
@@ -546,7 +572,7 @@ func (e *Engine) trackHealth(q *destQueue, o *relay.Outcome) {
 				step = min(step+1, len(pauseSchedule)-1)
 			}
 			q.pauseStep, q.probing = step, false
-			q.pausedUntil = now.Add(pauseSchedule[step])
+			q.pausedUntil, q.pauseRecorded = now.Add(pauseSchedule[step]), false
 			pauseUntil = q.pausedUntil
 		}
 	}
@@ -561,6 +587,12 @@ func (e *Engine) trackHealth(q *destQueue, o *relay.Outcome) {
 			"last_status", code, "last_error", o.Attempt.Error)
 		if err := e.store.PauseDestination(ctx, q.id, pauseUntil); err != nil {
 			e.logger.Warn("recording the pause failed", "destination_id", q.id, "err", err)
+		} else {
+			e.mu.Lock()
+			if q.pausedUntil.Equal(pauseUntil) {
+				q.pauseRecorded = true
+			}
+			e.mu.Unlock()
 		}
 	case resumed:
 		n, err := e.store.ResumeDestination(ctx, q.id, now)

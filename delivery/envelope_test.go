@@ -49,7 +49,7 @@ func TestEnvelopeReceivedAtMilliseconds(t *testing.T) {
 // BenchmarkEnvelopeSign builds and signs one envelope for a 2 KB GitHub
 // payload: the per-attempt CPU of the delivery path before the HTTP request.
 func BenchmarkEnvelopeSign(b *testing.B) {
-	s, err := newSigner(relay.NewSecret())
+	s, err := newSigner(&relay.Destination{Secret: relay.NewSecret()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -21,18 +21,47 @@ import (
 // maxResponseBody is how much of a destination's answer is kept per attempt.
 const maxResponseBody = 1024
 
-// signer signs envelopes with one destination secret.
+// signer signs envelopes with a destination's secret and, during the
+// overlap of a rotation, with its previous secret too.
 type signer struct {
-	secret string
-	wh     *standardwebhooks.Webhook
+	secret, previous string
+	previousUntil    time.Time
+	wh, prev         *standardwebhooks.Webhook // prev is nil without a previous secret
 }
 
-func newSigner(secret string) (*signer, error) {
-	wh, err := standardwebhooks.NewWebhook(secret)
+func newSigner(d *relay.Destination) (*signer, error) {
+	wh, err := standardwebhooks.NewWebhook(d.Secret)
 	if err != nil {
 		return nil, fmt.Errorf("destination secret: %w", err)
 	}
-	return &signer{secret: secret, wh: wh}, nil
+	s := &signer{secret: d.Secret, previous: d.PreviousSecret, previousUntil: d.PreviousSecretUntil, wh: wh}
+	if d.PreviousSecret != "" {
+		// A previous secret that does not parse only loses its signature:
+		// the current one still signs.
+		s.prev, _ = standardwebhooks.NewWebhook(d.PreviousSecret)
+	}
+	return s, nil
+}
+
+// signsFor reports whether s signs with d's secrets as they are now.
+func (s *signer) signsFor(d *relay.Destination) bool {
+	return s.secret == d.Secret && s.previous == d.PreviousSecret && s.previousUntil.Equal(d.PreviousSecretUntil)
+}
+
+// sign returns the webhook-signature of an envelope: "v1,<sig>", or
+// "v1,<new> v1,<previous>" until the rotation's overlap ends (Standard
+// Webhooks lets a header carry several signatures; a consumer accepts the
+// message when one of them verifies with its secret).
+func (s *signer) sign(id string, now time.Time, payload []byte) (string, error) {
+	sig, err := s.wh.Sign(id, now, payload)
+	if err != nil || s.prev == nil || !now.Before(s.previousUntil) {
+		return sig, err
+	}
+	old, err := s.prev.Sign(id, now, payload)
+	if err != nil {
+		return "", err
+	}
+	return sig + " " + old, nil
 }
 
 // attempt sends one delivery and works out what follows.
@@ -97,7 +126,7 @@ func (e *Engine) send(c *relay.Claim, s *signer, now time.Time) (int, string, ti
 		return 0, "", 0, errors.New("destination secret is not a valid whsec_ secret")
 	}
 	payload := Envelope(c.Event, c.Delivery.Source)
-	sig, err := s.wh.Sign(c.Event.ID, now, payload)
+	sig, err := s.sign(c.Event.ID, now, payload)
 	if err != nil {
 		return 0, "", 0, fmt.Errorf("sign: %w", err)
 	}

@@ -210,6 +210,53 @@ func (c *Client) ReplayDead(ctx context.Context, id string, since, until time.Ti
 	return out.Replayed, nil
 }
 
+// ResumeDestination ends the destination's circuit-breaker pause now and
+// returns how many of its retrying deliveries it made due. An unknown id is
+// an *relay.Error ENOTFOUND; an org-scoped key gets EFORBIDDEN.
+func (c *Client) ResumeDestination(ctx context.Context, id string) (int, error) {
+	var out struct {
+		MadeDue int `json:"made_due"`
+	}
+	if err := c.do(ctx, http.MethodPost, "/api/v1/destinations/"+url.PathEscape(id)+"/resume", nil, nil, &out); err != nil {
+		return 0, err
+	}
+	return out.MadeDue, nil
+}
+
+// RotateSecret gives the destination a new signing secret and returns the
+// destination with it (the only time it is shown). For overlap (nil: the
+// server's delivery.rotation_overlap, 24h by default) every delivery is
+// signed with the new and the replaced secret. secret "" lets Relay
+// generate it. Errors: ENOTFOUND, EINVALID (overlap, secret), EFORBIDDEN
+// for an org-scoped key.
+func (c *Client) RotateSecret(ctx context.Context, id string, overlap *time.Duration, secret string) (*relay.Destination, error) {
+	in := map[string]string{}
+	if overlap != nil {
+		in["overlap"] = overlap.String()
+	}
+	if secret != "" {
+		in["secret"] = secret
+	}
+	var d relay.Destination
+	if err := c.do(ctx, http.MethodPost, "/api/v1/destinations/"+url.PathEscape(id)+"/rotate-secret", nil, in, &d); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
+// TestDestination sends a signed relay.test event to the destination
+// through the normal pipeline and returns it with its delivery once the
+// first attempt is recorded (Delivery.Attempts 0 if the server's wait ran
+// out first). Errors: ENOTFOUND, ECONFLICT for a disabled destination,
+// EFORBIDDEN for an org-scoped key.
+func (c *Client) TestDestination(ctx context.Context, id string) (*TestResult, error) {
+	var out TestResult
+	if err := c.do(ctx, http.MethodPost, "/api/v1/destinations/"+url.PathEscape(id)+"/test", nil, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // clientErrorBody is the API's error answer.
 type clientErrorBody struct {
 	Error *struct {

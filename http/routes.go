@@ -33,6 +33,9 @@ func (s *Server) routes(mux muxer) {
 	api("PATCH /api/v1/destinations/{id}", s.adminOnly(s.handleUpdateDestination()))
 	api("DELETE /api/v1/destinations/{id}", s.adminOnly(s.handleDeleteDestination()))
 	api("POST /api/v1/destinations/{id}/replay", s.adminOnly(s.handleReplayDead()))
+	api("POST /api/v1/destinations/{id}/resume", s.adminOnly(s.handleResumeDestination()))
+	api("POST /api/v1/destinations/{id}/rotate-secret", s.adminOnly(s.handleRotateSecret()))
+	api("POST /api/v1/destinations/{id}/test", s.adminOnly(s.handleTestDestination()))
 
 	conn := func(pattern string, h http.Handler) { api(pattern, s.requireConnections(h)) }
 	conn("POST /api/v1/orgs", s.adminOnly(s.handleCreateOrg()))

@@ -37,6 +37,9 @@ type Config struct {
 	// browsers (the connect flow's binding): true when its public URL is
 	// https.
 	SecureCookies bool
+	// RotationOverlap is how long a rotated destination secret keeps
+	// signing beside the new one when the request does not say.
+	RotationOverlap time.Duration
 }
 
 // Server serves Relay's HTTP surface. Build it with NewServer.

@@ -14,6 +14,10 @@ import (
 const destinationColumns = `id, name, url, secret, providers, event_types, org_id, max_concurrency, timeout_ms,
 	disabled, disabled_reason, paused_until, created_at, updated_at, secret_key_id, secret_sealed`
 
+// destinationSelect is what destination reads select: destinationColumns,
+// which inserts write, and the previous secret of a rotation.
+const destinationSelect = destinationColumns + `, previous_secret, previous_secret_key_id, previous_secret_sealed, previous_secret_until`
+
 // scanDestination reads a destination row, opening its secret with sealer:
 // destinations are opened when loaded (listed for routing, or once per
 // claimed batch), never per delivery.
@@ -21,17 +25,22 @@ func scanDestination(row pgx.Row, sealer relay.Sealer) (*relay.Destination, erro
 	var d relay.Destination
 	var providers, eventTypes string
 	var timeoutMS int64
-	var paused, created, updated time.Time
-	var secret relay.StoredSecret
+	var paused, created, updated, previousUntil time.Time
+	var secret, previous relay.StoredSecret
 	if err := row.Scan(&d.ID, &d.Name, &d.URL, &secret.Clear, &providers, &eventTypes, &d.OrgID, &d.MaxConcurrency,
 		&timeoutMS, &d.Disabled, &d.DisabledReason, &paused, &created, &updated,
-		&secret.Sealed.KeyID, &secret.Sealed.Ciphertext); err != nil {
+		&secret.Sealed.KeyID, &secret.Sealed.Ciphertext,
+		&previous.Clear, &previous.Sealed.KeyID, &previous.Sealed.Ciphertext, &previousUntil); err != nil {
 		return nil, err
 	}
 	var err error
 	if d.Secret, err = secret.Open(sealer, d.ID); err != nil {
 		return nil, err
 	}
+	if d.PreviousSecret, err = previous.Open(sealer, d.ID); err != nil {
+		return nil, err
+	}
+	d.PreviousSecretUntil = fromTS(previousUntil)
 	if d.Providers, err = jsoncolumn.ParseList(providers); err != nil {
 		return nil, fmt.Errorf("providers: %w", err)
 	}
@@ -77,6 +86,10 @@ func (s *Store) UpdateDestination(ctx context.Context, d *relay.Destination) err
 		secret = CASE WHEN $13 THEN secret ELSE $4 END,
 		secret_key_id = CASE WHEN $13 THEN secret_key_id ELSE $14 END,
 		secret_sealed = CASE WHEN $13 THEN secret_sealed ELSE $15 END,
+		previous_secret = CASE WHEN $13 THEN previous_secret ELSE '' END,
+		previous_secret_key_id = CASE WHEN $13 THEN previous_secret_key_id ELSE '' END,
+		previous_secret_sealed = CASE WHEN $13 THEN previous_secret_sealed ELSE NULL END,
+		previous_secret_until = CASE WHEN $13 THEN previous_secret_until ELSE 'epoch' END,
 		providers = $5, event_types = $6, org_id = $7,
 		max_concurrency = $8, timeout_ms = $9, disabled = $10, disabled_reason = $11, updated_at = $12
 		WHERE id = $1 AND deleted_at IS NULL`,
@@ -110,18 +123,20 @@ func (s *Store) UpsertDestination(ctx context.Context, d *relay.Destination) err
 			if d.CreatedAt.IsZero() {
 				d.CreatedAt = d.UpdatedAt
 			}
-			secret, err := relay.StoreSecret(s.sealer, d.ID, d.Secret)
+			secret, previous, err := s.storeSecrets(d)
 			if err != nil {
 				return err
 			}
-			_, err = tx.Exec(ctx, insertDestination, destinationArgs(d, secret)...)
-			return err
+			if _, err = tx.Exec(ctx, insertDestination, destinationArgs(d, secret)...); err != nil {
+				return err
+			}
+			return setPreviousSecret(ctx, tx, d.ID, previous, d.PreviousSecretUntil)
 		case err != nil:
 			return err
 		}
 		d.ID, d.CreatedAt = id, created.UTC()
 		// Sealed only now: the secret is bound to the id of the row kept.
-		secret, err := relay.StoreSecret(s.sealer, d.ID, d.Secret)
+		secret, previous, err := s.storeSecrets(d)
 		if err != nil {
 			return err
 		}
@@ -130,12 +145,60 @@ func (s *Store) UpsertDestination(ctx context.Context, d *relay.Destination) err
 			WHERE id = $1`,
 			id, d.URL, secret.Clear, jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes), d.OrgID, d.MaxConcurrency,
 			time.Duration(d.Timeout).Milliseconds(), d.UpdatedAt.UTC(), secret.Sealed.KeyID, secret.Sealed.Ciphertext)
-		return err
+		if err != nil {
+			return err
+		}
+		return setPreviousSecret(ctx, tx, id, previous, d.PreviousSecretUntil)
 	})
 	if err != nil {
 		return fmt.Errorf("postgres: upsert destination: %w", err)
 	}
 	return nil
+}
+
+// storeSecrets returns how to store d's secret and previous secret, both
+// bound to d.ID (set it first).
+func (s *Store) storeSecrets(d *relay.Destination) (secret, previous relay.StoredSecret, err error) {
+	if secret, err = relay.StoreSecret(s.sealer, d.ID, d.Secret); err != nil {
+		return secret, previous, err
+	}
+	previous, err = relay.StoreSecret(s.sealer, d.ID, d.PreviousSecret)
+	return secret, previous, err
+}
+
+// setPreviousSecret writes a destination's previous secret.
+func setPreviousSecret(ctx context.Context, tx pgx.Tx, id string, previous relay.StoredSecret, until time.Time) error {
+	_, err := tx.Exec(ctx, `UPDATE destinations SET previous_secret = $2, previous_secret_key_id = $3,
+		previous_secret_sealed = $4, previous_secret_until = $5 WHERE id = $1`,
+		id, previous.Clear, previous.Sealed.KeyID, previous.Sealed.Ciphertext, ts(until))
+	return err
+}
+
+// RotateDestinationSecret makes secret the destination's secret and keeps
+// the current one as its previous secret until previousUntil.
+func (s *Store) RotateDestinationSecret(ctx context.Context, id, secret string, previousUntil time.Time) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		d, err := scanDestination(tx.QueryRow(ctx, `SELECT `+destinationSelect+` FROM destinations
+			WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, id), s.sealer)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return relay.Errorf(relay.ENOTFOUND, "destination %s not found", id)
+		} else if err != nil {
+			return fmt.Errorf("postgres: rotate destination secret: %w", err)
+		}
+		d.Secret, d.PreviousSecret = secret, d.Secret
+		cur, prev, err := s.storeSecrets(d)
+		if err != nil {
+			return fmt.Errorf("postgres: rotate destination secret: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE destinations SET secret = $2, secret_key_id = $3, secret_sealed = $4 WHERE id = $1`,
+			id, cur.Clear, cur.Sealed.KeyID, cur.Sealed.Ciphertext); err != nil {
+			return fmt.Errorf("postgres: rotate destination secret: %w", err)
+		}
+		if err := setPreviousSecret(ctx, tx, id, prev, previousUntil); err != nil {
+			return fmt.Errorf("postgres: rotate destination secret: %w", err)
+		}
+		return nil
+	})
 }
 
 // DeleteDestination soft-deletes a destination.
@@ -152,7 +215,7 @@ func (s *Store) DeleteDestination(ctx context.Context, id string) error {
 
 // GetDestination returns a live destination.
 func (s *Store) GetDestination(ctx context.Context, id string) (*relay.Destination, error) {
-	d, err := scanDestination(s.pool.QueryRow(ctx, `SELECT `+destinationColumns+` FROM destinations
+	d, err := scanDestination(s.pool.QueryRow(ctx, `SELECT `+destinationSelect+` FROM destinations
 		WHERE id = $1 AND deleted_at IS NULL`, id), s.sealer)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "destination %s not found", id)
@@ -164,7 +227,7 @@ func (s *Store) GetDestination(ctx context.Context, id string) (*relay.Destinati
 
 // ListDestinations returns the live destinations by name.
 func (s *Store) ListDestinations(ctx context.Context) ([]*relay.Destination, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+destinationColumns+` FROM destinations WHERE deleted_at IS NULL ORDER BY name`)
+	rows, err := s.pool.Query(ctx, `SELECT `+destinationSelect+` FROM destinations WHERE deleted_at IS NULL ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list destinations: %w", err)
 	}

@@ -95,7 +95,7 @@ func loadClaims(ctx context.Context, tx pgx.Tx, sealer relay.Sealer, deliveries 
 		return nil, err
 	}
 	dests := make(map[string]*relay.Destination, len(destIDs))
-	rows, err = tx.Query(ctx, `SELECT `+destinationColumns+` FROM destinations WHERE id = ANY($1)`, destIDs)
+	rows, err = tx.Query(ctx, `SELECT `+destinationSelect+` FROM destinations WHERE id = ANY($1)`, destIDs)
 	if err != nil {
 		return nil, err
 	}

@@ -16,7 +16,8 @@ var _ relay.SecretStore = (*Store)(nil)
 func (s *Store) SealedKeyIDs(ctx context.Context) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `SELECT key_id FROM tokens
 		UNION SELECT key_id FROM webhook_secrets
-		UNION SELECT secret_key_id FROM destinations WHERE secret_key_id <> '' ORDER BY 1`)
+		UNION SELECT secret_key_id FROM destinations WHERE secret_key_id <> ''
+		UNION SELECT previous_secret_key_id FROM destinations WHERE previous_secret_key_id <> '' ORDER BY 1`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: sealed key ids: %w", err)
 	}
@@ -65,7 +66,7 @@ func (s *Store) SealPlaintextSecrets(ctx context.Context) (int, error) {
 
 // resealDestinations is ResealAll for destination secrets.
 func (s *Store) resealDestinations(ctx context.Context, fn func(relay.Sealed, []byte) (relay.Sealed, error)) (int, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id FROM destinations WHERE secret_key_id <> '' ORDER BY id`)
+	rows, err := s.pool.Query(ctx, `SELECT id FROM destinations WHERE secret_key_id <> '' OR previous_secret_key_id <> '' ORDER BY id`)
 	if err != nil {
 		return 0, fmt.Errorf("postgres: reseal: %w", err)
 	}
@@ -76,26 +77,29 @@ func (s *Store) resealDestinations(ctx context.Context, fn func(relay.Sealed, []
 	n := 0
 	for _, id := range ids {
 		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-			var old relay.Sealed
-			err := tx.QueryRow(ctx, `SELECT secret_key_id, secret_sealed FROM destinations
-				WHERE id = $1 AND secret_key_id <> '' FOR UPDATE`, id).Scan(&old.KeyID, &old.Ciphertext)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil
-			} else if err != nil {
-				return fmt.Errorf("postgres: reseal: %w", err)
+			// The secret and the previous secret of a rotation, by column prefix.
+			for _, col := range []string{"secret", "previous_secret"} {
+				var old relay.Sealed
+				err := tx.QueryRow(ctx, `SELECT `+col+`_key_id, `+col+`_sealed FROM destinations
+					WHERE id = $1 AND `+col+`_key_id <> '' FOR UPDATE`, id).Scan(&old.KeyID, &old.Ciphertext)
+				if errors.Is(err, pgx.ErrNoRows) {
+					continue
+				} else if err != nil {
+					return fmt.Errorf("postgres: reseal: %w", err)
+				}
+				sealed, err := fn(old, relay.DestinationSecretAD(id))
+				if err != nil {
+					return fmt.Errorf("postgres: reseal %s of destination %s: %w", col, id, err)
+				}
+				if sealed.Equal(old) {
+					continue
+				}
+				if _, err := tx.Exec(ctx, `UPDATE destinations SET `+col+`_key_id = $1, `+col+`_sealed = $2 WHERE id = $3`,
+					sealed.KeyID, sealed.Ciphertext, id); err != nil {
+					return fmt.Errorf("postgres: reseal: %w", err)
+				}
+				n++
 			}
-			sealed, err := fn(old, relay.DestinationSecretAD(id))
-			if err != nil {
-				return fmt.Errorf("postgres: reseal secret of destination %s: %w", id, err)
-			}
-			if sealed.Equal(old) {
-				return nil
-			}
-			if _, err := tx.Exec(ctx, `UPDATE destinations SET secret_key_id = $1, secret_sealed = $2 WHERE id = $3`,
-				sealed.KeyID, sealed.Ciphertext, id); err != nil {
-				return fmt.Errorf("postgres: reseal: %w", err)
-			}
-			n++
 			return nil
 		})
 		if err != nil {

@@ -251,15 +251,10 @@ var live = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStateP
 // connection, taking the write lock at BEGIN and waiting for it, next to the
 // store's writer), migrates River's tables and builds the client.
 func OpenSQLite(ctx context.Context, path string, opts Options, logger *slog.Logger) (*Queue, error) {
-	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(FULL)"} {
-		q.Add("_pragma", p)
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode()+"&_txlock=immediate")
+	db, err := openSQLiteDB(path)
 	if err != nil {
-		return nil, fmt.Errorf("riverjobs: open: %w", err)
+		return nil, err
 	}
-	db.SetMaxOpenConns(1)
 	qu, err := open(ctx, riversqlite.New(db), opts, logger)
 	if err != nil {
 		db.Close()
@@ -269,6 +264,50 @@ func OpenSQLite(ctx context.Context, path string, opts Options, logger *slog.Log
 	return qu, nil
 }
 
+// openSQLiteDB opens River's own connection to the SQLite file at path.
+func openSQLiteDB(path string) (*sql.DB, error) {
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(FULL)"} {
+		q.Add("_pragma", p)
+	}
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode()+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("riverjobs: open: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	return db, nil
+}
+
+// MigrateSQLite applies River's migrations to the SQLite database file at
+// path, for `relay migrate`; Open* does the same at start. Errors are the
+// migrator's, wrapped.
+func MigrateSQLite(ctx context.Context, path string, logger *slog.Logger) error {
+	db, err := openSQLiteDB(path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return migrate(ctx, riversqlite.New(db), logger)
+}
+
+// MigratePostgres applies River's migrations to the PostgreSQL database of
+// pool, for `relay migrate`. Errors are the migrator's, wrapped.
+func MigratePostgres(ctx context.Context, pool *pgxpool.Pool, logger *slog.Logger) error {
+	return migrate(ctx, riverpgxv5.New(pool), logger)
+}
+
+// migrate applies River's own migrations (its job and leader tables).
+func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], logger *slog.Logger) error {
+	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: logger})
+	if err != nil {
+		return fmt.Errorf("riverjobs: migrate: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("riverjobs: migrate: %w", err)
+	}
+	return nil
+}
+
 // OpenPostgres opens River on the store's PostgreSQL pool and migrates
 // River's tables.
 func OpenPostgres(ctx context.Context, pool *pgxpool.Pool, opts Options, logger *slog.Logger) (*Queue, error) {
@@ -276,12 +315,8 @@ func OpenPostgres(ctx context.Context, pool *pgxpool.Pool, opts Options, logger 
 }
 
 func open[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], opts Options, logger *slog.Logger) (*Queue, error) {
-	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: logger})
-	if err != nil {
-		return nil, fmt.Errorf("riverjobs: migrate: %w", err)
-	}
-	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return nil, fmt.Errorf("riverjobs: migrate: %w", err)
+	if err := migrate(ctx, driver, logger); err != nil {
+		return nil, err
 	}
 	rescue := opts.RescueAfter
 	if rescue <= 0 {

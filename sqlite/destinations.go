@@ -14,23 +14,32 @@ import (
 const destinationColumns = `id, name, url, secret, providers, event_types, org_id, max_concurrency, timeout_ms,
 	disabled, disabled_reason, paused_until, created_at, updated_at, secret_key_id, secret_sealed`
 
+// destinationSelect is what destination reads select: destinationColumns,
+// which inserts write, and the previous secret of a rotation.
+const destinationSelect = destinationColumns + `, previous_secret, previous_secret_key_id, previous_secret_sealed, previous_secret_until`
+
 // scanDestination reads a destination row, opening its secret with sealer:
 // destinations are opened when loaded (listed for routing, or once per
 // claimed batch), never per delivery.
 func scanDestination(row scanner, sealer relay.Sealer) (*relay.Destination, error) {
 	var d relay.Destination
 	var providers, eventTypes string
-	var timeoutMS, paused, created, updated int64
-	var secret relay.StoredSecret
+	var timeoutMS, paused, created, updated, previousUntil int64
+	var secret, previous relay.StoredSecret
 	if err := row.Scan(&d.ID, &d.Name, &d.URL, &secret.Clear, &providers, &eventTypes, &d.OrgID, &d.MaxConcurrency,
 		&timeoutMS, &d.Disabled, &d.DisabledReason, &paused, &created, &updated,
-		&secret.Sealed.KeyID, &secret.Sealed.Ciphertext); err != nil {
+		&secret.Sealed.KeyID, &secret.Sealed.Ciphertext,
+		&previous.Clear, &previous.Sealed.KeyID, &previous.Sealed.Ciphertext, &previousUntil); err != nil {
 		return nil, err
 	}
 	var err error
 	if d.Secret, err = secret.Open(sealer, d.ID); err != nil {
 		return nil, err
 	}
+	if d.PreviousSecret, err = previous.Open(sealer, d.ID); err != nil {
+		return nil, err
+	}
+	d.PreviousSecretUntil = fromMS(previousUntil)
 	if d.Providers, err = jsoncolumn.ParseList(providers); err != nil {
 		return nil, fmt.Errorf("providers: %w", err)
 	}
@@ -43,7 +52,7 @@ func scanDestination(row scanner, sealer relay.Sealer) (*relay.Destination, erro
 }
 
 func getDestination(ctx context.Context, q querier, sealer relay.Sealer, id string, withDeleted bool) (*relay.Destination, error) {
-	query := `SELECT ` + destinationColumns + ` FROM destinations WHERE id = ?`
+	query := `SELECT ` + destinationSelect + ` FROM destinations WHERE id = ?`
 	if !withDeleted {
 		query += ` AND deleted_at IS NULL`
 	}
@@ -86,10 +95,14 @@ func (s *Store) UpdateDestination(ctx context.Context, d *relay.Destination) err
 		secret = CASE WHEN ? THEN secret ELSE ? END,
 		secret_key_id = CASE WHEN ? THEN secret_key_id ELSE ? END,
 		secret_sealed = CASE WHEN ? THEN secret_sealed ELSE ? END,
+		previous_secret = CASE WHEN ? THEN previous_secret ELSE '' END,
+		previous_secret_key_id = CASE WHEN ? THEN previous_secret_key_id ELSE '' END,
+		previous_secret_sealed = CASE WHEN ? THEN previous_secret_sealed ELSE NULL END,
+		previous_secret_until = CASE WHEN ? THEN previous_secret_until ELSE 0 END,
 		providers = ?, event_types = ?, org_id = ?,
 		max_concurrency = ?, timeout_ms = ?, disabled = ?, disabled_reason = ?, updated_at = ?
 		WHERE id = ? AND deleted_at IS NULL`,
-		d.Name, d.URL, keep, secret.Clear, keep, secret.Sealed.KeyID, keep, secret.Sealed.Ciphertext,
+		d.Name, d.URL, keep, secret.Clear, keep, secret.Sealed.KeyID, keep, secret.Sealed.Ciphertext, keep, keep, keep, keep,
 		jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes), d.OrgID, d.MaxConcurrency,
 		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.UpdatedAt), d.ID)
 	if isUnique(err) {
@@ -113,36 +126,74 @@ func (s *Store) UpsertDestination(ctx context.Context, d *relay.Destination) err
 	defer tx.Rollback()
 	var id string
 	var created int64
-	var secret relay.StoredSecret
+	var secret, previous relay.StoredSecret
 	err = tx.QueryRowContext(ctx, `SELECT id, created_at FROM destinations WHERE name = ? AND deleted_at IS NULL`, d.Name).Scan(&id, &created)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		if d.CreatedAt.IsZero() {
 			d.CreatedAt = d.UpdatedAt
 		}
-		if secret, err = relay.StoreSecret(s.sealer, d.ID, d.Secret); err != nil {
+		if secret, previous, err = s.storeSecrets(d); err != nil {
 			break
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO destinations (`+destinationColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err = tx.ExecContext(ctx, `INSERT INTO destinations (`+destinationSelect+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.ID, d.Name, d.URL, secret.Clear, jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes), d.OrgID, d.MaxConcurrency,
 			time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.PausedUntil), ms(d.CreatedAt), ms(d.UpdatedAt),
-			secret.Sealed.KeyID, secret.Sealed.Ciphertext)
+			secret.Sealed.KeyID, secret.Sealed.Ciphertext,
+			previous.Clear, previous.Sealed.KeyID, previous.Sealed.Ciphertext, ms(d.PreviousSecretUntil))
 	case err == nil:
 		d.ID, d.CreatedAt = id, fromMS(created)
 		// Sealed only now: the secret is bound to the id of the row kept.
-		if secret, err = relay.StoreSecret(s.sealer, d.ID, d.Secret); err != nil {
+		if secret, previous, err = s.storeSecrets(d); err != nil {
 			break
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE destinations SET url = ?, secret = ?, secret_key_id = ?, secret_sealed = ?,
+			previous_secret = ?, previous_secret_key_id = ?, previous_secret_sealed = ?, previous_secret_until = ?,
 			providers = ?, event_types = ?, org_id = ?, max_concurrency = ?, timeout_ms = ?, updated_at = ? WHERE id = ?`,
-			d.URL, secret.Clear, secret.Sealed.KeyID, secret.Sealed.Ciphertext, jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes),
+			d.URL, secret.Clear, secret.Sealed.KeyID, secret.Sealed.Ciphertext,
+			previous.Clear, previous.Sealed.KeyID, previous.Sealed.Ciphertext, ms(d.PreviousSecretUntil),
+			jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes),
 			d.OrgID, d.MaxConcurrency, time.Duration(d.Timeout).Milliseconds(), ms(d.UpdatedAt), id)
 	}
 	if err != nil {
 		return fmt.Errorf("sqlite: upsert destination: %w", err)
 	}
 	return tx.Commit()
+}
+
+// storeSecrets returns how to store d's secret and previous secret, both
+// bound to d.ID (set it first).
+func (s *Store) storeSecrets(d *relay.Destination) (secret, previous relay.StoredSecret, err error) {
+	if secret, err = relay.StoreSecret(s.sealer, d.ID, d.Secret); err != nil {
+		return secret, previous, err
+	}
+	previous, err = relay.StoreSecret(s.sealer, d.ID, d.PreviousSecret)
+	return secret, previous, err
+}
+
+// RotateDestinationSecret makes secret the destination's secret and keeps
+// the current one as its previous secret until previousUntil.
+func (s *Store) RotateDestinationSecret(ctx context.Context, id, secret string, previousUntil time.Time) error {
+	return s.inTx(ctx, "rotate destination secret", func(tx *sql.Tx) error {
+		d, err := getDestination(ctx, tx, s.sealer, id, false)
+		if err != nil {
+			return err
+		}
+		d.Secret, d.PreviousSecret = secret, d.Secret
+		cur, prev, err := s.storeSecrets(d)
+		if err != nil {
+			return fmt.Errorf("sqlite: rotate destination secret: %w", err)
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE destinations SET secret = ?, secret_key_id = ?, secret_sealed = ?,
+			previous_secret = ?, previous_secret_key_id = ?, previous_secret_sealed = ?, previous_secret_until = ?
+			WHERE id = ?`, cur.Clear, cur.Sealed.KeyID, cur.Sealed.Ciphertext,
+			prev.Clear, prev.Sealed.KeyID, prev.Sealed.Ciphertext, ms(previousUntil), id)
+		if err != nil {
+			return fmt.Errorf("sqlite: rotate destination secret: %w", err)
+		}
+		return nil
+	})
 }
 
 // DeleteDestination soft-deletes a destination.
@@ -165,7 +216,7 @@ func (s *Store) GetDestination(ctx context.Context, id string) (*relay.Destinati
 
 // ListDestinations returns the live destinations by name.
 func (s *Store) ListDestinations(ctx context.Context) ([]*relay.Destination, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT `+destinationColumns+` FROM destinations
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+destinationSelect+` FROM destinations
 		WHERE deleted_at IS NULL ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list destinations: %w", err)

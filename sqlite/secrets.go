@@ -16,7 +16,8 @@ var _ relay.SecretStore = (*Store)(nil)
 func (s *Store) SealedKeyIDs(ctx context.Context) ([]string, error) {
 	rows, err := s.reader.QueryContext(ctx, `SELECT key_id FROM tokens
 		UNION SELECT key_id FROM webhook_secrets
-		UNION SELECT secret_key_id FROM destinations WHERE secret_key_id <> '' ORDER BY 1`)
+		UNION SELECT secret_key_id FROM destinations WHERE secret_key_id <> ''
+		UNION SELECT previous_secret_key_id FROM destinations WHERE previous_secret_key_id <> '' ORDER BY 1`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: sealed key ids: %w", err)
 	}
@@ -87,7 +88,7 @@ func (s *Store) SealPlaintextSecrets(ctx context.Context) (int, error) {
 
 // resealDestinations is ResealAll for destination secrets.
 func (s *Store) resealDestinations(ctx context.Context, fn func(relay.Sealed, []byte) (relay.Sealed, error)) (int, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT id FROM destinations WHERE secret_key_id <> '' ORDER BY id`)
+	rows, err := s.reader.QueryContext(ctx, `SELECT id FROM destinations WHERE secret_key_id <> '' OR previous_secret_key_id <> '' ORDER BY id`)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: reseal: %w", err)
 	}
@@ -107,26 +108,29 @@ func (s *Store) resealDestinations(ctx context.Context, fn func(relay.Sealed, []
 	n := 0
 	for _, id := range ids {
 		err := s.inTx(ctx, "reseal", func(tx *sql.Tx) error {
-			var old relay.Sealed
-			err := tx.QueryRowContext(ctx, `SELECT secret_key_id, secret_sealed FROM destinations WHERE id = ? AND secret_key_id <> ''`, id).
-				Scan(&old.KeyID, &old.Ciphertext)
-			if errors.Is(err, sql.ErrNoRows) {
-				return nil
-			} else if err != nil {
-				return fmt.Errorf("sqlite: reseal: %w", err)
+			// The secret and the previous secret of a rotation, by column prefix.
+			for _, col := range []string{"secret", "previous_secret"} {
+				var old relay.Sealed
+				err := tx.QueryRowContext(ctx, `SELECT `+col+`_key_id, `+col+`_sealed FROM destinations WHERE id = ? AND `+col+`_key_id <> ''`, id).
+					Scan(&old.KeyID, &old.Ciphertext)
+				if errors.Is(err, sql.ErrNoRows) {
+					continue
+				} else if err != nil {
+					return fmt.Errorf("sqlite: reseal: %w", err)
+				}
+				sealed, err := fn(old, relay.DestinationSecretAD(id))
+				if err != nil {
+					return fmt.Errorf("sqlite: reseal %s of destination %s: %w", col, id, err)
+				}
+				if sealed.Equal(old) {
+					continue
+				}
+				if _, err := tx.ExecContext(ctx, `UPDATE destinations SET `+col+`_key_id = ?, `+col+`_sealed = ? WHERE id = ?`,
+					sealed.KeyID, sealed.Ciphertext, id); err != nil {
+					return fmt.Errorf("sqlite: reseal: %w", err)
+				}
+				n++
 			}
-			sealed, err := fn(old, relay.DestinationSecretAD(id))
-			if err != nil {
-				return fmt.Errorf("sqlite: reseal secret of destination %s: %w", id, err)
-			}
-			if sealed.Equal(old) {
-				return nil
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE destinations SET secret_key_id = ?, secret_sealed = ? WHERE id = ?`,
-				sealed.KeyID, sealed.Ciphertext, id); err != nil {
-				return fmt.Errorf("sqlite: reseal: %w", err)
-			}
-			n++
 			return nil
 		})
 		if err != nil {

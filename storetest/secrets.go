@@ -26,6 +26,7 @@ func RunSecrets(t *testing.T, newDB func(t *testing.T) Opener) {
 		{"ClaimOpensSecret", testClaimOpensSecret},
 		{"PlaintextSecretsSealed", testPlaintextSecretsSealed},
 		{"ResealAllSecrets", testResealAllSecrets},
+		{"RotateSecret", testRotateSecret},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newDB(t)) })

@@ -453,12 +453,24 @@ func cliPrintDestination(w io.Writer, d *relay.Destination) {
 		"Concurrency", strconv.Itoa(d.MaxConcurrency),
 		"Timeout", time.Duration(d.Timeout).String(),
 		"Created", cliTime(d.CreatedAt),
+		"Old secret signs until", cliOverlap(d),
 		"Secret", d.Secret, // only in the answer to a create
 	)
 }
 
+// cliOverlap is when a rotation's replaced secret stops signing, or "" when
+// it already has.
+func cliOverlap(d *relay.Destination) string {
+	if d.PreviousSecretUntil.After(time.Now()) {
+		return cliTime(d.PreviousSecretUntil)
+	}
+	return ""
+}
+
 func cliState(d *relay.Destination) string {
 	switch {
+	case !d.Disabled && d.PausedUntil.After(time.Now()):
+		return "paused until " + cliTime(d.PausedUntil)
 	case !d.Disabled:
 		return "enabled"
 	case d.DisabledReason != "":
@@ -706,8 +718,9 @@ func cliDeliveriesReplay(fs *flag.FlagSet, env *cliEnv) cliRunFunc {
 
 var cliDestinationsGroup = &cliGroup{
 	name: "destinations",
-	about: "Manages destinations, the endpoints of your app that Relay delivers events to,\n" +
-		"and replays their dead deliveries. These need an admin API key.",
+	about: "Manages destinations, the endpoints of your app that Relay delivers events to:\n" +
+		"replays their dead deliveries, rotates their signing secrets, sends them test\n" +
+		"events and resumes them after a circuit-breaker pause. These need an admin API key.",
 	verbs: []*cliVerb{
 		{
 			name: "ls", summary: "list destinations",
@@ -749,7 +762,92 @@ var cliDestinationsGroup = &cliGroup{
 				"date, or a duration before now (2h, 7d).",
 			setup: cliDestinationsReplayDead,
 		},
+		{
+			name: "resume", args: "ID", nargs: 1, summary: "end a destination's circuit-breaker pause now",
+			about: "A destination that keeps failing is paused by its circuit breaker ('ls' shows\n" +
+				"until when). This ends the pause now, on every replica, and makes its retrying\n" +
+				"deliveries due at once.",
+			setup: cliDestinationsResume,
+		},
+		{
+			name: "rotate-secret", args: "ID", nargs: 1, summary: "give a destination a new signing secret",
+			about: "Gives the destination a new signing secret (whsec_…), printed only this once.\n" +
+				"For the overlap (--overlap, default Relay's delivery.rotation_overlap, 24h)\n" +
+				"every delivery is signed with both the new and the old secret, so your app can\n" +
+				"switch to the new one at any time in between; then only the new one signs.",
+			setup: cliDestinationsRotateSecret,
+		},
+		{
+			name: "test", args: "ID", nargs: 1, summary: "send a test event to a destination",
+			about: "Sends a signed relay.test event to the destination through the normal pipeline\n" +
+				"(stored, signed, retried like any event) and prints the outcome of its first\n" +
+				"attempt.",
+			setup: cliDestinationsTest,
+		},
 	},
+}
+
+func cliDestinationsTest(fs *flag.FlagSet, env *cliEnv) cliRunFunc {
+	asJSON := fs.Bool("json", false, "print the API's JSON")
+	return func(ctx context.Context, env *cliEnv, c *relayhttp.Client, args []string) error {
+		res, err := c.TestDestination(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return cliPrintJSON(env.stdout, res)
+		}
+		d := res.Delivery
+		if d.Attempts == 0 {
+			fmt.Fprintf(env.stdout, "Sent test event %s; its delivery %s is %s and not attempted yet ('relay deliveries show %s').\n",
+				res.EventID, d.ID, d.Status, d.ID)
+			return nil
+		}
+		fmt.Fprintf(env.stdout, "Sent test event %s: delivery %s %s (%s).\n", res.EventID, d.ID, d.Status, cliLast(d))
+		cliPrintAttempts(env.stdout, d.AttemptLog)
+		return nil
+	}
+}
+
+func cliDestinationsRotateSecret(fs *flag.FlagSet, env *cliEnv) cliRunFunc {
+	overlap := fs.Duration("overlap", -1, "how long the old secret keeps signing too, 0s..720h (default Relay's, 24h)")
+	secret := fs.String("secret", "", "the new secret whsec_…; default: Relay generates one")
+	asJSON := fs.Bool("json", false, "print the API's JSON")
+	return func(ctx context.Context, env *cliEnv, c *relayhttp.Client, args []string) error {
+		var o *time.Duration
+		if *overlap >= 0 {
+			o = overlap
+		}
+		d, err := c.RotateSecret(ctx, args[0], o, *secret)
+		if err != nil {
+			return err
+		}
+		note := "The new signing secret is shown only now: give it to your app, which verifies\n" +
+			"Relay's webhook-signature with it (Standard Webhooks). It cannot be shown again."
+		if *asJSON {
+			fmt.Fprintln(env.stderr, note)
+			return cliPrintJSON(env.stdout, d)
+		}
+		fmt.Fprintf(env.stdout, "Rotated the signing secret of destination %s (%s).\n\n", d.ID, d.Name)
+		cliFields(env.stdout, "Secret", d.Secret, "Old secret signs until", cliTime(d.PreviousSecretUntil))
+		fmt.Fprintf(env.stdout, "\nUntil then every delivery is signed with both secrets; switch your app to the\nnew one before. %s\n", note)
+		return nil
+	}
+}
+
+func cliDestinationsResume(fs *flag.FlagSet, env *cliEnv) cliRunFunc {
+	asJSON := fs.Bool("json", false, "print the API's JSON")
+	return func(ctx context.Context, env *cliEnv, c *relayhttp.Client, args []string) error {
+		n, err := c.ResumeDestination(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return cliPrintJSON(env.stdout, map[string]int{"made_due": n})
+		}
+		fmt.Fprintf(env.stdout, "Destination %s resumed; %s due now.\n", args[0], cliPlural(n, "retrying delivery", "retrying deliveries"))
+		return nil
+	}
 }
 
 func cliDestinationsLs(fs *flag.FlagSet, env *cliEnv) cliRunFunc {

@@ -245,3 +245,16 @@ func openJobs(ctx context.Context, store Store, opts riverjobs.Options, logger *
 		return nil, fmt.Errorf("jobs: no River driver for %T", store)
 	}
 }
+
+// migrateJobs applies River's migrations to the store's database, so that
+// `relay migrate` leaves nothing for a starting replica to create.
+func migrateJobs(ctx context.Context, store Store, logger *slog.Logger) error {
+	switch st := store.(type) {
+	case *sqlite.Store:
+		return riverjobs.MigrateSQLite(ctx, st.Path(), logger)
+	case *postgres.Store:
+		return riverjobs.MigratePostgres(ctx, st.Pool(), logger)
+	default:
+		return fmt.Errorf("jobs: no River driver for %T", store)
+	}
+}

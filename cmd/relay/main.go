@@ -40,7 +40,8 @@ Usage:
 
 Server:
   serve         run Relay (HTTP ingest, API, delivery)
-  migrate       apply database migrations and exit
+  migrate       apply database migrations (River's included) and exit
+  backup FILE   copy the SQLite database consistently, also while serve runs
   keygen        print a new random secret (webhook signing secret, encryption key or API key)
   keys rotate   re-encrypt every stored token under the first of encryption.keys
   webhooks upgrade  give each registered provider webhook its own secret
@@ -74,7 +75,7 @@ func checkEnv(args, environ []string) error {
 		return nil
 	}
 	switch {
-	case args[1] == "serve", args[1] == "migrate", args[1] == "keys" && len(args) > 2 && args[2] == "rotate":
+	case args[1] == "serve", args[1] == "migrate", args[1] == "backup", args[1] == "keys" && len(args) > 2 && args[2] == "rotate":
 		return config.CheckEnv(environ)
 	}
 	return nil
@@ -93,6 +94,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return cmdServe(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
+	case "backup":
+		return cmdBackup(ctx, rest, getenv, stdout, stderr)
 	case "keygen":
 		return cmdKeygen(rest, stdout, stderr)
 	case "keys":

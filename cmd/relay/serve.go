@@ -117,6 +117,9 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if err := store.Migrate(ctx); err != nil {
 		return err
 	}
+	if err := migrateJobs(ctx, store, newLogger(cfg, stderr)); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "%s database migrated\n", kind)
 	return nil
 }
@@ -206,7 +209,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		Owner: owner, Lease: time.Duration(cfg.Delivery.Lease), BatchMax: cfg.Ingest.BatchMax, Committers: committers,
 	})
 	server := relayhttp.NewServer(store, srcs, pipeline, engine, m, logger.With("component", "http"), now,
-		relayhttp.Config{MaxBodyBytes: cfg.Ingest.MaxBodyBytes, SecureCookies: strings.HasPrefix(cfg.BaseURL(), "https://")},
+		relayhttp.Config{MaxBodyBytes: cfg.Ingest.MaxBodyBytes, SecureCookies: strings.HasPrefix(cfg.BaseURL(), "https://"),
+			RotationOverlap: time.Duration(cfg.Delivery.RotationOverlap)},
 		relayhttp.WithConnections(store, conns), relayhttp.WithBackfills(svc.backfills), relayhttp.WithConnectSessions(conns))
 	svc.resume(ctx, logger)
 	return serveHTTP(ctx, cfg, server, pipeline, engine, srcs, kind, owner, stdout, logger)
@@ -257,10 +261,30 @@ func prepareStore(ctx context.Context, store Store, cfg *config.Config, stdout i
 	if err := ensureAdminKey(ctx, store, cfg, stdout, logger); err != nil {
 		return err
 	}
+	stored, err := store.ListDestinations(ctx)
+	if err != nil {
+		return err
+	}
 	for _, d := range cfg.Destinations() {
 		d.ID, d.CreatedAt, d.UpdatedAt = relay.NewID("dst", time.Now()), time.Now(), time.Now()
+		configured := d.Secret
+		if d.ApplyConfigSecrets(destinationNamed(stored, d.Name), time.Now(), time.Duration(cfg.Delivery.RotationOverlap)) &&
+			subtle.ConstantTimeCompare([]byte(configured), []byte(d.Secret)) != 1 {
+			logger.Warn("config destination's secret was rotated through the API: the rotated secret is kept; put it in the config file",
+				"destination", d.Name)
+		}
 		if err := store.UpsertDestination(ctx, d); err != nil {
 			return fmt.Errorf("config destination %q: %w", d.Name, err)
+		}
+	}
+	return nil
+}
+
+// destinationNamed returns the destination of ds named name, or nil.
+func destinationNamed(ds []*relay.Destination, name string) *relay.Destination {
+	for _, d := range ds {
+		if d.Name == name {
+			return d
 		}
 	}
 	return nil
