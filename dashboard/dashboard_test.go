@@ -1,0 +1,294 @@
+package dashboard_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/dashboard"
+	"github.com/relayhq/relay/sqlite"
+)
+
+// engine stands in for the delivery engine: routes nowhere, counts wakes.
+type engine struct{ wakes int }
+
+func (e *engine) Route(*relay.Event) []*relay.Destination { return nil }
+func (e *engine) Refresh(context.Context) error           { return nil }
+func (e *engine) Wake()                                   { e.wakes++ }
+
+// fixture is a dashboard over a fresh SQLite store, with an admin key and
+// an org key, in front of an API that answers 418 (to tell it apart).
+type fixture struct {
+	t      *testing.T
+	store  *sqlite.Store
+	srv    *httptest.Server
+	keys   map[string]string // name → secret
+	keyIDs map[string]string
+	now    time.Time
+}
+
+func newFixture(t *testing.T, cfg dashboard.Config) *fixture {
+	t.Helper()
+	store, err := sqlite.Open(filepath.Join(t.TempDir(), "relay.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	ctx := context.Background()
+	if err := store.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, store: store, keys: map[string]string{}, keyIDs: map[string]string{}, now: time.Now().UTC()}
+	for name, org := range map[string]string{"admin-1": "", "admin-2": "", "acme": "acme"} {
+		secret := relay.NewAPIKeySecret()
+		k := &relay.APIKey{ID: relay.NewID("key", f.now), OrgID: org, Name: name, Prefix: relay.APIKeyPrefix(secret),
+			Hash: relay.HashAPIKey(secret), CreatedAt: f.now}
+		if err := store.CreateAPIKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+		f.keys[name], f.keyIDs[name] = secret, k.ID
+	}
+	d, err := dashboard.New(dashboard.Deps{Store: store, Delivery: &engine{}, Conns: store, Backfills: store,
+		Resolutions: store, Providers: []string{"github"}}, cfg, slog.New(slog.DiscardHandler), func() time.Time { return time.Now().UTC() })
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	f.srv = httptest.NewServer(d.Handler(api))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// browser returns a client with its own cookies that does not follow
+// redirects.
+func (f *fixture) browser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// signIn signs c in with the named key and returns the session cookie's
+// Set-Cookie header.
+func (f *fixture) signIn(c *http.Client, key string) string {
+	f.t.Helper()
+	resp, err := c.PostForm(f.srv.URL+"/signin", url.Values{"api_key": {f.keys[key]}})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		f.t.Fatalf("sign-in with %s: %d", key, resp.StatusCode)
+	}
+	return resp.Header.Get("Set-Cookie")
+}
+
+func (f *fixture) get(c *http.Client, path string) (int, string) {
+	f.t.Helper()
+	resp, err := c.Get(f.srv.URL + path)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// csrf returns the CSRF token of the session's pages.
+func (f *fixture) csrf(c *http.Client) string {
+	f.t.Helper()
+	_, body := f.get(c, "/")
+	m := csrfRE.FindStringSubmatch(body)
+	if m == nil {
+		f.t.Fatalf("no CSRF token on the overview:\n%s", body)
+	}
+	return m[1]
+}
+
+// insertEvent stores an event of provider for org.
+func (f *fixture) insertEvent(provider, org string, headers map[string]string, payload string) *relay.Event {
+	f.t.Helper()
+	e := &relay.Event{ID: relay.NewID("evt", f.now), Provider: provider, DeliveryID: relay.NewID("d", f.now), EventType: "issues.opened",
+		Source: "live", OrgID: org, Headers: headers, Payload: json.RawMessage(payload), ReceivedAt: relay.EventTime(f.now)}
+	if err := f.store.InsertEvents(context.Background(), []*relay.IngestItem{{Event: e}}); err != nil {
+		f.t.Fatal(err)
+	}
+	return e
+}
+
+func TestSignInSetsAStrictHttpOnlySessionCookie(t *testing.T) {
+	f := newFixture(t, dashboard.Config{SecureCookies: true})
+	c := f.browser()
+	if code, _ := f.get(c, "/events"); code != http.StatusSeeOther {
+		t.Fatalf("a page without a session answered %d, want a redirect to sign-in", code)
+	}
+	set := f.signIn(c, "admin-1")
+	for _, want := range []string{"relay_session=", "HttpOnly", "Secure", "SameSite=Strict", "Expires=", "Path=/"} {
+		if !strings.Contains(set, want) {
+			t.Errorf("session cookie %q lacks %s", set, want)
+		}
+	}
+	if strings.Contains(set, f.keys["admin-1"]) || strings.Contains(set, relay.HashAPIKey(f.keys["admin-1"])) {
+		t.Errorf("session cookie %q holds the key or its hash", set)
+	}
+	// The cookie is Secure, so the plain-HTTP test client does not send it back.
+	resp, err := http.PostForm(f.srv.URL+"/signin", url.Values{"api_key": {"rk_wrong"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a wrong key answered %d, want 401", resp.StatusCode)
+	}
+}
+
+func TestEveryPageRendersWithAStrictCSP(t *testing.T) {
+	f := newFixture(t, dashboard.Config{})
+	e := f.insertEvent("github", "", map[string]string{"X-GitHub-Event": "issues"}, `{"a":1}`)
+	c := f.browser()
+	f.signIn(c, "admin-1")
+	for _, path := range []string{"/", "/events", "/events/" + e.ID, "/events/rows?after=", "/deliveries", "/deliveries?status=dead",
+		"/destinations", "/connections", "/identity", "/keys"} {
+		resp, err := c.Get(f.srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%s: %d\n%s", path, resp.StatusCode, body)
+		}
+		csp := resp.Header.Get("Content-Security-Policy")
+		if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") || !strings.Contains(csp, "default-src 'none'") {
+			t.Errorf("%s: Content-Security-Policy %q", path, csp)
+		}
+		if strings.Contains(string(body), "<script>") || strings.Contains(string(body), " style=") || strings.Contains(string(body), " onclick=") {
+			t.Errorf("%s has inline script or style the policy would block", path)
+		}
+	}
+	if code, _ := f.get(c, "/api/v1/events"); code != http.StatusTeapot {
+		t.Errorf("an API path answered %d, want the API handler's", code)
+	}
+}
+
+func TestUntrustedEventFieldsRenderAsText(t *testing.T) {
+	f := newFixture(t, dashboard.Config{})
+	evil := `"><img src=x onerror=alert(1)><script>alert(2)</script>`
+	e := f.insertEvent(`gh<script>alert(3)</script>`, "", map[string]string{"X-Evil": evil}, `{"title":"`+strings.ReplaceAll(evil, `"`, `\"`)+`"}`)
+	c := f.browser()
+	f.signIn(c, "admin-1")
+	for _, path := range []string{"/events", "/events/" + e.ID, "/events/rows?after="} {
+		_, body := f.get(c, path)
+		for _, raw := range []string{"<img", "<script>alert", `onerror=alert(1)>`} {
+			if strings.Contains(body, raw) {
+				t.Errorf("%s contains %q unescaped", path, raw)
+			}
+		}
+		if path != "/events/rows?after=" && !strings.Contains(body, "&lt;script&gt;alert(3)") {
+			t.Errorf("%s does not show the provider name as text", path)
+		}
+	}
+}
+
+func TestPostsWithoutTheSessionsCSRFTokenAreRefused(t *testing.T) {
+	f := newFixture(t, dashboard.Config{})
+	e := f.insertEvent("github", "", nil, `{}`)
+	c, other := f.browser(), f.browser()
+	f.signIn(c, "admin-1")
+	f.signIn(other, "admin-2")
+	replay := f.srv.URL + "/events/" + e.ID + "/replay"
+	for name, form := range map[string]url.Values{
+		"no token":                {},
+		"a wrong token":           {"csrf": {"x"}},
+		"another session's token": {"csrf": {f.csrf(other)}},
+	} {
+		resp, err := c.PostForm(replay, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("replay with %s: %d, want 403", name, resp.StatusCode)
+		}
+	}
+	resp, err := c.PostForm(replay, url.Values{"csrf": {f.csrf(c)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Errorf("replay with the session's token: %d, want 303", resp.StatusCode)
+	}
+	resp, err = http.PostForm(replay, url.Values{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("replay without a session: %d, want 401", resp.StatusCode)
+	}
+}
+
+func TestRevokingTheKeyEndsItsSessions(t *testing.T) {
+	f := newFixture(t, dashboard.Config{})
+	c := f.browser()
+	f.signIn(c, "admin-2")
+	if code, _ := f.get(c, "/events"); code != http.StatusOK {
+		t.Fatalf("signed in: %d", code)
+	}
+	if _, err := f.store.RevokeAPIKey(context.Background(), f.keyIDs["admin-2"], ""); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := f.get(c, "/events"); code != http.StatusSeeOther {
+		t.Errorf("after the key was revoked the session still works: %d", code)
+	}
+}
+
+func TestSignOutEndsTheSession(t *testing.T) {
+	f := newFixture(t, dashboard.Config{})
+	c := f.browser()
+	f.signIn(c, "admin-1")
+	resp, err := c.PostForm(f.srv.URL+"/signout", url.Values{"csrf": {f.csrf(c)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if code, _ := f.get(c, "/events"); code != http.StatusSeeOther {
+		t.Errorf("after signing out a page answered %d", code)
+	}
+}
+
+func TestAnOrgKeySeesOnlyItsOrg(t *testing.T) {
+	f := newFixture(t, dashboard.Config{})
+	mine := f.insertEvent("github", "acme", nil, `{"mine":true}`)
+	theirs := f.insertEvent("github", "globex", nil, `{"theirs":true}`)
+	c := f.browser()
+	f.signIn(c, "acme")
+	_, body := f.get(c, "/events?org=globex")
+	if !strings.Contains(body, mine.ID) || strings.Contains(body, theirs.ID) {
+		t.Errorf("acme's Events page (asking for globex) shows the wrong events:\n%s", body)
+	}
+	if code, _ := f.get(c, "/events/"+theirs.ID); code != http.StatusNotFound {
+		t.Errorf("acme opening globex's event: %d, want 404", code)
+	}
+	for _, path := range []string{"/destinations", "/identity"} {
+		if code, _ := f.get(c, path); code != http.StatusForbidden {
+			t.Errorf("acme opening %s: %d, want 403", path, code)
+		}
+	}
+	_, body = f.get(c, "/keys")
+	if strings.Contains(body, "admin-1") {
+		t.Errorf("acme's keys page lists admin keys")
+	}
+}
