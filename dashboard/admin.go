@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -274,21 +273,6 @@ func (d *Dashboard) handleSetDisabled(w http.ResponseWriter, r *http.Request, s 
 	back(w, r, "/destinations", "Destination updated.")
 }
 
-func (d *Dashboard) handleResume(w http.ResponseWriter, r *http.Request, s *session) {
-	if !s.key.IsAdmin() {
-		d.fail(w, r, s, relay.Errorf(relay.EFORBIDDEN, "Destinations are managed with an admin key."))
-		return
-	}
-	n, err := d.deps.Store.ResumeDestination(r.Context(), r.PathValue("id"), d.now())
-	if err != nil {
-		d.fail(w, r, s, err)
-		return
-	}
-	d.refresh(r)
-	d.deps.Delivery.Wake()
-	back(w, r, "/destinations", fmt.Sprintf("Destination resumed; %d deliveries due now.", n))
-}
-
 // connectionRow is a connection with its resources and backfills. It holds
 // no token: the page never shows one.
 type connectionRow struct {
@@ -299,8 +283,13 @@ type connectionRow struct {
 
 // connectionsView is the Connections page's data, grouped by org.
 type connectionsView struct {
-	Enabled bool
-	Orgs    []orgConnections
+	Enabled   bool
+	Orgs      []orgConnections
+	Providers []string // with a connect flow
+	OrgIDs    []string // the orgs a connect may be started for
+	Live      bool     // a backfill is running: the page refreshes itself
+	Backfills bool     // backfills can be started and cancelled
+	Status    string   // a connect flow's result, when it returned here
 }
 
 type orgConnections struct {
@@ -309,7 +298,16 @@ type orgConnections struct {
 }
 
 func (d *Dashboard) handleConnections(w http.ResponseWriter, r *http.Request, s *session) {
-	v := connectionsView{Enabled: d.deps.Conns != nil}
+	v := connectionsView{Enabled: d.deps.Conns != nil, Backfills: d.deps.BackfillSvc != nil}
+	if q := r.URL.Query(); q.Get("error") != "" {
+		v.Status = "The connect flow failed: " + q.Get("error")
+	} else if q.Get("connection_id") != "" {
+		v.Status = "Connected: " + q.Get("connection_id") + " (" + q.Get("status") + ")."
+	}
+	if d.deps.ConnSvc != nil {
+		v.Providers = d.deps.ConnSvc.Providers()
+		slices.Sort(v.Providers)
+	}
 	if !v.Enabled {
 		d.render(w, r, s, http.StatusOK, "connections", "Connections", v)
 		return
@@ -337,6 +335,7 @@ func (d *Dashboard) handleConnections(w http.ResponseWriter, r *http.Request, s 
 					b = full
 				}
 				row.Backfills = append(row.Backfills, b)
+				v.Live = v.Live || b.Active()
 			}
 		}
 		i, ok := byOrg[c.OrgID]
@@ -346,6 +345,18 @@ func (d *Dashboard) handleConnections(w http.ResponseWriter, r *http.Request, s 
 			v.Orgs = append(v.Orgs, orgConnections{OrgID: c.OrgID})
 		}
 		v.Orgs[i].Connections = append(v.Orgs[i].Connections, row)
+	}
+	if s.key.IsAdmin() {
+		orgs, err := d.deps.Conns.ListOrgs(r.Context())
+		if err != nil {
+			d.fail(w, r, s, err)
+			return
+		}
+		for _, o := range orgs {
+			v.OrgIDs = append(v.OrgIDs, o.ID)
+		}
+	} else {
+		v.OrgIDs = []string{s.key.OrgID}
 	}
 	d.render(w, r, s, http.StatusOK, "connections", "Connections", v)
 }

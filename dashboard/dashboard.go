@@ -38,9 +38,21 @@ type Deliverer interface {
 	Wake()
 }
 
-// Connections tears connections down, as the API's DELETE does.
+// Connections is the connect service, as the dashboard drives it.
 type Connections interface {
+	// Providers lists the providers with a connect flow configured.
+	Providers() []string
+	// Authorize starts a connect flow and returns the start link to send
+	// the browser to.
+	Authorize(ctx context.Context, orgID, provider, returnURL string) (startURL string, expiresAt time.Time, err error)
+	// Teardown starts tearing the connection down, as the API's DELETE does.
 	Teardown(ctx context.Context, connectionID, orgID string) (*relay.Connection, error)
+}
+
+// Backfills is the backfill service, as the dashboard drives it.
+type Backfills interface {
+	Start(ctx context.Context, connectionID, orgID string, depthDays int, entityTypes []string) (*relay.Backfill, bool, error)
+	Cancel(ctx context.Context, connectionID, backfillID, orgID string) (*relay.Backfill, error)
 }
 
 // Deps are what the dashboard reads and acts on. Conns, ConnSvc,
@@ -52,6 +64,7 @@ type Deps struct {
 	Conns       relay.ConnectionStore
 	ConnSvc     Connections
 	Backfills   relay.BackfillStore
+	BackfillSvc Backfills
 	Resolutions relay.ResolutionStore
 	Metrics     *metrics.Metrics
 	// Providers names the configured providers and sources (for held accounts).
@@ -63,6 +76,9 @@ type Config struct {
 	// SecureCookies sets Secure on the session cookie: true when Relay's
 	// public URL is https.
 	SecureCookies bool
+	// PublicURL is Relay's public base URL: connect flows started from
+	// the dashboard return to its Connections page there.
+	PublicURL string
 	// SessionTTL is how long a sign-in lasts; 0 means 12 hours.
 	SessionTTL time.Duration
 }
@@ -123,9 +139,15 @@ func (d *Dashboard) Handler(api http.Handler) http.Handler {
 	page("GET /destinations", d.handleDestinations)
 	page("POST /destinations", d.handleCreateDestination)
 	page("POST /destinations/{id}/disabled", d.handleSetDisabled)
-	page("POST /destinations/{id}/resume", d.handleResume)
 	page("GET /connections", d.handleConnections)
 	page("POST /connections/{id}/disconnect", d.handleDisconnect)
+	page("POST /connections/connect", d.handleConnect)
+	page("POST /connections/{id}/backfills", d.handleStartBackfill)
+	page("POST /connections/{id}/backfills/{bid}/cancel", d.handleCancelBackfill)
+	page("POST /destinations/{id}", d.handleUpdateDestination)
+	page("POST /orgs", d.handleCreateOrg)
+	page("POST /orgs/{org}/api-keys", d.handleCreateOrgKey)
+	page("POST /keys/{id}/revoke", d.handleRevokeKey)
 	page("GET /identity", d.handleIdentity)
 	page("GET /keys", d.handleKeys)
 	mux.Handle("/", api)

@@ -20,7 +20,7 @@ func newDashboard(cfg *config.Config, store Store, svc *services, srcs []relay.P
 		names[i] = p.Name()
 	}
 	return dashboard.New(dashboard.Deps{
-		Store: store, Delivery: svc.engine, Conns: store, ConnSvc: svc.conns, Backfills: store,
+		Store: store, Delivery: svc.engine, Conns: store, ConnSvc: svc.conns, Backfills: store, BackfillSvc: svc.backfills,
 		Resolutions: store, Metrics: svc.metrics, Providers: names,
-	}, dashboard.Config{SecureCookies: strings.HasPrefix(cfg.BaseURL(), "https://")}, logger.With("component", "dashboard"), now)
+	}, dashboard.Config{SecureCookies: strings.HasPrefix(cfg.BaseURL(), "https://"), PublicURL: cfg.BaseURL()}, logger.With("component", "dashboard"), now)
 }

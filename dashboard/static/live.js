@@ -28,3 +28,32 @@
     });
   });
 })();
+
+// A section with data-refresh="URL" (e.g. Connections while a backfill
+// runs) is replaced every few seconds by the same section of a fresh copy
+// of URL, so progress shows without a reload; it stops when the fresh copy
+// no longer asks to be refreshed.
+(function () {
+  "use strict";
+  function refresh(el) {
+    fetch(el.getAttribute("data-refresh"), { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : ""; })
+      .then(function (html) {
+        if (html === "") { return; }
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById(el.id);
+        if (!fresh) { return; }
+        el.replaceChildren.apply(el, Array.prototype.slice.call(fresh.childNodes).map(function (n) { return document.importNode(n, true); }));
+        if (fresh.hasAttribute("data-refresh")) {
+          setTimeout(function () { refresh(el); }, 3000);
+        } else {
+          el.removeAttribute("data-refresh");
+        }
+      })
+      .catch(function () { setTimeout(function () { refresh(el); }, 3000); });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-refresh][id]").forEach(function (el) {
+      setTimeout(function () { refresh(el); }, 3000);
+    });
+  });
+})();
