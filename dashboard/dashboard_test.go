@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +37,34 @@ type fixture struct {
 	keys   map[string]string // name → secret
 	keyIDs map[string]string
 	now    time.Time
+
+	conns     *connSvc
+	backfills *backfillSvc
+}
+
+// connSvc stands in for the connect service: it records the flows started.
+type connSvc struct{ started []string }
+
+func (c *connSvc) Providers() []string { return []string{"github"} }
+func (c *connSvc) Authorize(_ context.Context, org, provider, returnURL string) (string, time.Time, error) {
+	c.started = append(c.started, org+" "+provider+" "+returnURL)
+	return "https://relay.example/oauth/" + provider + "/start?flow=f1", time.Now().Add(time.Minute), nil
+}
+func (c *connSvc) Teardown(context.Context, string, string) (*relay.Connection, error) {
+	return nil, relay.Errorf(relay.ENOTFOUND, "no such connection")
+}
+
+// backfillSvc stands in for the backfill service: it records starts and
+// cancels.
+type backfillSvc struct{ calls []string }
+
+func (b *backfillSvc) Start(_ context.Context, conn, org string, depth int, _ []string) (*relay.Backfill, bool, error) {
+	b.calls = append(b.calls, "start "+conn+" "+org+" "+strconv.Itoa(depth))
+	return &relay.Backfill{ID: "bf_1"}, true, nil
+}
+func (b *backfillSvc) Cancel(_ context.Context, conn, id, org string) (*relay.Backfill, error) {
+	b.calls = append(b.calls, "cancel "+conn+" "+id+" "+org)
+	return &relay.Backfill{ID: id}, nil
 }
 
 func newFixture(t *testing.T, cfg dashboard.Config) *fixture {
@@ -59,8 +88,12 @@ func newFixture(t *testing.T, cfg dashboard.Config) *fixture {
 		}
 		f.keys[name], f.keyIDs[name] = secret, k.ID
 	}
-	d, err := dashboard.New(dashboard.Deps{Store: store, Delivery: &engine{}, Conns: store, Backfills: store,
-		Resolutions: store, Providers: []string{"github"}}, cfg, slog.New(slog.DiscardHandler), func() time.Time { return time.Now().UTC() })
+	f.conns, f.backfills = &connSvc{}, &backfillSvc{}
+	if err := store.CreateOrg(ctx, &relay.Org{ID: "acme", Name: "Acme", CreatedAt: f.now}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := dashboard.New(dashboard.Deps{Store: store, Delivery: &engine{}, Conns: store, ConnSvc: f.conns, Backfills: store,
+		BackfillSvc: f.backfills, Resolutions: store, Providers: []string{"github"}}, cfg, slog.New(slog.DiscardHandler), func() time.Time { return time.Now().UTC() })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,5 +323,107 @@ func TestAnOrgKeySeesOnlyItsOrg(t *testing.T) {
 	_, body = f.get(c, "/keys")
 	if strings.Contains(body, "admin-1") {
 		t.Errorf("acme's keys page lists admin keys")
+	}
+}
+
+// post sends a form with the session's CSRF token and returns the status,
+// the redirect and the body.
+func (f *fixture) post(c *http.Client, path string, form url.Values) (int, string, string) {
+	f.t.Helper()
+	form.Set("csrf", f.csrf(c))
+	resp, err := c.PostForm(f.srv.URL+path, form)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Location"), string(b)
+}
+
+func TestConnectStartsTheNormalFlowReturningToTheDashboard(t *testing.T) {
+	f := newFixture(t, dashboard.Config{PublicURL: "https://relay.example"})
+	c := f.browser()
+	f.signIn(c, "acme")
+	// An org key connects for its own org, whatever the form says.
+	code, loc, _ := f.post(c, "/connections/connect", url.Values{"org": {"globex"}, "provider": {"github"}})
+	if code != http.StatusSeeOther || loc != "https://relay.example/oauth/github/start?flow=f1" {
+		t.Fatalf("connect: %d to %q", code, loc)
+	}
+	if want := []string{"acme github https://relay.example/connections"}; strings.Join(f.conns.started, ",") != want[0] {
+		t.Errorf("flows started %q, want %q", f.conns.started, want)
+	}
+}
+
+func TestBackfillsStartAndCancelFromTheDashboard(t *testing.T) {
+	f := newFixture(t, dashboard.Config{})
+	c := f.browser()
+	f.signIn(c, "acme")
+	if code, _, body := f.post(c, "/connections/con_1/backfills", url.Values{"depth_days": {"400"}}); code != http.StatusBadRequest {
+		t.Errorf("a 400-day backfill: %d %s", code, body)
+	}
+	if code, loc, _ := f.post(c, "/connections/con_1/backfills", url.Values{"depth_days": {"7"}}); code != http.StatusSeeOther || !strings.HasPrefix(loc, "/connections?") {
+		t.Errorf("start: %d %q", code, loc)
+	}
+	if code, _, _ := f.post(c, "/connections/con_1/backfills/bf_1/cancel", url.Values{}); code != http.StatusSeeOther {
+		t.Errorf("cancel: %d", code)
+	}
+	if got, want := strings.Join(f.backfills.calls, "; "), "start con_1 acme 7; cancel con_1 bf_1 acme"; got != want {
+		t.Errorf("backfill calls %q, want %q", got, want)
+	}
+}
+
+func TestOrgsKeysAndDestinationsFromTheDashboard(t *testing.T) {
+	f := newFixture(t, dashboard.Config{})
+	c := f.browser()
+	f.signIn(c, "admin-1")
+	if code, _, body := f.post(c, "/orgs", url.Values{"id": {"globex"}, "name": {"Globex <b>"}}); code != http.StatusSeeOther {
+		t.Fatalf("create org: %d %s", code, body)
+	}
+	code, _, body := f.post(c, "/orgs/globex/api-keys", url.Values{"name": {"ci"}})
+	m := regexp.MustCompile(`id="new-key">(rk_[0-9a-f]+)<`).FindStringSubmatch(body)
+	if code != http.StatusOK || m == nil {
+		t.Fatalf("create org key: %d %s", code, body)
+	}
+	k, err := f.store.FindAPIKey(context.Background(), relay.HashAPIKey(m[1]))
+	if err != nil || k.OrgID != "globex" || k.Name != "ci" {
+		t.Fatalf("the key shown is %+v %v", k, err)
+	}
+	if code, _, _ := f.post(c, "/keys/"+k.ID+"/revoke", url.Values{}); code != http.StatusSeeOther {
+		t.Errorf("revoke: %d", code)
+	}
+	if _, err := f.store.FindAPIKey(context.Background(), k.Hash); relay.ErrorCode(err) != relay.ENOTFOUND {
+		t.Errorf("the revoked key is still stored: %v", err)
+	}
+
+	code, _, body = f.post(c, "/destinations", url.Values{"name": {"app"}, "url": {"https://app.example/hook"}, "providers": {"github, linear"}})
+	if code != http.StatusOK || !strings.Contains(body, "whsec_") {
+		t.Fatalf("create destination: %d %s", code, body)
+	}
+	ds, _ := f.store.ListDestinations(context.Background())
+	if len(ds) != 1 || strings.Join(ds[0].Providers, ",") != "github,linear" {
+		t.Fatalf("destinations %+v", ds)
+	}
+	secret := ds[0].Secret
+	if code, _, body := f.post(c, "/destinations/"+ds[0].ID, url.Values{"url": {"https://app.example/v2"}, "max_concurrency": {"4"}}); code != http.StatusSeeOther {
+		t.Fatalf("edit destination: %d %s", code, body)
+	}
+	if code, _, _ := f.post(c, "/destinations/"+ds[0].ID+"/disabled", url.Values{"disabled": {"true"}}); code != http.StatusSeeOther {
+		t.Fatalf("disable destination: %d", code)
+	}
+	got, _ := f.store.GetDestination(context.Background(), ds[0].ID)
+	if got.URL != "https://app.example/v2" || got.MaxConcurrency != 4 || len(got.Providers) != 0 || !got.Disabled || got.Secret != secret {
+		t.Errorf("after edit and disable: %+v", got)
+	}
+
+	// An org key can do none of it.
+	o := f.browser()
+	f.signIn(o, "acme")
+	for _, path := range []string{"/orgs", "/orgs/acme/api-keys", "/destinations", "/destinations/" + ds[0].ID, "/deliveries/replay-dead"} {
+		if code, _, _ := f.post(o, path, url.Values{"id": {"x"}, "name": {"x"}, "url": {"https://x.example"}}); code != http.StatusForbidden {
+			t.Errorf("an org key posting to %s: %d, want 403", path, code)
+		}
+	}
+	if code, _, _ := f.post(o, "/keys/"+f.keyIDs["admin-1"]+"/revoke", url.Values{}); code != http.StatusNotFound {
+		t.Errorf("an org key revoking an admin key: %d, want 404", code)
 	}
 }
