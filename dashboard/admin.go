@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -26,11 +27,50 @@ type stat struct {
 
 // overviewView is the Overview page's data.
 type overviewView struct {
+	Hourly     []hourBar // events accepted in each of the last 24 hours, oldest first
+	HourlyMax  int
 	Windows    []window
 	QueueDepth int
 	Paused     []*relay.Destination
 	Rejected   []stat // by reason, since this process started
 	Duplicates int
+}
+
+// hourBar is one hour's bar of the Overview's accepted-events chart
+// (a 24×60 SVG viewBox: X from the hour, Y and H from its count).
+type hourBar struct {
+	Hour  time.Time
+	N     int
+	X     int
+	Y     int
+	H     int
+	Label string
+}
+
+// hourly counts events per hour over the 24 hours before now, oldest first.
+func hourly(events []*relay.Event, now time.Time) (bars []hourBar, most int) {
+	start := now.Truncate(time.Hour).Add(-23 * time.Hour)
+	bars = make([]hourBar, 24)
+	for _, e := range events {
+		if i := int(e.ReceivedAt.Sub(start) / time.Hour); i >= 0 && i < 24 {
+			bars[i].N++
+		}
+	}
+	for i := range bars {
+		most = max(most, bars[i].N)
+	}
+	for i := range bars {
+		b := &bars[i]
+		b.Hour = start.Add(time.Duration(i) * time.Hour)
+		b.X = i * 10
+		b.H = b.N * 58 / max(most, 1)
+		if b.N > 0 {
+			b.H = max(b.H, 2)
+		}
+		b.Y = 60 - b.H
+		b.Label = fmt.Sprintf("%s: %d", b.Hour.Format("15:04"), b.N)
+	}
+	return bars, most
 }
 
 type window struct {
@@ -46,10 +86,14 @@ func (d *Dashboard) handleOverview(w http.ResponseWriter, r *http.Request, s *se
 		span time.Duration
 	}{{"Last hour", time.Hour}, {"Last day", 24 * time.Hour}} {
 		since := now.Add(-win.span)
-		accepted, capped, err := d.countEvents(r, relay.EventFilter{Since: since, OrgID: s.key.OrgID})
+		events, capped, err := d.readEvents(r, relay.EventFilter{Since: since, OrgID: s.key.OrgID})
 		if err != nil {
 			d.fail(w, r, s, err)
 			return
+		}
+		accepted := len(events)
+		if win.span == 24*time.Hour {
+			v.Hourly, v.HourlyMax = hourly(events, now)
 		}
 		stats := []stat{{Label: "accepted", N: accepted, Capped: capped}}
 		for _, st := range []string{relay.DeliverySucceeded, relay.DeliveryRetrying, relay.DeliveryDead} {
@@ -96,20 +140,20 @@ func scale(stats []stat) []stat {
 	return stats
 }
 
-// countEvents counts events matching f, up to countCap.
-func (d *Dashboard) countEvents(r *http.Request, f relay.EventFilter) (n int, capped bool, err error) {
+// readEvents returns the events matching f, newest first, up to countCap.
+func (d *Dashboard) readEvents(r *http.Request, f relay.EventFilter) (events []*relay.Event, capped bool, err error) {
 	f.Limit = 1000
 	for {
 		page, err := d.deps.Store.ListEvents(r.Context(), f)
 		if err != nil {
-			return 0, false, err
+			return nil, false, err
 		}
-		n += len(page.Items)
+		events = append(events, page.Items...)
 		if page.Next == "" {
-			return n, false, nil
+			return events, false, nil
 		}
-		if n >= countCap {
-			return n, true, nil
+		if len(events) >= countCap {
+			return events, true, nil
 		}
 		f.Cursor = page.Next
 	}

@@ -367,6 +367,9 @@ var funcs = template.FuncMap{
 		return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(of))
 	},
 	"join": strings.Join,
+	"dur": func(d relay.Duration) string {
+		return time.Duration(d).Round(time.Millisecond / 10).String()
+	},
 	"list": func(s ...string) []string { return s },
 	"add":  func(a, b int) int { return a + b },
 }
