@@ -427,3 +427,44 @@ func TestOrgsKeysAndDestinationsFromTheDashboard(t *testing.T) {
 		t.Errorf("an org key revoking an admin key: %d, want 404", code)
 	}
 }
+
+func TestSignInFromAnotherSiteIsRefused(t *testing.T) {
+	f := newFixture(t, dashboard.Config{})
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/signin", strings.NewReader(url.Values{"api_key": {f.keys["admin-1"]}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err := f.browser().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Set-Cookie") != "" {
+		t.Errorf("a cross-site sign-in answered %d with cookie %q", resp.StatusCode, resp.Header.Get("Set-Cookie"))
+	}
+}
+
+func TestEventsPageByPage(t *testing.T) {
+	f := newFixture(t, dashboard.Config{})
+	var ids []string
+	for range 55 {
+		ids = append(ids, f.insertEvent("github", "", nil, `{}`).ID)
+	}
+	c := f.browser()
+	f.signIn(c, "admin-1")
+	_, body := f.get(c, "/events?provider=github")
+	m := regexp.MustCompile(`href="(/events\?[^"]*cursor=[^"]+)">Older events`).FindStringSubmatch(body)
+	if m == nil || !strings.Contains(body, ids[54]) || strings.Contains(body, ids[0]) {
+		t.Fatalf("first page (no link to older events, or the wrong events):\n%s", body)
+	}
+	if !strings.Contains(body, `data-live="/events/rows?provider=github"`) {
+		t.Errorf("the first page does not poll for new events with its filters")
+	}
+	_, body = f.get(c, strings.ReplaceAll(m[1], "&amp;", "&"))
+	if !strings.Contains(body, ids[0]) || strings.Contains(body, ids[54]) || strings.Contains(body, "data-live") {
+		t.Errorf("second page shows the wrong events or polls:\n%s", body)
+	}
+	_, rows := f.get(c, "/events/rows?provider=github&after="+ids[52])
+	if strings.Count(rows, "<tr") != 2 || !strings.Contains(rows, ids[53]) || !strings.Contains(rows, ids[54]) {
+		t.Errorf("rows after %s: %s", ids[52], rows)
+	}
+}

@@ -82,10 +82,19 @@ func (d *Dashboard) handleSignInPage(w http.ResponseWriter, r *http.Request) {
 	d.render(w, r, nil, http.StatusOK, "signin", "Sign in", nil)
 }
 
-// handleSignIn checks the API key and starts a session. The form needs no
-// CSRF token: it changes nothing but the browser's own cookie, which
-// SameSite=Strict keeps from other sites' requests anyway.
+// handleSignIn checks the API key and starts a session. The form has no
+// CSRF token (there is no session yet to bind one to): a cross-site POST
+// is refused by its Origin instead.
 func (d *Dashboard) handleSignIn(w http.ResponseWriter, r *http.Request) {
+	// Another site's form must not sign the browser in (with the other
+	// site's key, to see what the person then does): browsers name the
+	// origin of a form's POST.
+	if o := r.Header.Get("Origin"); o != "" {
+		if u, err := url.Parse(o); err != nil || u.Host != r.Host {
+			http.Error(w, "Sign in from Relay's own sign-in page.", http.StatusForbidden)
+			return
+		}
+	}
 	key := strings.TrimSpace(r.PostFormValue("api_key"))
 	k, err := d.deps.Store.FindAPIKey(r.Context(), relay.HashAPIKey(key))
 	if key == "" || relay.ErrorCode(err) == relay.ENOTFOUND {
@@ -351,14 +360,16 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04:05Z")
 	},
 	"q": func(v url.Values, k string) string { return v.Get(k) },
-	"withq": func(v url.Values, k, val string) string {
+	// withq returns the path with the query v, k set to val: a URL every
+	// part of which is query-escaped here.
+	"withq": func(path string, v url.Values, k, val string) template.URL {
 		c := url.Values{}
 		for kk, vv := range v {
 			c[kk] = vv
 		}
 		c.Del("flash")
 		c.Set(k, val)
-		return c.Encode()
+		return template.URL(path + "?" + c.Encode())
 	},
 	"pct": func(n, of int) string {
 		if of == 0 {
