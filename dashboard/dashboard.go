@@ -121,7 +121,8 @@ func New(deps Deps, cfg Config, logger *slog.Logger, now func() time.Time) (*Das
 func (d *Dashboard) Handler(api http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	files := http.StripPrefix("/static/", http.FileServerFS(static))
+	mux.Handle("GET /static/{file}", files) // files only: no directory listing
 	mux.HandleFunc("GET /signin", d.handleSignInPage)
 	mux.HandleFunc("POST /signin", d.handleSignIn)
 	page := func(pattern string, h func(http.ResponseWriter, *http.Request, *session)) {

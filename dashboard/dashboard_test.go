@@ -468,3 +468,14 @@ func TestEventsPageByPage(t *testing.T) {
 		t.Errorf("rows after %s: %s", ids[52], rows)
 	}
 }
+
+func TestStaticFilesAreServedWithoutAListing(t *testing.T) {
+	f := newFixture(t, dashboard.Config{})
+	c := f.browser()
+	if code, body := f.get(c, "/static/live.js"); code != http.StatusOK || !strings.Contains(body, "data-live") {
+		t.Errorf("live.js: %d", code)
+	}
+	if code, body := f.get(c, "/static/"); code == http.StatusOK && strings.Contains(body, "app.css") {
+		t.Errorf("/static/ lists the files")
+	}
+}

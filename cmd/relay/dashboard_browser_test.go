@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
@@ -244,6 +246,19 @@ destinations:
 	if text := get(t, globex, "read the page", chromedp.Text(chromedp.CSS("main"))); strings.Contains(text, "dash-xss-1") || strings.Contains(text, "window.__xss") {
 		t.Errorf("globex opened acme's event: %s", text)
 	}
+	// With JavaScript off the pages still read (and forms still post).
+	noJS := tab(t, browser)
+	do(t, noJS, "turn JavaScript off", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		return err
+	}))
+	signIn(t, noJS, base, testAdminKey)
+	do(t, noJS, "Events without JavaScript", chromedp.Navigate(base+"/events"), chromedp.WaitVisible(chromedp.CSS(row)),
+		chromedp.Click(chromedp.CSS(row+` a.mono`)), chromedp.WaitVisible(chromedp.ID("payload")))
+	if n := get(t, noJS, "count attempts without JavaScript", chromedp.Text(chromedp.CSS(".delivery .hint"))); !strings.Contains(n, "2 attempt(s)") {
+		t.Errorf("without JavaScript the event shows %q, want its 2 attempts", n)
+	}
+
 	do(t, globex, "globex's Destinations", chromedp.Navigate(base+"/destinations"))
 	if text := get(t, globex, "read the page", chromedp.Text(chromedp.CSS("main"))); strings.Contains(text, sink.URL) {
 		t.Errorf("an org key sees the destinations page: %s", text)
