@@ -11,7 +11,7 @@ import (
 )
 
 // handleConnect starts a provider's normal connect flow for an org and
-// sends the browser to its start link; the flow ends back on the
+// leads the browser to its start link; the flow ends back on the
 // Connections page.
 func (d *Dashboard) handleConnect(w http.ResponseWriter, r *http.Request, s *session) {
 	if d.deps.ConnSvc == nil {
@@ -28,7 +28,11 @@ func (d *Dashboard) handleConnect(w http.ResponseWriter, r *http.Request, s *ses
 		d.fail(w, r, s, err)
 		return
 	}
-	http.Redirect(w, r, start, http.StatusSeeOther)
+	// A page that leads on, not a redirect: the page's policy limits where
+	// forms may go (form-action 'self'), and that covers the redirects that
+	// follow a form's POST, while the flow goes on to the provider's site.
+	d.render(w, r, s, http.StatusOK, "connect", "Connect "+r.PostFormValue("provider"),
+		struct{ Provider, StartURL string }{r.PostFormValue("provider"), start})
 }
 
 func (d *Dashboard) handleStartBackfill(w http.ResponseWriter, r *http.Request, s *session) {

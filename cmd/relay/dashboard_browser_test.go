@@ -33,11 +33,15 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-// newChromium starts a headless Chromium with a fresh profile and returns a
-// context for its first tab; the browser is closed when the test ends.
-func newChromium(t *testing.T) context.Context {
+// newChromium starts a headless Chromium with a fresh profile, which
+// reaches publicHost (Relay's public URL's host, plain HTTP) at addr, as DNS
+// and a proxy would; it returns a context for its first tab, and the browser
+// is closed when the test ends.
+func newChromium(t *testing.T, publicHost, addr string) context.Context {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
+		chromedp.Flag("host-resolver-rules", "MAP "+publicHost+" "+addr),
+		chromedp.Flag("disable-features", "HttpsUpgrades,HttpsFirstBalancedModeAutoEnable"),
 		chromedp.ExecPath(chromiumPath(t)),
 		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
@@ -122,7 +126,6 @@ const xssTitle = `<script>window.__xss=1;alert(1)</script>"><img src=x onerror="
 // new attempt; a POST without the CSRF token is refused; org keys see only
 // their org.
 func TestDashboardInBrowser(t *testing.T) {
-	browser := newChromium(t)
 	shots, err := os.MkdirTemp("", "relay-dashboard-screenshots-")
 	if err != nil {
 		t.Fatal(err)
@@ -134,6 +137,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	sink := newCollector(t)
 	relayP := startRelay(t, fmt.Sprintf(`
 admin_api_key: %q
+public_url: http://relay.example
 connect: {allowed_return_origins: ["https://app.example"]}
 log_level: warn
 providers:
@@ -143,8 +147,11 @@ providers:
 destinations:
   - {name: app, url: %q, secret: %q}
 `, testAdminKey, testGitHub, githubAppYAML(sim), sink.URL, testDestination), nil)
-	base := relayP.url
-	if !strings.Contains(relayP.stdout.String(), "Dashboard: "+base+"/") {
+	base := relayP.url // for the API and webhooks
+	// The browser uses Relay's public URL, where connect flows return.
+	const pub = "http://relay.example"
+	browser := newChromium(t, "relay.example", strings.TrimPrefix(base, "http://"))
+	if !strings.Contains(relayP.stdout.String(), "Dashboard: "+base+"/") { // the address it listens on
 		t.Errorf("start-up output does not print the dashboard's URL:\n%s", relayP.stdout)
 	}
 	keyOf := map[string]string{}
@@ -160,11 +167,29 @@ destinations:
 		}
 		keyOf[org] = k.Key
 	}
-	connectGitHub(t, base, testAdminKey, "acme", sim, 4242)
-
 	admin := tab(t, browser)
-	signIn(t, admin, base, testAdminKey)
-	do(t, admin, "open Events", chromedp.Navigate(base+"/events"), chromedp.WaitReady(chromedp.ID("event-rows")))
+	signIn(t, admin, pub, testAdminKey)
+
+	// Connect from the dashboard: the normal flow, through the provider's
+	// install page (which installs at once), back to the Connections page.
+	connect := func(org string, installation int64, repo string) {
+		t.Helper()
+		sim.SetSetupURL(pub+"/oauth/github/callback", installation, "install")
+		do(t, admin, "connect "+org+"'s GitHub", chromedp.Navigate(pub+"/connections"),
+			chromedp.SetValue(chromedp.CSS(`select[name=org]`), org), chromedp.Click(chromedp.ID("connect")))
+		waitUntil(t, "the connect flow back on Connections", func() bool {
+			return strings.HasPrefix(get(t, admin, "where the browser is", chromedp.Location()), pub+"/connections?")
+		})
+		do(t, admin, "see the result", chromedp.WaitVisible(chromedp.CSS(".flash")))
+		if flash := get(t, admin, "read the result", chromedp.Text(chromedp.CSS(".flash"))); !strings.Contains(flash, "Connected: con_") {
+			t.Errorf("after the connect flow the dashboard says %q", flash)
+		}
+		if text := get(t, admin, "read Connections", chromedp.Text(chromedp.CSS("main"))); !strings.Contains(text, "Org "+org) || !strings.Contains(text, repo) {
+			t.Errorf("Connections does not show %s's new connection:\n%s", org, text)
+		}
+	}
+	connect("acme", 4242, "octo-org/hello")
+	do(t, admin, "open Events", chromedp.Navigate(pub+"/events"), chromedp.WaitReady(chromedp.ID("event-rows")))
 
 	// A webhook sent now shows up on the open Events page by itself.
 	var buf bytes.Buffer
@@ -224,25 +249,27 @@ destinations:
 		t.Errorf("the sink received %d deliveries, want 2 (the first and the replay)", n)
 	}
 
-	do(t, admin, "open Overview", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.ID("queue-depth")))
+	do(t, admin, "open Overview", chromedp.Navigate(pub+"/"), chromedp.WaitVisible(chromedp.ID("queue-depth")))
 	screenshot(t, admin, shots, "overview")
-	do(t, admin, "open Connections", chromedp.Navigate(base+"/connections"), chromedp.WaitVisible(chromedp.CSS("main table")))
+	sim.AddInstallation(simulator.GitHubInstallation{ID: 5151, Login: "globex-gh",
+		Repos: []simulator.GitHubRepo{{ID: 77, FullName: "globex-gh/site"}}})
+	connect("globex", 5151, "globex-gh/site")
 	screenshot(t, admin, shots, "connections")
-	do(t, admin, "phone width", chromedp.EmulateViewport(390, 844), chromedp.Navigate(base+"/events"),
+	do(t, admin, "phone width", chromedp.EmulateViewport(390, 844), chromedp.Navigate(pub+"/events"),
 		chromedp.WaitVisible(chromedp.CSS(row)))
 	screenshot(t, admin, shots, "events-phone")
 
 	// Org keys: acme sees its event; globex sees neither it nor admin pages.
 	acme := tab(t, browser)
-	signIn(t, acme, base, keyOf["acme"])
-	do(t, acme, "acme's Events", chromedp.Navigate(base+"/events"), chromedp.WaitVisible(chromedp.CSS(row)))
+	signIn(t, acme, pub, keyOf["acme"])
+	do(t, acme, "acme's Events", chromedp.Navigate(pub+"/events"), chromedp.WaitVisible(chromedp.CSS(row)))
 	globex := tab(t, browser)
-	signIn(t, globex, base, keyOf["globex"])
-	do(t, globex, "globex's Events", chromedp.Navigate(base+"/events"), chromedp.WaitReady(chromedp.ID("event-rows")))
+	signIn(t, globex, pub, keyOf["globex"])
+	do(t, globex, "globex's Events", chromedp.Navigate(pub+"/events"), chromedp.WaitReady(chromedp.ID("event-rows")))
 	if rows := get(t, globex, "count globex's events", chromedp.Evaluate[int](`document.querySelectorAll("#event-rows tr").length`)); rows != 0 {
 		t.Errorf("globex's Events page lists %d events of other orgs", rows)
 	}
-	do(t, globex, "globex opens acme's event", chromedp.Navigate(base+"/events/"+accepted.ID))
+	do(t, globex, "globex opens acme's event", chromedp.Navigate(pub+"/events/"+accepted.ID))
 	if text := get(t, globex, "read the page", chromedp.Text(chromedp.CSS("main"))); strings.Contains(text, "dash-xss-1") || strings.Contains(text, "window.__xss") {
 		t.Errorf("globex opened acme's event: %s", text)
 	}
@@ -252,14 +279,14 @@ destinations:
 		_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
 		return err
 	}))
-	signIn(t, noJS, base, testAdminKey)
-	do(t, noJS, "Events without JavaScript", chromedp.Navigate(base+"/events"), chromedp.WaitVisible(chromedp.CSS(row)),
+	signIn(t, noJS, pub, testAdminKey)
+	do(t, noJS, "Events without JavaScript", chromedp.Navigate(pub+"/events"), chromedp.WaitVisible(chromedp.CSS(row)),
 		chromedp.Click(chromedp.CSS(row+` a.mono`)), chromedp.WaitVisible(chromedp.ID("payload")))
 	if n := get(t, noJS, "count attempts without JavaScript", chromedp.Text(chromedp.CSS(".delivery .hint"))); !strings.Contains(n, "2 attempt(s)") {
 		t.Errorf("without JavaScript the event shows %q, want its 2 attempts", n)
 	}
 
-	do(t, globex, "globex's Destinations", chromedp.Navigate(base+"/destinations"))
+	do(t, globex, "globex's Destinations", chromedp.Navigate(pub+"/destinations"))
 	if text := get(t, globex, "read the page", chromedp.Text(chromedp.CSS("main"))); strings.Contains(text, sink.URL) {
 		t.Errorf("an org key sees the destinations page: %s", text)
 	}
