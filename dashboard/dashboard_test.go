@@ -479,3 +479,33 @@ func TestStaticFilesAreServedWithoutAListing(t *testing.T) {
 		t.Errorf("/static/ lists the files")
 	}
 }
+
+func TestConnectionsRefreshThemselvesWhileABackfillRuns(t *testing.T) {
+	f := newFixture(t, dashboard.Config{})
+	ctx := context.Background()
+	c, err := f.store.PairConnection(ctx, &relay.Connection{OrgID: "acme", Provider: "github", ExternalID: "4242", AccountName: "octo-org",
+		Status: relay.ConnectionActive, CreatedAt: f.now, UpdatedAt: f.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &relay.Backfill{ID: relay.NewID("bf", f.now), ConnectionID: c.ID, OrgID: "acme", Provider: "github", DepthDays: 7,
+		EntityTypes: []string{"issues"}, Since: f.now.AddDate(0, 0, -7), Status: relay.BackfillRunning, CreatedAt: f.now}
+	task := &relay.BackfillTask{ID: relay.NewID("bft", f.now), ResourceID: "r1", ResourceName: "octo-org/hello", EntityType: "issues", Status: relay.TaskRunning}
+	if _, _, err := f.store.CreateBackfill(ctx, b, []*relay.BackfillTask{task}); err != nil {
+		t.Fatal(err)
+	}
+	br := f.browser()
+	f.signIn(br, "acme")
+	_, body := f.get(br, "/connections")
+	if !strings.Contains(body, `id="connections-live" data-refresh="/connections"`) || !strings.Contains(body, "issues octo-org/hello: ") ||
+		!strings.Contains(body, `/backfills/`+b.ID+`/cancel"`) {
+		t.Errorf("a running backfill's connection page does not refresh itself, show its task, or offer to cancel:\n%s", body)
+	}
+	if err := f.store.UpdateBackfillTask(ctx, task.ID, relay.TaskDone, "", false, f.now); err != nil {
+		t.Fatal(err)
+	}
+	_, body = f.get(br, "/connections")
+	if strings.Contains(body, "data-refresh") || !strings.Contains(body, "s-completed") {
+		t.Errorf("a finished backfill's page still refreshes, or does not say it completed:\n%s", body)
+	}
+}

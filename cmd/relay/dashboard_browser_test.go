@@ -254,6 +254,15 @@ destinations:
 	sim.AddInstallation(simulator.GitHubInstallation{ID: 5151, Login: "globex-gh",
 		Repos: []simulator.GitHubRepo{{ID: 77, FullName: "globex-gh/site"}}})
 	connect("globex", 5151, "globex-gh/site")
+	// A backfill started here shows its tasks and its end on Connections
+	// (which refreshes itself while one runs).
+	do(t, admin, "start acme's backfill", chromedp.Navigate(pub+"/connections"),
+		chromedp.Click(chromedp.CSS(`section:nth-of-type(2) form[action$="/backfills"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(".flash")))
+	do(t, admin, "see the backfill complete", chromedp.WaitVisible(chromedp.CSS(`.backfill .status.s-completed`)))
+	if text := get(t, admin, "read the backfill", chromedp.Text(chromedp.CSS(".backfill"))); !strings.Contains(text, "done") {
+		t.Errorf("the backfill's tasks are not shown: %q", text)
+	}
 	screenshot(t, admin, shots, "connections")
 	do(t, admin, "phone width", chromedp.EmulateViewport(390, 844), chromedp.Navigate(pub+"/events"),
 		chromedp.WaitVisible(chromedp.CSS(row)))
