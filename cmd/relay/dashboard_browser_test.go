@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/relayhq/relay/simulator"
+	"github.com/relayhq/relay/storetest"
 )
 
 // chromiumPath returns the Chromium (or Chrome) binary the browser tests
@@ -125,7 +126,15 @@ const xssTitle = `<script>window.__xss=1;alert(1)</script>"><img src=x onerror="
 // a reload, open it (an XSS payload renders as text), replay it and see the
 // new attempt; a POST without the CSRF token is refused; org keys see only
 // their org.
-func TestDashboardInBrowser(t *testing.T) {
+func TestDashboardInBrowser(t *testing.T) { testDashboardInBrowser(t, nil) }
+
+// The same on PostgreSQL.
+func TestDashboardInBrowserPostgres(t *testing.T) {
+	testDashboardInBrowser(t, map[string]string{"RELAY_DATABASE_URL": storetest.PostgresSchemaURL(t)})
+}
+
+func testDashboardInBrowser(t *testing.T, env map[string]string) {
+	chromiumPath(t) // skip before starting anything when there is no browser
 	shots, err := os.MkdirTemp("", "relay-dashboard-screenshots-")
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +155,7 @@ providers:
 %s
 destinations:
   - {name: app, url: %q, secret: %q}
-`, testAdminKey, testGitHub, githubAppYAML(sim), sink.URL, testDestination), nil)
+`, testAdminKey, testGitHub, githubAppYAML(sim), sink.URL, testDestination), env)
 	base := relayP.url // for the API and webhooks
 	// The browser uses Relay's public URL, where connect flows return.
 	const pub = "http://relay.example"
