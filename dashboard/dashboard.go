@@ -51,7 +51,11 @@ type Connections interface {
 
 // Backfills is the backfill service, as the dashboard drives it.
 type Backfills interface {
-	Start(ctx context.Context, connectionID, orgID string, depthDays int, entityTypes []string) (*relay.Backfill, bool, error)
+	// Start starts a backfill of the connection (0 days and no entity
+	// types mean the configured defaults); created is false when an
+	// active one with the same parameters is returned instead.
+	Start(ctx context.Context, connectionID, orgID string, depthDays int, entityTypes []string) (b *relay.Backfill, created bool, err error)
+	// Cancel cancels an active backfill of the connection.
 	Cancel(ctx context.Context, connectionID, backfillID, orgID string) (*relay.Backfill, error)
 }
 
@@ -117,7 +121,10 @@ func New(deps Deps, cfg Config, logger *slog.Logger, now func() time.Time) (*Das
 }
 
 // Handler returns the dashboard's pages in front of api: requests for a
-// dashboard path are answered here, every other one by api.
+// dashboard path are answered here, every other one by api. Errors are
+// pages: 303 to sign-in without a session, 403 for a POST without the
+// session's CSRF token or for what the key may not do, 404 for what it
+// may not see.
 func (d *Dashboard) Handler(api http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
