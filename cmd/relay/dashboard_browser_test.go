@@ -265,8 +265,8 @@ destinations:
 	connect("globex", 5151, "globex-gh/site")
 	// A backfill started here shows its tasks and its end on Connections
 	// (which refreshes itself while one runs).
-	do(t, admin, "start acme's backfill", chromedp.Navigate(pub+"/connections"),
-		chromedp.Click(chromedp.CSS(`section:nth-of-type(2) form[action$="/backfills"] button`)),
+	do(t, admin, "start a backfill", chromedp.Navigate(pub+"/connections"),
+		chromedp.Click(chromedp.CSS(`tr[data-connection]:last-child form[action$="/backfills"] button`)),
 		chromedp.WaitVisible(chromedp.CSS(".flash")))
 	do(t, admin, "see the backfill complete", chromedp.WaitVisible(chromedp.CSS(`.backfill .status.s-completed`)))
 	if text := get(t, admin, "read the backfill", chromedp.Text(chromedp.CSS(".backfill"))); !strings.Contains(text, "done") {
