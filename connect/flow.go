@@ -96,11 +96,12 @@ func hashHex(s string) string {
 }
 
 // returnOrigins returns the allowed return origins, normalised: the
-// configured ones, or PublicURL's alone when none are.
+// configured ones and PublicURL's, since a flow started from Relay's own
+// dashboard returns to Relay.
 func returnOrigins(cfg Config) []string {
 	list := cfg.AllowedReturnOrigins
-	if len(list) == 0 && cfg.PublicURL != "" {
-		list = []string{cfg.PublicURL}
+	if cfg.PublicURL != "" {
+		list = append(list[:len(list):len(list)], cfg.PublicURL)
 	}
 	var out []string
 	for _, o := range list {

@@ -212,8 +212,12 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		relayhttp.Config{MaxBodyBytes: cfg.Ingest.MaxBodyBytes, SecureCookies: strings.HasPrefix(cfg.BaseURL(), "https://"),
 			RotationOverlap: time.Duration(cfg.Delivery.RotationOverlap)},
 		relayhttp.WithConnections(store, conns), relayhttp.WithBackfills(svc.backfills), relayhttp.WithConnectSessions(conns))
+	dash, err := newDashboard(cfg, store, svc, srcs, now, logger)
+	if err != nil {
+		return err
+	}
 	svc.resume(ctx, logger)
-	return serveHTTP(ctx, cfg, server, pipeline, engine, srcs, kind, owner, stdout, logger)
+	return serveHTTP(ctx, cfg, dash.Handler(server), pipeline, engine, srcs, kind, owner, stdout, logger)
 }
 
 // startCPUProfile writes a CPU profile to path until the returned stop is
@@ -333,6 +337,7 @@ func serveHTTP(ctx context.Context, cfg *config.Config, handler http.Handler, pi
 	logger.Info("relay started", "addr", ln.Addr().String(), "database", kind, "replica", owner,
 		"version", relay.Version, "webhooks", names)
 	fmt.Fprintf(stdout, "Relay %s listening on http://%s (database: %s)\n", relay.Version, ln.Addr(), kind)
+	fmt.Fprintf(stdout, "Dashboard: http://%s/ (sign in with an API key)\n", ln.Addr())
 	if len(names) == 0 {
 		fmt.Fprintln(stdout, "No provider or source is configured yet: set e.g. RELAY_PROVIDERS_GITHUB_WEBHOOK_SECRET (see README).")
 	}
