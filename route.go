@@ -62,12 +62,13 @@ func (rs Routes) ForRelease(orgID string) []*Destination {
 }
 
 // PlanEvent returns the item that stores e with its deliveries: one
-// pending delivery to each of dsts, from the event's source, due now.
+// pending delivery to each of dsts, from the event's source, due now,
+// carrying the destination's order key for e.
 func PlanEvent(e *Event, dsts []*Destination, now time.Time) *IngestItem {
 	it := &IngestItem{Event: e, Deliveries: make([]*Delivery, len(dsts))}
 	for i, d := range dsts {
 		it.Deliveries[i] = &Delivery{ID: NewID("dlv", now), EventID: e.ID, DestinationID: d.ID,
-			Status: DeliveryPending, Source: e.Source, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
+			Status: DeliveryPending, Source: e.Source, OrderKey: d.OrderKey(e), NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
 	}
 	return it
 }
@@ -75,7 +76,9 @@ func PlanEvent(e *Event, dsts []*Destination, now time.Time) *IngestItem {
 // LeaseTo has the item's deliveries written leased to owner until until,
 // so that the replica storing them can send them at once without a claim.
 // The store makes them due again at until, as a claim does: only a
-// lease that runs out hands them to someone else.
+// lease that runs out hands them to someone else. Ordered deliveries
+// (Delivery.Ordered) are written unleased whatever the item says: their
+// turn is decided by ClaimDue only.
 func (it *IngestItem) LeaseTo(owner string, until time.Time) {
 	it.LeaseOwner, it.LeaseUntil = owner, until
 }

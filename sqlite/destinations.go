@@ -12,7 +12,7 @@ import (
 )
 
 const destinationColumns = `id, name, url, secret, providers, event_types, org_id, max_concurrency, timeout_ms,
-	disabled, disabled_reason, paused_until, created_at, updated_at, secret_key_id, secret_sealed`
+	disabled, disabled_reason, paused_until, created_at, updated_at, secret_key_id, secret_sealed, ordering, on_dead`
 
 // scanDestination reads a destination row, opening its secret with sealer:
 // destinations are opened when loaded (listed for routing, or once per
@@ -24,7 +24,7 @@ func scanDestination(row scanner, sealer relay.Sealer) (*relay.Destination, erro
 	var secret relay.StoredSecret
 	if err := row.Scan(&d.ID, &d.Name, &d.URL, &secret.Clear, &providers, &eventTypes, &d.OrgID, &d.MaxConcurrency,
 		&timeoutMS, &d.Disabled, &d.DisabledReason, &paused, &created, &updated,
-		&secret.Sealed.KeyID, &secret.Sealed.Ciphertext); err != nil {
+		&secret.Sealed.KeyID, &secret.Sealed.Ciphertext, &d.Ordering, &d.OnDead); err != nil {
 		return nil, err
 	}
 	var err error
@@ -63,10 +63,10 @@ func (s *Store) CreateDestination(ctx context.Context, d *relay.Destination) err
 		return fmt.Errorf("sqlite: create destination: %w", err)
 	}
 	_, err = s.writer.ExecContext(ctx, `INSERT INTO destinations (`+destinationColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.ID, d.Name, d.URL, secret.Clear, jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes), d.OrgID, d.MaxConcurrency,
 		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.PausedUntil), ms(d.CreatedAt), ms(d.UpdatedAt),
-		secret.Sealed.KeyID, secret.Sealed.Ciphertext)
+		secret.Sealed.KeyID, secret.Sealed.Ciphertext, d.Ordering, d.OnDead)
 	if isUnique(err) {
 		return relay.Errorf(relay.ECONFLICT, "a destination named %q exists", d.Name)
 	} else if err != nil {
@@ -87,11 +87,11 @@ func (s *Store) UpdateDestination(ctx context.Context, d *relay.Destination) err
 		secret_key_id = CASE WHEN ? THEN secret_key_id ELSE ? END,
 		secret_sealed = CASE WHEN ? THEN secret_sealed ELSE ? END,
 		providers = ?, event_types = ?, org_id = ?,
-		max_concurrency = ?, timeout_ms = ?, disabled = ?, disabled_reason = ?, updated_at = ?
+		max_concurrency = ?, timeout_ms = ?, disabled = ?, disabled_reason = ?, updated_at = ?, ordering = ?, on_dead = ?
 		WHERE id = ? AND deleted_at IS NULL`,
 		d.Name, d.URL, keep, secret.Clear, keep, secret.Sealed.KeyID, keep, secret.Sealed.Ciphertext,
 		jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes), d.OrgID, d.MaxConcurrency,
-		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.UpdatedAt), d.ID)
+		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.UpdatedAt), d.Ordering, d.OnDead, d.ID)
 	if isUnique(err) {
 		return relay.Errorf(relay.ECONFLICT, "a destination named %q exists", d.Name)
 	} else if err != nil {
@@ -124,10 +124,10 @@ func (s *Store) UpsertDestination(ctx context.Context, d *relay.Destination) err
 			break
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO destinations (`+destinationColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.ID, d.Name, d.URL, secret.Clear, jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes), d.OrgID, d.MaxConcurrency,
 			time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.PausedUntil), ms(d.CreatedAt), ms(d.UpdatedAt),
-			secret.Sealed.KeyID, secret.Sealed.Ciphertext)
+			secret.Sealed.KeyID, secret.Sealed.Ciphertext, d.Ordering, d.OnDead)
 	case err == nil:
 		d.ID, d.CreatedAt = id, fromMS(created)
 		// Sealed only now: the secret is bound to the id of the row kept.
@@ -135,9 +135,10 @@ func (s *Store) UpsertDestination(ctx context.Context, d *relay.Destination) err
 			break
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE destinations SET url = ?, secret = ?, secret_key_id = ?, secret_sealed = ?,
-			providers = ?, event_types = ?, org_id = ?, max_concurrency = ?, timeout_ms = ?, updated_at = ? WHERE id = ?`,
+			providers = ?, event_types = ?, org_id = ?, max_concurrency = ?, timeout_ms = ?, updated_at = ?,
+			ordering = ?, on_dead = ? WHERE id = ?`,
 			d.URL, secret.Clear, secret.Sealed.KeyID, secret.Sealed.Ciphertext, jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes),
-			d.OrgID, d.MaxConcurrency, time.Duration(d.Timeout).Milliseconds(), ms(d.UpdatedAt), id)
+			d.OrgID, d.MaxConcurrency, time.Duration(d.Timeout).Milliseconds(), ms(d.UpdatedAt), d.Ordering, d.OnDead, id)
 	}
 	if err != nil {
 		return fmt.Errorf("sqlite: upsert destination: %w", err)
