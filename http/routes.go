@@ -33,6 +33,7 @@ func (s *Server) routes(mux muxer) {
 	api("PATCH /api/v1/destinations/{id}", s.adminOnly(s.handleUpdateDestination()))
 	api("DELETE /api/v1/destinations/{id}", s.adminOnly(s.handleDeleteDestination()))
 	api("POST /api/v1/destinations/{id}/replay", s.adminOnly(s.handleReplayDead()))
+	api("GET /api/v1/destinations/{id}/blocked-keys", s.adminOnly(s.handleBlockedKeys()))
 
 	conn := func(pattern string, h http.Handler) { api(pattern, s.requireConnections(h)) }
 	conn("POST /api/v1/orgs", s.adminOnly(s.handleCreateOrg()))
