@@ -652,6 +652,7 @@ func (e *Engine) refreshLoop(ctx context.Context) {
 		if n, err := e.store.QueueDepth(rctx); err == nil {
 			e.metrics.QueueDepth.Set(float64(n))
 		}
+		e.sampleBlockedKeys(rctx)
 		cancel()
 	}
 }
