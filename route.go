@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -88,11 +89,14 @@ type HeldEvent struct {
 	ID        string
 	EventType string
 	Source    string
+	// ResourceID and Payload are what ordered destinations key on.
+	ResourceID string
+	Payload    json.RawMessage
 }
 
 // Plan returns the deliveries that releasing held to r's connection
 // creates: one pending delivery to each of r.Destinations the event
-// matches, from the event's source. It sorts held into arrival order (ids
+// matches, from the event's source, with the destination's order key. It sorts held into arrival order (ids
 // are time-ordered) and makes the events due a millisecond apart from
 // r.Now, because claims order a destination's deliveries by due time only.
 func (r HeldRelease) Plan(held []HeldEvent) []*Delivery {
@@ -101,12 +105,14 @@ func (r HeldRelease) Plan(held []HeldEvent) []*Delivery {
 	var out []*Delivery
 	for i, ev := range held {
 		due := now.Add(time.Duration(i) * time.Millisecond)
+		e := &Event{ID: ev.ID, Provider: r.Provider, EventType: ev.EventType, Source: ev.Source, AccountID: r.AccountID,
+			ResourceID: ev.ResourceID, OrgID: r.OrgID, ConnectionID: r.ConnectionID, Payload: ev.Payload}
 		for _, d := range r.Destinations {
 			if !d.Matches(r.Provider, ev.EventType, r.OrgID) {
 				continue
 			}
 			out = append(out, &Delivery{ID: NewID("dlv", now), EventID: ev.ID, DestinationID: d.ID,
-				Status: DeliveryPending, Source: ev.Source, NextAttemptAt: due, CreatedAt: now, UpdatedAt: now})
+				Status: DeliveryPending, Source: ev.Source, OrderKey: d.OrderKey(e), NextAttemptAt: due, CreatedAt: now, UpdatedAt: now})
 		}
 	}
 	return out

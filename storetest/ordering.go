@@ -291,3 +291,34 @@ func testOrderingRoundTrip(t *testing.T, s relay.Store) {
 		t.Fatalf("default ordering %+v (%v)", got, err)
 	}
 }
+
+// testOrderedReleaseHeld: deliveries created when held events are released
+// carry the destination's order key, so they take their place in line.
+func testOrderedReleaseHeld(t *testing.T, s relay.Store) {
+	cs := connStore(t, s)
+	d := orderedDestination(t, s, "ordered-org", "")
+	d.OrgID, d.Secret = "org_a", ""
+	must(t, s.UpdateDestination(ctx, d))
+	byPath := orderedDestination(t, s, "by-path", "")
+	byPath.OrgID, byPath.Ordering, byPath.Secret = "org_a", "$.n", ""
+	must(t, s.UpdateDestination(ctx, byPath))
+	it := item("github", "held-ordered", "issues.opened", "", t0)
+	it.Event.AccountID, it.Event.ResourceID, it.Event.Match = "A", "res-9", relay.MatchUnmatched
+	insert(t, s, it)
+	var payload struct{ N int }
+	must(t, json.Unmarshal(it.Event.Payload, &payload))
+	n, err := cs.ReleaseHeld(ctx, relay.HeldRelease{Provider: "github", AccountID: "A", OrgID: "org_a", ConnectionID: "con_1",
+		Destinations: []*relay.Destination{d, byPath}, Now: t0.Add(time.Minute)})
+	if err != nil || n != 1 {
+		t.Fatalf("released %d %v", n, err)
+	}
+	e, err := s.GetEvent(ctx, it.Event.ID, "")
+	must(t, err)
+	keys := map[string]string{}
+	for _, dl := range e.Deliveries {
+		keys[dl.DestinationID] = dl.OrderKey
+	}
+	if keys[d.ID] != "res-9" || keys[byPath.ID] != fmt.Sprint(payload.N) {
+		t.Fatalf("released deliveries' order keys %v, want res-9 and %d", keys, payload.N)
+	}
+}

@@ -121,6 +121,7 @@ func Run(t *testing.T, open func(t *testing.T) relay.Store) {
 		{"OrderedBlockedKeysRetrying", testOrderedBlockedKeysRetrying},
 		{"OrderedConcurrentClaimers", testOrderedConcurrentClaimers},
 		{"OrderingRoundTrip", testOrderingRoundTrip},
+		{"OrderedReleaseHeld", testOrderedReleaseHeld},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
