@@ -200,9 +200,8 @@ const replaySet = `status = 'pending', source = 'replay', step = 0, next_attempt
 func (s *Store) ReplayEvent(ctx context.Context, eventID, orgID string, newDestinations []string, now time.Time) ([]*relay.Delivery, error) {
 	var out []*relay.Delivery
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var org string
-		err := tx.QueryRow(ctx, `SELECT org_id FROM events WHERE id = $1`, eventID).Scan(&org)
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && orgID != "" && org != orgID) {
+		e, err := scanEvent(tx.QueryRow(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = $1`, eventID))
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && orgID != "" && e.OrgID != orgID) {
 			return relay.Errorf(relay.ENOTFOUND, "event %s not found", eventID)
 		} else if err != nil {
 			return err
@@ -211,10 +210,18 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID, orgID string, newDesti
 			return err
 		}
 		for _, dst := range newDestinations {
+			// The new delivery takes its place in the destination's line.
+			d, err := scanDestination(tx.QueryRow(ctx, `SELECT `+destinationColumns+` FROM destinations
+				WHERE id = $1 AND deleted_at IS NULL`, dst), s.sealer)
+			if errors.Is(err, pgx.ErrNoRows) {
+				continue // deleted meanwhile: it would never be sent to
+			} else if err != nil {
+				return err
+			}
 			if _, err := tx.Exec(ctx, `INSERT INTO deliveries
-				(id, event_id, destination_id, status, source, next_attempt_at, created_at, updated_at)
-				VALUES ($1, $2, $3, 'pending', 'replay', $4, $4, $4) ON CONFLICT (event_id, destination_id) DO NOTHING`,
-				relay.NewID("dlv", now), eventID, dst, now.UTC()); err != nil {
+				(id, event_id, destination_id, status, source, next_attempt_at, created_at, updated_at, order_key)
+				VALUES ($1, $2, $3, 'pending', 'replay', $4, $4, $4, $5) ON CONFLICT (event_id, destination_id) DO NOTHING`,
+				relay.NewID("dlv", now), eventID, dst, now.UTC(), d.OrderKey(e)); err != nil {
 				return err
 			}
 		}

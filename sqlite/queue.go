@@ -197,9 +197,8 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID, orgID string, newDesti
 		return nil, fmt.Errorf("sqlite: replay event: %w", err)
 	}
 	defer tx.Rollback()
-	var org string
-	err = tx.QueryRowContext(ctx, `SELECT org_id FROM events WHERE id = ?`, eventID).Scan(&org)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && orgID != "" && org != orgID) {
+	e, err := scanEvent(tx.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = ?`, eventID))
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && orgID != "" && e.OrgID != orgID) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "event %s not found", eventID)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: replay event: %w", err)
@@ -208,10 +207,18 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID, orgID string, newDesti
 		return nil, fmt.Errorf("sqlite: replay event: %w", err)
 	}
 	for _, dst := range newDestinations {
+		// The new delivery takes its place in the destination's line.
+		// A destination deleted meanwhile would never be sent to: skip it.
+		d, err := getDestination(ctx, tx, s.sealer, dst, false)
+		if relay.ErrorCode(err) == relay.ENOTFOUND {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
-			(id, event_id, destination_id, status, source, next_attempt_at, created_at, updated_at)
-			VALUES (?, ?, ?, 'pending', 'replay', ?, ?, ?) ON CONFLICT (event_id, destination_id) DO NOTHING`,
-			relay.NewID("dlv", now), eventID, dst, ms(now), ms(now), ms(now)); err != nil {
+			(id, event_id, destination_id, status, source, next_attempt_at, created_at, updated_at, order_key)
+			VALUES (?, ?, ?, 'pending', 'replay', ?, ?, ?, ?) ON CONFLICT (event_id, destination_id) DO NOTHING`,
+			relay.NewID("dlv", now), eventID, dst, ms(now), ms(now), ms(now), d.OrderKey(e)); err != nil {
 			return nil, fmt.Errorf("sqlite: replay event: %w", err)
 		}
 	}

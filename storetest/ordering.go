@@ -322,3 +322,21 @@ func testOrderedReleaseHeld(t *testing.T, s relay.Store) {
 		t.Fatalf("released deliveries' order keys %v, want res-9 and %d", keys, payload.N)
 	}
 }
+
+// testOrderedReplayToNewDestination: replaying an event to a destination
+// it never went to creates a delivery with that destination's order key.
+func testOrderedReplayToNewDestination(t *testing.T, s relay.Store) {
+	plain := destination(t, s, "plain")
+	it := keyed("R", t0, plain)
+	insert(t, s, it)
+	d := orderedDestination(t, s, "ordered", "")
+	ds, err := s.ReplayEvent(ctx, it.Event.ID, "", []string{d.ID}, t0.Add(time.Second))
+	must(t, err)
+	keys := map[string]string{}
+	for _, dl := range ds {
+		keys[dl.DestinationID] = dl.OrderKey
+	}
+	if len(ds) != 2 || keys[d.ID] != "R" || keys[plain.ID] != "" {
+		t.Fatalf("replayed deliveries' order keys %v, want R for the ordered destination only", keys)
+	}
+}

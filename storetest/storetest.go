@@ -122,6 +122,7 @@ func Run(t *testing.T, open func(t *testing.T) relay.Store) {
 		{"OrderedConcurrentClaimers", testOrderedConcurrentClaimers},
 		{"OrderingRoundTrip", testOrderingRoundTrip},
 		{"OrderedReleaseHeld", testOrderedReleaseHeld},
+		{"OrderedReplayToNewDestination", testOrderedReplayToNewDestination},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
