@@ -18,8 +18,15 @@ type Destination struct {
 	OrgID          string   `json:"org_id,omitempty"`      // empty = all orgs
 	MaxConcurrency int      `json:"max_concurrency"`       // in-flight requests at once
 	Timeout        Duration `json:"timeout"`               // per request
-	Disabled       bool     `json:"disabled"`
-	DisabledReason string   `json:"disabled_reason,omitempty"`
+	// Ordering is none (default) or the key whose deliveries are sent one
+	// at a time in arrival order: resource, account, connection, or a
+	// JSON path into the payload ("$.issue.id"). See OrderKey.
+	Ordering string `json:"ordering"`
+	// OnDead says what an ordered key does when its head delivery ends
+	// dead: skip (default) moves on, block waits for a successful replay.
+	OnDead         string `json:"on_dead"`
+	Disabled       bool   `json:"disabled"`
+	DisabledReason string `json:"disabled_reason,omitempty"`
 	// PausedUntil is set while the destination keeps failing: until then no
 	// replica sends to it (its deliveries wait without using retries).
 	PausedUntil time.Time `json:"paused_until,omitzero"`
@@ -69,7 +76,7 @@ func (d *Destination) Validate() error {
 	} else if t := time.Duration(d.Timeout); t < 100*time.Millisecond || t > 5*time.Minute {
 		return Errorf(EINVALID, "timeout: must be between 100ms and 5m")
 	}
-	return nil
+	return d.validateOrdering()
 }
 
 // Matches reports whether an event of this provider, type and org goes to d.

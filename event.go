@@ -48,11 +48,14 @@ const (
 
 // Delivery is one event to one destination.
 type Delivery struct {
-	ID            string    `json:"id"` // "dlv_…"
-	EventID       string    `json:"event_id"`
-	DestinationID string    `json:"destination_id"`
-	Status        string    `json:"status"`
-	Source        string    `json:"source"`   // the envelope source: the event's, or replay
+	ID            string `json:"id"` // "dlv_…"
+	EventID       string `json:"event_id"`
+	DestinationID string `json:"destination_id"`
+	Status        string `json:"status"`
+	Source        string `json:"source"` // the envelope source: the event's, or replay
+	// OrderKey is the destination's ordering key for the event, fixed when
+	// the delivery is created; "" for an unordered delivery.
+	OrderKey      string    `json:"order_key,omitempty"`
 	Attempts      int       `json:"attempts"` // attempts made in total, replays included
 	Step          int       `json:"-"`        // position in the retry schedule; reset by a replay
 	NextAttemptAt time.Time `json:"next_attempt_at"`

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -62,12 +63,13 @@ func (rs Routes) ForRelease(orgID string) []*Destination {
 }
 
 // PlanEvent returns the item that stores e with its deliveries: one
-// pending delivery to each of dsts, from the event's source, due now.
+// pending delivery to each of dsts, from the event's source, due now,
+// carrying the destination's order key for e.
 func PlanEvent(e *Event, dsts []*Destination, now time.Time) *IngestItem {
 	it := &IngestItem{Event: e, Deliveries: make([]*Delivery, len(dsts))}
 	for i, d := range dsts {
 		it.Deliveries[i] = &Delivery{ID: NewID("dlv", now), EventID: e.ID, DestinationID: d.ID,
-			Status: DeliveryPending, Source: e.Source, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
+			Status: DeliveryPending, Source: e.Source, OrderKey: d.OrderKey(e), NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
 	}
 	return it
 }
@@ -75,7 +77,9 @@ func PlanEvent(e *Event, dsts []*Destination, now time.Time) *IngestItem {
 // LeaseTo has the item's deliveries written leased to owner until until,
 // so that the replica storing them can send them at once without a claim.
 // The store makes them due again at until, as a claim does: only a
-// lease that runs out hands them to someone else.
+// lease that runs out hands them to someone else. Ordered deliveries
+// (Delivery.Ordered) are written unleased whatever the item says: their
+// turn is decided by ClaimDue only.
 func (it *IngestItem) LeaseTo(owner string, until time.Time) {
 	it.LeaseOwner, it.LeaseUntil = owner, until
 }
@@ -85,11 +89,14 @@ type HeldEvent struct {
 	ID        string
 	EventType string
 	Source    string
+	// ResourceID and Payload are what ordered destinations key on.
+	ResourceID string
+	Payload    json.RawMessage
 }
 
 // Plan returns the deliveries that releasing held to r's connection
 // creates: one pending delivery to each of r.Destinations the event
-// matches, from the event's source. It sorts held into arrival order (ids
+// matches, from the event's source, with the destination's order key. It sorts held into arrival order (ids
 // are time-ordered) and makes the events due a millisecond apart from
 // r.Now, because claims order a destination's deliveries by due time only.
 func (r HeldRelease) Plan(held []HeldEvent) []*Delivery {
@@ -98,12 +105,14 @@ func (r HeldRelease) Plan(held []HeldEvent) []*Delivery {
 	var out []*Delivery
 	for i, ev := range held {
 		due := now.Add(time.Duration(i) * time.Millisecond)
+		e := &Event{ID: ev.ID, Provider: r.Provider, EventType: ev.EventType, Source: ev.Source, AccountID: r.AccountID,
+			ResourceID: ev.ResourceID, OrgID: r.OrgID, ConnectionID: r.ConnectionID, Payload: ev.Payload}
 		for _, d := range r.Destinations {
 			if !d.Matches(r.Provider, ev.EventType, r.OrgID) {
 				continue
 			}
 			out = append(out, &Delivery{ID: NewID("dlv", now), EventID: ev.ID, DestinationID: d.ID,
-				Status: DeliveryPending, Source: ev.Source, NextAttemptAt: due, CreatedAt: now, UpdatedAt: now})
+				Status: DeliveryPending, Source: ev.Source, OrderKey: d.OrderKey(e), NextAttemptAt: due, CreatedAt: now, UpdatedAt: now})
 		}
 	}
 	return out

@@ -154,6 +154,12 @@ type Store interface {
 	// missing key is not an error.
 	TouchAPIKey(ctx context.Context, id string, at time.Time) error
 
+	// BlockedKeys returns up to limit ordered keys of the destination whose
+	// head-of-line delivery (the earliest undelivered one) is retrying, or
+	// dead while the destination's OnDead is block, longest blocked first.
+	// A missing destination has none.
+	BlockedKeys(ctx context.Context, destinationID string, limit int) ([]*BlockedKey, error)
+
 	// QueueDepth returns how many deliveries are pending or retrying.
 	QueueDepth(ctx context.Context) (int, error)
 }

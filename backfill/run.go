@@ -2,6 +2,7 @@ package backfill
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/relayhq/relay"
@@ -240,9 +241,13 @@ func (s *Service) RunTask(ctx context.Context, taskID string, attempt int) (agai
 }
 
 // items turns a page into events for the connection's org, keeping the
-// objects updated inside the backfill's window.
+// objects updated inside the backfill's window. Event ids are given in the
+// order of the provider's updated-at: ids are arrival order, which an
+// ordered destination delivers a key's events in.
 func (s *Service) items(c *relay.Connection, page []*relay.BackfillItem, since, until time.Time) []*relay.IngestItem {
 	now := s.now()
+	page = slices.Clone(page)
+	slices.SortStableFunc(page, func(a, b *relay.BackfillItem) int { return a.UpdatedAt.Compare(b.UpdatedAt) })
 	out := make([]*relay.IngestItem, 0, len(page))
 	for _, it := range page {
 		if it.UpdatedAt.Before(since) || it.UpdatedAt.After(until) {

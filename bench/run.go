@@ -33,8 +33,11 @@ type Options struct {
 	BackfillItems int
 	KeepDir       bool   // keep the temp data dir
 	CPUProfile    string // if set, replica 0 of each mode writes a CPU profile to CPUProfile.<mode>
-	mode          string
-	ref           *reference // the closed-loop reference figures, once measured in this run
+	// Ordering is the destination ordering the ordering mode compares with
+	// none (resource, account, connection or a JSON path).
+	Ordering string
+	mode     string
+	ref      *reference // the closed-loop reference figures, once measured in this run
 }
 
 // reference is what the reference server measured in a closed loop.
@@ -86,8 +89,13 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 			err = runBackfill(ctx, o, payloads, out)
 		case "retention":
 			err = runRetention(ctx, o, payloads, out)
+		case "ordering":
+			if o.Ordering == "" {
+				o.Ordering = "resource"
+			}
+			err = runOrdering(ctx, o, out)
 		default:
-			err = fmt.Errorf("unknown mode %q (throughput, rate, backlog, kill, backfill, retention)", mode)
+			err = fmt.Errorf("unknown mode %q (throughput, rate, backlog, kill, backfill, retention, ordering)", mode)
 		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", mode, err)

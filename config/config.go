@@ -322,6 +322,10 @@ type Destination struct {
 	OrgID          string   `yaml:"org_id"`      // empty = all orgs
 	MaxConcurrency int      `yaml:"max_concurrency"`
 	Timeout        Duration `yaml:"timeout"`
+	// Ordering and OnDead are relay.Destination's: none (default),
+	// resource, account, connection or a JSON path; skip (default) or block.
+	Ordering string `yaml:"ordering"`
+	OnDead   string `yaml:"on_dead"`
 }
 
 // Delivery configures delivery to destinations.
@@ -464,7 +468,8 @@ func (c *Config) BaseURL() string {
 }
 
 // Destinations returns the configured destinations as domain values, with
-// MaxConcurrency and Timeout defaulting to Delivery's. IDs and times are
+// MaxConcurrency and Timeout defaulting to Delivery's, and unordered
+// unless Ordering says otherwise. IDs and times are
 // left for the caller to set; Secret is copied.
 func (c *Config) Destinations() []*relay.Destination {
 	out := make([]*relay.Destination, len(c.Dests))
@@ -485,6 +490,8 @@ func (c *Config) destination(i int) *relay.Destination {
 		OrgID:          d.OrgID,
 		MaxConcurrency: d.MaxConcurrency,
 		Timeout:        relay.Duration(d.Timeout),
+		Ordering:       d.Ordering,
+		OnDead:         d.OnDead,
 	}
 	if d.Secret == "" && len(d.Secrets) > 0 {
 		out.Secret = d.Secrets[0]
@@ -497,6 +504,12 @@ func (c *Config) destination(i int) *relay.Destination {
 	}
 	if out.Timeout == 0 {
 		out.Timeout = relay.Duration(c.Delivery.Timeout)
+	}
+	if out.Ordering == "" {
+		out.Ordering = relay.OrderingNone
+	}
+	if out.OnDead == "" {
+		out.OnDead = relay.OnDeadSkip
 	}
 	return out
 }

@@ -130,7 +130,7 @@ func TestLoadFullFile(t *testing.T) {
 		Dests: []config.Destination{
 			{Name: "app", URL: "http://127.0.0.1:9000/events", Secret: secretB, Providers: []string{"github"},
 				EventTypes: []string{"issues.*"}, MaxConcurrency: 8, Timeout: d("10s")},
-			{Name: "audit", URL: "https://audit.example.com/hook", Secret: secretA},
+			{Name: "audit", URL: "https://audit.example.com/hook", Secret: secretA, Ordering: "$.issue.id", OnDead: "block"},
 		},
 		Delivery: config.Delivery{Timeout: d("20s"), RetrySchedule: []config.Duration{0, d("1s"), d("1m")}, RotationOverlap: d("24h"),
 			Jitter: 0.2, MaxConcurrency: 16, Lease: d("90s"), PollInterval: d("500ms")},
@@ -161,10 +161,11 @@ func TestDestinations(t *testing.T) {
 	got := c.Destinations()
 	want := []*relay.Destination{
 		{Name: "app", URL: "http://127.0.0.1:9000/events", Secret: secretB, Providers: []string{"github"},
-			EventTypes: []string{"issues.*"}, MaxConcurrency: 8, Timeout: relay.Duration(10 * time.Second)},
+			EventTypes: []string{"issues.*"}, MaxConcurrency: 8, Timeout: relay.Duration(10 * time.Second),
+			Ordering: relay.OrderingNone, OnDead: relay.OnDeadSkip},
 		// max_concurrency and timeout from delivery.*
 		{Name: "audit", URL: "https://audit.example.com/hook", Secret: secretA,
-			MaxConcurrency: 16, Timeout: relay.Duration(20 * time.Second)},
+			MaxConcurrency: 16, Timeout: relay.Duration(20 * time.Second), Ordering: "$.issue.id", OnDead: relay.OnDeadBlock},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Destinations() =\n%+v\n%+v\nwant\n%+v\n%+v", got[0], got[1], want[0], want[1])

@@ -684,6 +684,7 @@ func (e *Engine) refreshLoop(ctx context.Context) {
 		if n, err := e.store.QueueDepth(rctx); err == nil {
 			e.metrics.QueueDepth.Set(float64(n))
 		}
+		e.sampleBlockedKeys(rctx)
 		cancel()
 	}
 }
@@ -746,9 +747,13 @@ func (e *Engine) record(batch []*result) {
 		time.Sleep(wait)
 	}
 	now := e.now()
+	nextInLine := false
 	for _, r := range batch {
 		if r.release || r.outcome == nil {
 			continue
+		}
+		if r.claim.Delivery.Ordered() && r.outcome.Status != relay.DeliveryRetrying {
+			nextInLine = true
 		}
 		switch r.outcome.Status {
 		case relay.DeliverySucceeded:
@@ -770,6 +775,11 @@ func (e *Engine) record(batch []*result) {
 		}
 	}
 	e.release(len(outcomes))
+	if nextInLine {
+		// The next delivery of an ordered key became claimable only now:
+		// claim it without waiting for the poll interval.
+		e.Wake()
+	}
 }
 
 // jittered returns d ± Jitter·d.

@@ -18,6 +18,8 @@ type destinationInput struct {
 	MaxConcurrency *int            `json:"max_concurrency"`
 	Timeout        *relay.Duration `json:"timeout"`
 	Disabled       *bool           `json:"disabled"`
+	Ordering       *string         `json:"ordering"`
+	OnDead         *string         `json:"on_dead"`
 }
 
 // apply copies the fields present in in onto d.
@@ -31,6 +33,8 @@ func (in *destinationInput) apply(d *relay.Destination) {
 	set(&d.URL, in.URL)
 	set(&d.Secret, in.Secret)
 	set(&d.OrgID, in.OrgID)
+	set(&d.Ordering, in.Ordering)
+	set(&d.OnDead, in.OnDead)
 	if in.Providers != nil {
 		d.Providers = *in.Providers
 	}

@@ -36,6 +36,7 @@ func (s *Server) routes(mux muxer) {
 	api("POST /api/v1/destinations/{id}/resume", s.adminOnly(s.handleResumeDestination()))
 	api("POST /api/v1/destinations/{id}/rotate-secret", s.adminOnly(s.handleRotateSecret()))
 	api("POST /api/v1/destinations/{id}/test", s.adminOnly(s.handleTestDestination()))
+	api("GET /api/v1/destinations/{id}/blocked-keys", s.adminOnly(s.handleBlockedKeys()))
 
 	conn := func(pattern string, h http.Handler) { api(pattern, s.requireConnections(h)) }
 	conn("POST /api/v1/orgs", s.adminOnly(s.handleCreateOrg()))

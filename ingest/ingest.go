@@ -281,10 +281,18 @@ func (p *Pipeline) commitLoop() {
 func (p *Pipeline) commit(batch []*request) {
 	now := p.now()
 	items := make([]*relay.IngestItem, len(batch))
-	n := 0
+	n, ordered := 0, false
 	for i, r := range batch {
 		items[i] = r.item
-		n += len(r.item.Deliveries)
+		for _, d := range r.item.Deliveries {
+			// Ordered deliveries are never leased here: ClaimDue decides
+			// their turn, so they only wake the poller.
+			if d.Ordered() {
+				ordered = true
+			} else {
+				n++
+			}
+		}
 	}
 	// Room for the whole batch or none of it: simple, and the poller picks
 	// up whatever was not leased here.
@@ -293,7 +301,9 @@ func (p *Pipeline) commit(batch []*request) {
 		dstIDs := make([]string, 0, n)
 		for _, it := range items {
 			for _, d := range it.Deliveries {
-				dstIDs = append(dstIDs, d.DestinationID)
+				if !d.Ordered() {
+					dstIDs = append(dstIDs, d.DestinationID)
+				}
 			}
 		}
 		res = p.disp.Reserve(n, dstIDs)
@@ -335,12 +345,15 @@ func (p *Pipeline) commit(batch []*request) {
 		for _, r := range batch {
 			if it := r.item; !it.Duplicate {
 				for i, d := range it.Deliveries {
-					claims = append(claims, &relay.Claim{Delivery: d, Event: it.Event, Destination: r.dsts[i]})
+					if !d.Ordered() {
+						claims = append(claims, &relay.Claim{Delivery: d, Event: it.Event, Destination: r.dsts[i]})
+					}
 				}
 			}
 		}
 		res.Dispatch(claims)
-	} else if n > 0 {
+	}
+	if (!leased && n > 0) || ordered {
 		p.disp.Wake()
 	}
 	for _, r := range batch {

@@ -45,6 +45,8 @@ type Metrics struct {
 	DestinationPauses prometheus.Counter     // circuit breaker openings
 	QueueDepth        prometheus.Gauge       // pending + retrying deliveries
 	InFlight          prometheus.Gauge       // deliveries held in memory by this replica
+	BlockedKeys       *prometheus.GaugeVec   // destination: ordered keys held back by a failing head
+	BlockedOldest     *prometheus.GaugeVec   // destination: seconds the longest-blocked key has waited
 
 	BackfillPages  *prometheus.CounterVec // provider: pages committed
 	BackfillItems  *prometheus.CounterVec // provider: items committed (new events)
@@ -104,6 +106,12 @@ func New() *Metrics {
 		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "relay_delivery_in_memory", Help: "Deliveries this replica holds in memory (queued or being sent).",
 		}),
+		BlockedKeys: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "relay_ordering_blocked_keys", Help: "Ordered keys whose head delivery is retrying (or dead, with on_dead block), by destination (sampled; at most 10000).",
+		}, []string{"destination"}),
+		BlockedOldest: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "relay_ordering_oldest_blocked_seconds", Help: "Age of the head delivery of the longest-blocked ordered key, by destination (sampled; 0 when none).",
+		}, []string{"destination"}),
 		BackfillPages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "relay_backfill_pages_total", Help: "Backfill pages committed, by provider.",
 		}, []string{"provider"}),
@@ -127,6 +135,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.IngestRequests, m.VerifyFailures, m.Duplicates, m.CommitBatchSize, m.CommitDuration,
 		m.DeliveryAttempts, m.DeliveryLatency, m.DeliveryEndToEnd, m.DeliveriesDead, m.DestinationPauses, m.QueueDepth, m.InFlight,
+		m.BlockedKeys, m.BlockedOldest,
 		m.BackfillPages, m.BackfillItems, m.BackfillWaits, m.BackfillErrors, m.Resolutions, m.OperationalEvents,
 	)
 	m.registerRetention()

@@ -483,14 +483,14 @@ func (s *Store) ReleaseHeld(ctx context.Context, r relay.HeldRelease) (int, erro
 		// the same account waits, then finds nothing left to release.
 		rows, err := tx.Query(ctx, `UPDATE events SET org_id = $1, connection_id = $2, match = 'matched'
 			WHERE id IN (SELECT id FROM events WHERE provider = $3 AND account_id = $4 AND match = 'unmatched' FOR UPDATE)
-			RETURNING id, event_type, source`, r.OrgID, r.ConnectionID, r.Provider, r.AccountID)
+			RETURNING id, event_type, source, resource_id, payload`, r.OrgID, r.ConnectionID, r.Provider, r.AccountID)
 		if err != nil {
 			return fmt.Errorf("postgres: release held events: %w", err)
 		}
 		var held []relay.HeldEvent
 		for rows.Next() {
 			var h relay.HeldEvent
-			if err := rows.Scan(&h.ID, &h.EventType, &h.Source); err != nil {
+			if err := rows.Scan(&h.ID, &h.EventType, &h.Source, &h.ResourceID, &h.Payload); err != nil {
 				rows.Close()
 				return fmt.Errorf("postgres: release held events: %w", err)
 			}
@@ -503,9 +503,9 @@ func (s *Store) ReleaseHeld(ctx context.Context, r relay.HeldRelease) (int, erro
 		b := &pgx.Batch{}
 		for _, d := range r.Plan(held) {
 			b.Queue(`INSERT INTO deliveries (id, event_id, destination_id, status, source, next_attempt_at,
-					lease_owner, lease_until, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $6, '', 'epoch', $7, $8) ON CONFLICT (event_id, destination_id) DO NOTHING`,
-				d.ID, d.EventID, d.DestinationID, d.Status, d.Source, d.NextAttemptAt, d.CreatedAt, d.UpdatedAt)
+					lease_owner, lease_until, created_at, updated_at, order_key)
+				VALUES ($1, $2, $3, $4, $5, $6, '', 'epoch', $7, $8, $9) ON CONFLICT (event_id, destination_id) DO NOTHING`,
+				d.ID, d.EventID, d.DestinationID, d.Status, d.Source, d.NextAttemptAt, d.CreatedAt, d.UpdatedAt, d.OrderKey)
 		}
 		if b.Len() > 0 {
 			if err := tx.SendBatch(ctx, b).Close(); err != nil {

@@ -12,7 +12,7 @@ import (
 )
 
 const destinationColumns = `id, name, url, secret, providers, event_types, org_id, max_concurrency, timeout_ms,
-	disabled, disabled_reason, paused_until, created_at, updated_at, secret_key_id, secret_sealed`
+	disabled, disabled_reason, paused_until, created_at, updated_at, secret_key_id, secret_sealed, ordering, on_dead`
 
 // destinationSelect is what destination reads select: destinationColumns,
 // which inserts write, and the previous secret of a rotation.
@@ -29,7 +29,7 @@ func scanDestination(row pgx.Row, sealer relay.Sealer) (*relay.Destination, erro
 	var secret, previous relay.StoredSecret
 	if err := row.Scan(&d.ID, &d.Name, &d.URL, &secret.Clear, &providers, &eventTypes, &d.OrgID, &d.MaxConcurrency,
 		&timeoutMS, &d.Disabled, &d.DisabledReason, &paused, &created, &updated,
-		&secret.Sealed.KeyID, &secret.Sealed.Ciphertext,
+		&secret.Sealed.KeyID, &secret.Sealed.Ciphertext, &d.Ordering, &d.OnDead,
 		&previous.Clear, &previous.Sealed.KeyID, &previous.Sealed.Ciphertext, &previousUntil); err != nil {
 		return nil, err
 	}
@@ -55,11 +55,11 @@ func scanDestination(row pgx.Row, sealer relay.Sealer) (*relay.Destination, erro
 func destinationArgs(d *relay.Destination, secret relay.StoredSecret) []any {
 	return []any{d.ID, d.Name, d.URL, secret.Clear, jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes), d.OrgID, d.MaxConcurrency,
 		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ts(d.PausedUntil), d.CreatedAt.UTC(), d.UpdatedAt.UTC(),
-		secret.Sealed.KeyID, secret.Sealed.Ciphertext}
+		secret.Sealed.KeyID, secret.Sealed.Ciphertext, d.Ordering, d.OnDead}
 }
 
 const insertDestination = `INSERT INTO destinations (` + destinationColumns + `)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`
 
 // CreateDestination stores a new destination.
 func (s *Store) CreateDestination(ctx context.Context, d *relay.Destination) error {
@@ -91,11 +91,12 @@ func (s *Store) UpdateDestination(ctx context.Context, d *relay.Destination) err
 		previous_secret_sealed = CASE WHEN $13 THEN previous_secret_sealed ELSE NULL END,
 		previous_secret_until = CASE WHEN $13 THEN previous_secret_until ELSE 'epoch' END,
 		providers = $5, event_types = $6, org_id = $7,
-		max_concurrency = $8, timeout_ms = $9, disabled = $10, disabled_reason = $11, updated_at = $12
+		max_concurrency = $8, timeout_ms = $9, disabled = $10, disabled_reason = $11, updated_at = $12,
+		ordering = $16, on_dead = $17
 		WHERE id = $1 AND deleted_at IS NULL`,
 		d.ID, d.Name, d.URL, secret.Clear, jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes), d.OrgID, d.MaxConcurrency,
 		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, d.UpdatedAt.UTC(),
-		d.Secret == "", secret.Sealed.KeyID, secret.Sealed.Ciphertext)
+		d.Secret == "", secret.Sealed.KeyID, secret.Sealed.Ciphertext, d.Ordering, d.OnDead)
 	if isUnique(err) {
 		return relay.Errorf(relay.ECONFLICT, "a destination named %q exists", d.Name)
 	} else if err != nil {
@@ -141,10 +142,11 @@ func (s *Store) UpsertDestination(ctx context.Context, d *relay.Destination) err
 			return err
 		}
 		_, err = tx.Exec(ctx, `UPDATE destinations SET url = $2, secret = $3, providers = $4, event_types = $5,
-			org_id = $6, max_concurrency = $7, timeout_ms = $8, updated_at = $9, secret_key_id = $10, secret_sealed = $11
+			org_id = $6, max_concurrency = $7, timeout_ms = $8, updated_at = $9, secret_key_id = $10, secret_sealed = $11,
+			ordering = $12, on_dead = $13
 			WHERE id = $1`,
 			id, d.URL, secret.Clear, jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes), d.OrgID, d.MaxConcurrency,
-			time.Duration(d.Timeout).Milliseconds(), d.UpdatedAt.UTC(), secret.Sealed.KeyID, secret.Sealed.Ciphertext)
+			time.Duration(d.Timeout).Milliseconds(), d.UpdatedAt.UTC(), secret.Sealed.KeyID, secret.Sealed.Ciphertext, d.Ordering, d.OnDead)
 		if err != nil {
 			return err
 		}

@@ -84,20 +84,20 @@ func insertEventsTx(ctx context.Context, tx pgx.Tx, items []*relay.IngestItem) e
 		if it.Duplicate {
 			continue
 		}
-		leaseUntil := epoch
-		if it.LeaseOwner != "" {
-			leaseUntil = it.LeaseUntil.UTC()
-		}
 		for _, d := range it.Deliveries {
 			d.EventID = it.Event.ID
-			if it.LeaseOwner != "" {
+			// An ordered delivery is never leased here: only ClaimDue
+			// checks that its turn has come.
+			owner, leaseUntil := "", epoch
+			if it.LeaseOwner != "" && !d.Ordered() {
+				owner, leaseUntil = it.LeaseOwner, it.LeaseUntil.UTC()
 				d.NextAttemptAt = it.LeaseUntil // leased: due again only if its lease runs out
 			}
 			b.Queue(`INSERT INTO deliveries (id, event_id, destination_id, status, source, next_attempt_at,
-					lease_owner, lease_until, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+					lease_owner, lease_until, created_at, updated_at, order_key)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 				d.ID, d.EventID, d.DestinationID, d.Status, d.Source, d.NextAttemptAt.UTC(),
-				it.LeaseOwner, leaseUntil, d.CreatedAt.UTC(), d.UpdatedAt.UTC())
+				owner, leaseUntil, d.CreatedAt.UTC(), d.UpdatedAt.UTC(), d.OrderKey)
 		}
 	}
 	if b.Len() > 0 {
@@ -231,13 +231,13 @@ func (s *Store) ListEvents(ctx context.Context, f relay.EventFilter) (*relay.Pag
 }
 
 const deliveryColumns = `d.id, d.event_id, d.destination_id, d.status, d.source, d.attempts, d.step, d.next_attempt_at,
-	d.last_status, d.last_error, d.created_at, d.updated_at`
+	d.last_status, d.last_error, d.created_at, d.updated_at, d.order_key`
 
 func scanDelivery(row pgx.Row) (*relay.Delivery, error) {
 	var d relay.Delivery
 	var next, created, updated time.Time
 	if err := row.Scan(&d.ID, &d.EventID, &d.DestinationID, &d.Status, &d.Source, &d.Attempts, &d.Step, &next,
-		&d.LastStatus, &d.LastError, &created, &updated); err != nil {
+		&d.LastStatus, &d.LastError, &created, &updated, &d.OrderKey); err != nil {
 		return nil, err
 	}
 	d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = fromTS(next), created.UTC(), updated.UTC()

@@ -11,7 +11,7 @@ import (
 )
 
 const deliveryColumnsBare = `id, event_id, destination_id, status, source, attempts, step, next_attempt_at,
-	last_status, last_error, created_at, updated_at`
+	last_status, last_error, created_at, updated_at, order_key`
 
 // ClaimDue leases due deliveries to owner. SKIP LOCKED lets replicas claim
 // side by side: each skips the rows another is claiming at that moment.
@@ -21,13 +21,20 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	}
 	var claims []*relay.Claim
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT id FROM destinations
+		rows, err := tx.Query(ctx, `SELECT id, on_dead = 'block' FROM destinations
 			WHERE NOT disabled AND deleted_at IS NULL AND paused_until <= $1 ORDER BY id`, now.UTC())
 		if err != nil {
 			return err
 		}
-		dests, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
+		var dests []string
+		block := map[string]bool{}
+		var id string
+		var blocks bool
+		if _, err := pgx.ForEachRow(rows, []any{&id, &blocks}, func() error {
+			dests = append(dests, id)
+			block[id] = blocks
+			return nil
+		}); err != nil {
 			return err
 		}
 		var deliveries []*relay.Delivery
@@ -36,17 +43,30 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 			// timeout): see the sqlite store.
 			// RETURNING has no order of its own: the claimed rows are put
 			// back in queue order (their old due time) by the outer SELECT.
+			//
+			// An ordered delivery is claimable only at the head of its
+			// line (see the sqlite store). Across replicas this holds
+			// because the head stays pending or retrying while it is in
+			// flight, and becomes succeeded or dead only in a committed
+			// outcome: no snapshot ever shows a key without its head
+			// unless the head is done. SKIP LOCKED only skips a head
+			// another replica is claiming; its followers fail the check.
 			rows, err := tx.Query(ctx, `WITH due AS (
-					SELECT id, next_attempt_at AS was_due FROM deliveries
-					WHERE destination_id = $3 AND status IN ('pending', 'retrying')
-					  AND next_attempt_at <= $4
-					ORDER BY next_attempt_at LIMIT $5
-					FOR UPDATE SKIP LOCKED),
+					SELECT q.id, q.next_attempt_at AS was_due FROM deliveries q
+					WHERE q.destination_id = $3 AND q.status IN ('pending', 'retrying')
+					  AND q.next_attempt_at <= $4
+					  AND (q.order_key = '' OR NOT EXISTS (
+						SELECT 1 FROM deliveries p
+						WHERE p.destination_id = $3 AND p.order_key = q.order_key
+						  AND p.event_id COLLATE "C" < q.event_id COLLATE "C"
+						  AND p.order_key <> '' AND p.status <> 'succeeded' AND (p.status <> 'dead' OR $6)))
+					ORDER BY q.next_attempt_at LIMIT $5
+					FOR UPDATE OF q SKIP LOCKED),
 				upd AS (
 					UPDATE deliveries d SET lease_owner = $1, lease_until = $2, next_attempt_at = $2
 					FROM due WHERE d.id = due.id
 					RETURNING d.*, due.was_due)
-				SELECT `+deliveryColumnsBare+` FROM upd ORDER BY was_due, id`, owner, now.Add(lease).UTC(), dst, now.UTC(), n)
+				SELECT `+deliveryColumnsBare+` FROM upd ORDER BY was_due, id`, owner, now.Add(lease).UTC(), dst, now.UTC(), n, block[dst])
 			if err != nil {
 				return 0, err
 			}
@@ -180,11 +200,10 @@ const replaySet = `status = 'pending', source = 'replay', step = 0, next_attempt
 func (s *Store) ReplayEvent(ctx context.Context, eventID, orgID string, newDestinations []string, now time.Time) ([]*relay.Delivery, error) {
 	var out []*relay.Delivery
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var org string
 		// FOR SHARE: retention, which locks the events it deletes, cannot
 		// delete this one while new deliveries are being added to it.
-		err := tx.QueryRow(ctx, `SELECT org_id FROM events WHERE id = $1 FOR SHARE`, eventID).Scan(&org)
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && orgID != "" && org != orgID) {
+		e, err := scanEvent(tx.QueryRow(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = $1 FOR SHARE`, eventID))
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && orgID != "" && e.OrgID != orgID) {
 			return relay.Errorf(relay.ENOTFOUND, "event %s not found", eventID)
 		} else if err != nil {
 			return err
@@ -193,10 +212,18 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID, orgID string, newDesti
 			return err
 		}
 		for _, dst := range newDestinations {
+			// The new delivery takes its place in the destination's line.
+			d, err := scanDestination(tx.QueryRow(ctx, `SELECT `+destinationSelect+` FROM destinations
+				WHERE id = $1 AND deleted_at IS NULL`, dst), s.sealer)
+			if errors.Is(err, pgx.ErrNoRows) {
+				continue // deleted meanwhile: it would never be sent to
+			} else if err != nil {
+				return err
+			}
 			if _, err := tx.Exec(ctx, `INSERT INTO deliveries
-				(id, event_id, destination_id, status, source, next_attempt_at, created_at, updated_at)
-				VALUES ($1, $2, $3, 'pending', 'replay', $4, $4, $4) ON CONFLICT (event_id, destination_id) DO NOTHING`,
-				relay.NewID("dlv", now), eventID, dst, now.UTC()); err != nil {
+				(id, event_id, destination_id, status, source, next_attempt_at, created_at, updated_at, order_key)
+				VALUES ($1, $2, $3, 'pending', 'replay', $4, $4, $4, $5) ON CONFLICT (event_id, destination_id) DO NOTHING`,
+				relay.NewID("dlv", now), eventID, dst, now.UTC(), d.OrderKey(e)); err != nil {
 				return err
 			}
 		}
@@ -256,4 +283,39 @@ func (s *Store) QueueDepth(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("postgres: queue depth: %w", err)
 	}
 	return n, nil
+}
+
+// BlockedKeys lists the destination's keys held back by a failing head.
+// Window functions number each key's undelivered deliveries in arrival
+// order over the deliveries_order index: the first is the head, the count
+// less one is what waits behind it.
+func (s *Store) BlockedKeys(ctx context.Context, destinationID string, limit int) ([]*relay.BlockedKey, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+deliveryColumnsBare+`, n FROM (
+			SELECT d.*, row_number() OVER (PARTITION BY d.order_key ORDER BY d.event_id COLLATE "C") AS rn,
+				count(*) OVER (PARTITION BY d.order_key) AS n
+			FROM deliveries d
+			WHERE d.destination_id = $1 AND d.order_key <> '' AND d.status <> 'succeeded'
+			  AND (d.status <> 'dead' OR coalesce((SELECT on_dead = 'block' FROM destinations WHERE id = $1), false))) k
+		WHERE rn = 1 AND status IN ('retrying', 'dead')
+		ORDER BY created_at, id LIMIT $2`, destinationID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: blocked keys: %w", err)
+	}
+	defer rows.Close()
+	out := []*relay.BlockedKey{}
+	for rows.Next() {
+		var d relay.Delivery
+		var next, created, updated time.Time
+		var n int
+		if err := rows.Scan(&d.ID, &d.EventID, &d.DestinationID, &d.Status, &d.Source, &d.Attempts, &d.Step, &next,
+			&d.LastStatus, &d.LastError, &created, &updated, &d.OrderKey, &n); err != nil {
+			return nil, fmt.Errorf("postgres: blocked keys: %w", err)
+		}
+		d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = fromTS(next), created.UTC(), updated.UTC()
+		out = append(out, &relay.BlockedKey{Key: d.OrderKey, Head: &d, Attempts: d.Attempts, Waiting: n - 1, Since: d.CreatedAt})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: blocked keys: %w", err)
+	}
+	return out, nil
 }

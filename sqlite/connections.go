@@ -495,7 +495,7 @@ func (s *Store) ResealAll(ctx context.Context, fn func(relay.Sealed, []byte) (re
 func (s *Store) ReleaseHeld(ctx context.Context, r relay.HeldRelease) (int, error) {
 	released := 0
 	err := s.inTx(ctx, "release held events", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id, event_type, source FROM events
+		rows, err := tx.QueryContext(ctx, `SELECT id, event_type, source, resource_id, payload FROM events
 			WHERE provider = ? AND account_id = ? AND match = 'unmatched'`, r.Provider, r.AccountID)
 		if err != nil {
 			return fmt.Errorf("sqlite: release held events: %w", err)
@@ -503,7 +503,7 @@ func (s *Store) ReleaseHeld(ctx context.Context, r relay.HeldRelease) (int, erro
 		var held []relay.HeldEvent
 		for rows.Next() {
 			var h relay.HeldEvent
-			if err := rows.Scan(&h.ID, &h.EventType, &h.Source); err != nil {
+			if err := rows.Scan(&h.ID, &h.EventType, &h.Source, &h.ResourceID, &h.Payload); err != nil {
 				rows.Close()
 				return fmt.Errorf("sqlite: release held events: %w", err)
 			}
@@ -521,10 +521,10 @@ func (s *Store) ReleaseHeld(ctx context.Context, r relay.HeldRelease) (int, erro
 		}
 		for _, d := range r.Plan(held) {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
-				(id, event_id, destination_id, status, source, next_attempt_at, lease_owner, lease_until, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, '', 0, ?, ?)
+				(id, event_id, destination_id, status, source, next_attempt_at, lease_owner, lease_until, created_at, updated_at, order_key)
+				VALUES (?, ?, ?, ?, ?, ?, '', 0, ?, ?, ?)
 				ON CONFLICT (event_id, destination_id) DO NOTHING`,
-				d.ID, d.EventID, d.DestinationID, d.Status, d.Source, ms(d.NextAttemptAt), ms(d.CreatedAt), ms(d.UpdatedAt)); err != nil {
+				d.ID, d.EventID, d.DestinationID, d.Status, d.Source, ms(d.NextAttemptAt), ms(d.CreatedAt), ms(d.UpdatedAt), d.OrderKey); err != nil {
 				return fmt.Errorf("sqlite: release held events: delivery: %w", err)
 			}
 		}

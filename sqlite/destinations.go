@@ -12,7 +12,7 @@ import (
 )
 
 const destinationColumns = `id, name, url, secret, providers, event_types, org_id, max_concurrency, timeout_ms,
-	disabled, disabled_reason, paused_until, created_at, updated_at, secret_key_id, secret_sealed`
+	disabled, disabled_reason, paused_until, created_at, updated_at, secret_key_id, secret_sealed, ordering, on_dead`
 
 // destinationSelect is what destination reads select: destinationColumns,
 // which inserts write, and the previous secret of a rotation.
@@ -28,7 +28,7 @@ func scanDestination(row scanner, sealer relay.Sealer) (*relay.Destination, erro
 	var secret, previous relay.StoredSecret
 	if err := row.Scan(&d.ID, &d.Name, &d.URL, &secret.Clear, &providers, &eventTypes, &d.OrgID, &d.MaxConcurrency,
 		&timeoutMS, &d.Disabled, &d.DisabledReason, &paused, &created, &updated,
-		&secret.Sealed.KeyID, &secret.Sealed.Ciphertext,
+		&secret.Sealed.KeyID, &secret.Sealed.Ciphertext, &d.Ordering, &d.OnDead,
 		&previous.Clear, &previous.Sealed.KeyID, &previous.Sealed.Ciphertext, &previousUntil); err != nil {
 		return nil, err
 	}
@@ -72,10 +72,10 @@ func (s *Store) CreateDestination(ctx context.Context, d *relay.Destination) err
 		return fmt.Errorf("sqlite: create destination: %w", err)
 	}
 	_, err = s.writer.ExecContext(ctx, `INSERT INTO destinations (`+destinationColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.ID, d.Name, d.URL, secret.Clear, jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes), d.OrgID, d.MaxConcurrency,
 		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.PausedUntil), ms(d.CreatedAt), ms(d.UpdatedAt),
-		secret.Sealed.KeyID, secret.Sealed.Ciphertext)
+		secret.Sealed.KeyID, secret.Sealed.Ciphertext, d.Ordering, d.OnDead)
 	if isUnique(err) {
 		return relay.Errorf(relay.ECONFLICT, "a destination named %q exists", d.Name)
 	} else if err != nil {
@@ -100,11 +100,11 @@ func (s *Store) UpdateDestination(ctx context.Context, d *relay.Destination) err
 		previous_secret_sealed = CASE WHEN ? THEN previous_secret_sealed ELSE NULL END,
 		previous_secret_until = CASE WHEN ? THEN previous_secret_until ELSE 0 END,
 		providers = ?, event_types = ?, org_id = ?,
-		max_concurrency = ?, timeout_ms = ?, disabled = ?, disabled_reason = ?, updated_at = ?
+		max_concurrency = ?, timeout_ms = ?, disabled = ?, disabled_reason = ?, updated_at = ?, ordering = ?, on_dead = ?
 		WHERE id = ? AND deleted_at IS NULL`,
 		d.Name, d.URL, keep, secret.Clear, keep, secret.Sealed.KeyID, keep, secret.Sealed.Ciphertext, keep, keep, keep, keep,
 		jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes), d.OrgID, d.MaxConcurrency,
-		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.UpdatedAt), d.ID)
+		time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.UpdatedAt), d.Ordering, d.OnDead, d.ID)
 	if isUnique(err) {
 		return relay.Errorf(relay.ECONFLICT, "a destination named %q exists", d.Name)
 	} else if err != nil {
@@ -137,10 +137,10 @@ func (s *Store) UpsertDestination(ctx context.Context, d *relay.Destination) err
 			break
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO destinations (`+destinationSelect+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			d.ID, d.Name, d.URL, secret.Clear, jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes), d.OrgID, d.MaxConcurrency,
 			time.Duration(d.Timeout).Milliseconds(), d.Disabled, d.DisabledReason, ms(d.PausedUntil), ms(d.CreatedAt), ms(d.UpdatedAt),
-			secret.Sealed.KeyID, secret.Sealed.Ciphertext,
+			secret.Sealed.KeyID, secret.Sealed.Ciphertext, d.Ordering, d.OnDead,
 			previous.Clear, previous.Sealed.KeyID, previous.Sealed.Ciphertext, ms(d.PreviousSecretUntil))
 	case err == nil:
 		d.ID, d.CreatedAt = id, fromMS(created)
@@ -150,11 +150,12 @@ func (s *Store) UpsertDestination(ctx context.Context, d *relay.Destination) err
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE destinations SET url = ?, secret = ?, secret_key_id = ?, secret_sealed = ?,
 			previous_secret = ?, previous_secret_key_id = ?, previous_secret_sealed = ?, previous_secret_until = ?,
-			providers = ?, event_types = ?, org_id = ?, max_concurrency = ?, timeout_ms = ?, updated_at = ? WHERE id = ?`,
+			providers = ?, event_types = ?, org_id = ?, max_concurrency = ?, timeout_ms = ?, updated_at = ?,
+			ordering = ?, on_dead = ? WHERE id = ?`,
 			d.URL, secret.Clear, secret.Sealed.KeyID, secret.Sealed.Ciphertext,
 			previous.Clear, previous.Sealed.KeyID, previous.Sealed.Ciphertext, ms(d.PreviousSecretUntil),
 			jsoncolumn.List(d.Providers), jsoncolumn.List(d.EventTypes),
-			d.OrgID, d.MaxConcurrency, time.Duration(d.Timeout).Milliseconds(), ms(d.UpdatedAt), id)
+			d.OrgID, d.MaxConcurrency, time.Duration(d.Timeout).Milliseconds(), ms(d.UpdatedAt), d.Ordering, d.OnDead, id)
 	}
 	if err != nil {
 		return fmt.Errorf("sqlite: upsert destination: %w", err)

@@ -35,17 +35,18 @@ func insertEventsTx(ctx context.Context, tx *sql.Tx, st *writerStmts, items []*r
 			}
 			continue
 		}
-		var leaseUntil int64
-		if it.LeaseOwner != "" {
-			leaseUntil = ms(it.LeaseUntil)
-		}
 		for _, d := range it.Deliveries {
 			d.EventID = e.ID
-			if it.LeaseOwner != "" {
+			// An ordered delivery is never leased here: only ClaimDue
+			// checks that its turn has come.
+			var owner string
+			var leaseUntil int64
+			if it.LeaseOwner != "" && !d.Ordered() {
+				owner, leaseUntil = it.LeaseOwner, ms(it.LeaseUntil)
 				d.NextAttemptAt = it.LeaseUntil // leased: due again only if its lease runs out
 			}
 			if _, err := insDelivery.ExecContext(ctx, d.ID, d.EventID, d.DestinationID, d.Status, d.Source,
-				ms(d.NextAttemptAt), it.LeaseOwner, leaseUntil, ms(d.CreatedAt), ms(d.UpdatedAt)); err != nil {
+				ms(d.NextAttemptAt), owner, leaseUntil, ms(d.CreatedAt), ms(d.UpdatedAt), d.OrderKey); err != nil {
 				return fmt.Errorf("sqlite: insert delivery: %w", err)
 			}
 		}
@@ -168,13 +169,13 @@ func (s *Store) ListEvents(ctx context.Context, f relay.EventFilter) (*relay.Pag
 }
 
 const deliveryColumns = `d.id, d.event_id, d.destination_id, d.status, d.source, d.attempts, d.step, d.next_attempt_at,
-	d.last_status, d.last_error, d.created_at, d.updated_at`
+	d.last_status, d.last_error, d.created_at, d.updated_at, d.order_key`
 
 func scanDelivery(row scanner) (*relay.Delivery, error) {
 	var d relay.Delivery
 	var next, created, updated int64
 	if err := row.Scan(&d.ID, &d.EventID, &d.DestinationID, &d.Status, &d.Source, &d.Attempts, &d.Step, &next,
-		&d.LastStatus, &d.LastError, &created, &updated); err != nil {
+		&d.LastStatus, &d.LastError, &created, &updated, &d.OrderKey); err != nil {
 		return nil, err
 	}
 	d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = fromMS(next), fromMS(created), fromMS(updated)

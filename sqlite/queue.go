@@ -32,9 +32,9 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	}
 	claim := tx.StmtContext(ctx, st.claim)
 	var deliveries []*relay.Delivery
-	_, err = relay.ClaimFairly(dests, limit, func(dst string, n int) (int, error) {
+	_, err = relay.ClaimFairly(dests.ids, limit, func(dst string, n int) (int, error) {
 		until := ms(now.Add(lease))
-		rows, err := claim.QueryContext(ctx, owner, until, until, dst, ms(now), n)
+		rows, err := claim.QueryContext(ctx, owner, until, until, dst, ms(now), dests.block[dst], n)
 		if err != nil {
 			return 0, fmt.Errorf("sqlite: claim: %w", err)
 		}
@@ -61,27 +61,36 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	return claims, nil
 }
 
+// claimable is the destinations that may be sent to now, and which of
+// them hold an ordered key back behind a dead delivery (on_dead block).
+type claimable struct {
+	ids   []string
+	block map[string]bool
+}
+
 // claimableDestinations lists the destinations that may be sent to now.
-func claimableDestinations(ctx context.Context, q *sql.Stmt, now time.Time) ([]string, error) {
+func claimableDestinations(ctx context.Context, q *sql.Stmt, now time.Time) (claimable, error) {
+	c := claimable{block: map[string]bool{}}
 	rows, err := q.QueryContext(ctx, ms(now))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: claim: destinations: %w", err)
+		return c, fmt.Errorf("sqlite: claim: destinations: %w", err)
 	}
 	defer rows.Close()
-	var ids []string
 	for rows.Next() {
 		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("sqlite: claim: destinations: %w", err)
+		var block bool
+		if err := rows.Scan(&id, &block); err != nil {
+			return c, fmt.Errorf("sqlite: claim: destinations: %w", err)
 		}
-		ids = append(ids, id)
+		c.ids = append(c.ids, id)
+		c.block[id] = block
 	}
-	return ids, rows.Err()
+	return c, rows.Err()
 }
 
 // deliveryColumnsBare is deliveryColumns without the table alias, for RETURNING.
 const deliveryColumnsBare = `id, event_id, destination_id, status, source, attempts, step, next_attempt_at,
-	last_status, last_error, created_at, updated_at`
+	last_status, last_error, created_at, updated_at, order_key`
 
 func (s *Store) loadClaims(ctx context.Context, tx *sql.Tx, q *sql.Stmt, deliveries []*relay.Delivery) ([]*relay.Claim, error) {
 	eventIDs := make([]string, 0, len(deliveries))
@@ -188,9 +197,8 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID, orgID string, newDesti
 		return nil, fmt.Errorf("sqlite: replay event: %w", err)
 	}
 	defer tx.Rollback()
-	var org string
-	err = tx.QueryRowContext(ctx, `SELECT org_id FROM events WHERE id = ?`, eventID).Scan(&org)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && orgID != "" && org != orgID) {
+	e, err := scanEvent(tx.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = ?`, eventID))
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && orgID != "" && e.OrgID != orgID) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "event %s not found", eventID)
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: replay event: %w", err)
@@ -199,10 +207,18 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID, orgID string, newDesti
 		return nil, fmt.Errorf("sqlite: replay event: %w", err)
 	}
 	for _, dst := range newDestinations {
+		// The new delivery takes its place in the destination's line.
+		// A destination deleted meanwhile would never be sent to: skip it.
+		d, err := getDestination(ctx, tx, s.sealer, dst, false)
+		if relay.ErrorCode(err) == relay.ENOTFOUND {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO deliveries
-			(id, event_id, destination_id, status, source, next_attempt_at, created_at, updated_at)
-			VALUES (?, ?, ?, 'pending', 'replay', ?, ?, ?) ON CONFLICT (event_id, destination_id) DO NOTHING`,
-			relay.NewID("dlv", now), eventID, dst, ms(now), ms(now), ms(now)); err != nil {
+			(id, event_id, destination_id, status, source, next_attempt_at, created_at, updated_at, order_key)
+			VALUES (?, ?, ?, 'pending', 'replay', ?, ?, ?, ?) ON CONFLICT (event_id, destination_id) DO NOTHING`,
+			relay.NewID("dlv", now), eventID, dst, ms(now), ms(now), ms(now), d.OrderKey(e)); err != nil {
 			return nil, fmt.Errorf("sqlite: replay event: %w", err)
 		}
 	}
@@ -262,4 +278,36 @@ func (s *Store) QueueDepth(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("sqlite: queue depth: %w", err)
 	}
 	return n, nil
+}
+
+// BlockedKeys lists the destination's keys held back by a failing head.
+// Window functions number each key's undelivered deliveries in arrival
+// order over the deliveries_order index: the first is the head, the count
+// less one is what waits behind it.
+func (s *Store) BlockedKeys(ctx context.Context, destinationID string, limit int) ([]*relay.BlockedKey, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT `+deliveryColumnsBare+`, n FROM (
+			SELECT d.*, row_number() OVER (PARTITION BY d.order_key ORDER BY d.event_id) AS rn,
+				count(*) OVER (PARTITION BY d.order_key) AS n
+			FROM deliveries d INDEXED BY deliveries_order
+			WHERE d.destination_id = ?1 AND d.order_key <> '' AND d.status <> 'succeeded'
+			  AND (d.status <> 'dead' OR (SELECT on_dead = 'block' FROM destinations WHERE id = ?1)))
+		WHERE rn = 1 AND status IN ('retrying', 'dead')
+		ORDER BY created_at, id LIMIT ?2`, destinationID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: blocked keys: %w", err)
+	}
+	defer rows.Close()
+	out := []*relay.BlockedKey{}
+	for rows.Next() {
+		var d relay.Delivery
+		var next, created, updated int64
+		var n int
+		if err := rows.Scan(&d.ID, &d.EventID, &d.DestinationID, &d.Status, &d.Source, &d.Attempts, &d.Step, &next,
+			&d.LastStatus, &d.LastError, &created, &updated, &d.OrderKey, &n); err != nil {
+			return nil, fmt.Errorf("sqlite: blocked keys: %w", err)
+		}
+		d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = fromMS(next), fromMS(created), fromMS(updated)
+		out = append(out, &relay.BlockedKey{Key: d.OrderKey, Head: &d, Attempts: d.Attempts, Waiting: n - 1, Since: d.CreatedAt})
+	}
+	return out, rows.Err()
 }

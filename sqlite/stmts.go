@@ -29,19 +29,30 @@ var writerSQL = map[string]string{
 		UNION ALL SELECT id FROM events WHERE provider = ?1 AND body_key = ?3 AND body_key <> ''
 		LIMIT 1`,
 	"insDelivery": `INSERT INTO deliveries
-		(id, event_id, destination_id, status, source, next_attempt_at, lease_owner, lease_until, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-	"claimDests": `SELECT id FROM destinations
+		(id, event_id, destination_id, status, source, next_attempt_at, lease_owner, lease_until, created_at, updated_at, order_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	"claimDests": `SELECT id, on_dead = 'block' FROM destinations
 		WHERE disabled = 0 AND deleted_at IS NULL AND paused_until <= ? ORDER BY id`,
 	// A claim moves next_attempt_at to the lease's end (a visibility
 	// timeout): claimed rows leave the front of the due index, so the next
 	// claim does not wade through them, and if this replica dies they come
 	// due again by themselves when the lease ends.
+	//
+	// An ordered delivery is claimable only at the head of its line: when
+	// no delivery of the same (destination, key) with an earlier event id
+	// is undelivered (in flight, waiting to retry, or, with on_dead block,
+	// dead). A delivery in flight is still pending or retrying, so a key is
+	// worked by one claimer at a time; the check is one probe into
+	// deliveries_order per candidate.
 	"claim": `UPDATE deliveries SET lease_owner = ?, lease_until = ?, next_attempt_at = ?
 		WHERE id IN (
-			SELECT id FROM deliveries INDEXED BY deliveries_due
-			WHERE destination_id = ? AND status IN ('pending', 'retrying') AND next_attempt_at <= ?
-			ORDER BY next_attempt_at LIMIT ?)
+			SELECT q.id FROM deliveries q INDEXED BY deliveries_due
+			WHERE q.destination_id = ?4 AND q.status IN ('pending', 'retrying') AND q.next_attempt_at <= ?5
+			  AND (q.order_key = '' OR NOT EXISTS (
+				SELECT 1 FROM deliveries p INDEXED BY deliveries_order
+				WHERE p.destination_id = ?4 AND p.order_key = q.order_key AND p.event_id < q.event_id
+				  AND p.order_key <> '' AND p.status <> 'succeeded' AND (p.status <> 'dead' OR ?6)))
+			ORDER BY q.next_attempt_at LIMIT ?7)
 		RETURNING ` + deliveryColumnsBare,
 	"claimEvents": `SELECT ` + eventColumns + ` FROM events e WHERE e.id IN (SELECT value FROM json_each(?))`,
 	"updOutcome": `UPDATE deliveries SET status = ?, step = ?, next_attempt_at = ?,

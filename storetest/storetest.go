@@ -116,6 +116,14 @@ func Run(t *testing.T, open func(t *testing.T) relay.Store) {
 		{"APIKeyRevokeLastAdminConcurrent", testAPIKeyRevokeLastAdminConcurrent},
 		{"APIKeyTouch", testAPIKeyTouch},
 		{"NotFound", testNotFound},
+		{"OrderedHeadOfLine", testOrderedHeadOfLine},
+		{"OrderedNotLeasedOnInsert", testOrderedNotLeasedOnInsert},
+		{"OrderedOnDeadBlock", testOrderedOnDeadBlock},
+		{"OrderedBlockedKeysRetrying", testOrderedBlockedKeysRetrying},
+		{"OrderedConcurrentClaimers", testOrderedConcurrentClaimers},
+		{"OrderingRoundTrip", testOrderingRoundTrip},
+		{"OrderedReleaseHeld", testOrderedReleaseHeld},
+		{"OrderedReplayToNewDestination", testOrderedReplayToNewDestination},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })

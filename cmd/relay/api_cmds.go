@@ -452,6 +452,7 @@ func cliPrintDestination(w io.Writer, d *relay.Destination) {
 		"Org", d.OrgID,
 		"Concurrency", strconv.Itoa(d.MaxConcurrency),
 		"Timeout", time.Duration(d.Timeout).String(),
+		"Ordering", cliOrdering(d),
 		"Created", cliTime(d.CreatedAt),
 		"Old secret signs until", cliOverlap(d),
 		"Secret", d.Secret, // only in the answer to a create
@@ -784,6 +785,22 @@ var cliDestinationsGroup = &cliGroup{
 				"attempt.",
 			setup: cliDestinationsTest,
 		},
+		{
+			name: "set-ordering", args: "ID", nargs: 1, summary: "deliver a destination's events in order per key",
+			about: "Sets the destination's ordering: none, or the key whose deliveries are sent one at\n" +
+				"a time in arrival order (resource, account, connection, or a JSON path such as\n" +
+				"$.issue.id), and --on-dead: skip (a dead head lets its key move on) or block\n" +
+				"(the key waits until the dead delivery is replayed and succeeds). The key of a\n" +
+				"delivery is fixed when it is created.",
+			setup: cliDestinationsSetOrdering,
+		},
+		{
+			name: "blocked", args: "ID", nargs: 1, summary: "list keys held back by a failing delivery",
+			about: "Lists the destination's ordered keys whose head delivery keeps failing (or is\n" +
+				"dead, with --on-dead block), with how many deliveries wait behind it. Replay or\n" +
+				"fix the head to let the key move on.",
+			setup: cliDestinationsBlocked,
+		},
 	},
 }
 
@@ -897,6 +914,8 @@ func cliDestinationsAdd(fs *flag.FlagSet, env *cliEnv) cliRunFunc {
 	fs.StringVar(&d.OrgID, "org", "", "only events of this org `id`; default all orgs")
 	fs.IntVar(&d.MaxConcurrency, "max-concurrency", 0, "requests in flight at once, 1..1000 (default Relay's, 32)")
 	fs.DurationVar(&timeout, "timeout", 0, "per-request timeout, 100ms..5m (default Relay's, 15s)")
+	fs.StringVar(&d.Ordering, "ordering", "", "deliver in order per `key`: none, resource, account, connection or $.json.path (default none)")
+	fs.StringVar(&d.OnDead, "on-dead", "", "when an ordered key's head dies: skip or block (default skip)")
 	asJSON := fs.Bool("json", false, "print the API's JSON")
 	return func(ctx context.Context, env *cliEnv, c *relayhttp.Client, _ []string) error {
 		if d.Name == "" || d.URL == "" {

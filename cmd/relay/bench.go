@@ -22,7 +22,8 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fs := flag.NewFlagSet("relay bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	modes := fs.String("modes", "throughput,rate", "comma-separated: throughput, rate, backlog, kill, backfill, retention")
+	modes := fs.String("modes", "throughput,rate", "comma-separated: throughput, rate, backlog, kill, backfill, retention, ordering")
+	ordering := fs.String("ordering", "", "run the ordering mode only: deliveries/s unordered vs ordered by this `key` (resource, account, connection, $.json.path), 1,000 keys")
 	dbURL := fs.String("database-url", "", "postgres://… to run Relay on PostgreSQL (default: SQLite in a temp dir)")
 	replicas := fs.Int("replicas", 1, "relay serve processes, load spread round-robin (use 2 with PostgreSQL)")
 	conc := fs.Int("concurrency", 64, "closed-loop concurrent senders")
@@ -41,12 +42,16 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	ms := strings.Split(*modes, ",")
+	if *ordering != "" {
+		ms = []string{"ordering"}
+	}
 	bin, err := os.Executable()
 	if err != nil {
 		return err
 	}
 	return bench.Run(ctx, bench.Options{
-		RelayBin: bin, Modes: strings.Split(*modes, ","), DatabaseURL: *dbURL, Replicas: *replicas,
+		RelayBin: bin, Modes: ms, Ordering: *ordering, DatabaseURL: *dbURL, Replicas: *replicas,
 		Concurrency: *conc, Duration: *dur, Rate: *rate, RateFor: *rateFor, Backlog: *backlog, BackfillItems: *bfItems, KeepDir: *keep,
 		CPUProfile: *cpuProfile, ServeBin: *serveBin,
 	}, stdout)
