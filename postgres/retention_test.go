@@ -90,7 +90,7 @@ func TestReplayWaitsForPrune(t *testing.T) {
 			t.Fatal("replay neither finished nor waited")
 		}
 		if err := s.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-			WHERE wait_event_type = 'Lock' AND query LIKE 'SELECT org_id FROM events WHERE id = $1%')`).Scan(&waiting); err != nil {
+			WHERE wait_event_type = 'Lock' AND query LIKE '%FROM events e WHERE e.id = $1 FOR SHARE%')`).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(5 * time.Millisecond)
