@@ -35,12 +35,15 @@ const testPollInterval = 20 * time.Millisecond
 // the operations behind the API's destination verbs and the dashboard's
 // buttons, so that both behave the same.
 type DestinationControl struct {
-	Store  Store
+	// Store holds the destinations, events and deliveries.
+	Store Store
+	// Engine is told of changes: a resume, a rotated secret, a test event.
 	Engine DestinationEngine
 	// Overlap is how long a replaced secret keeps signing when the caller
 	// names no overlap (delivery.rotation_overlap).
 	Overlap time.Duration
-	Now     func() time.Time
+	// Now is the clock.
+	Now func() time.Time
 	// RefreshFailed is told when reloading the engine's destinations after
 	// a rotation failed (the rotation itself stands); may be nil.
 	RefreshFailed func(err error)
