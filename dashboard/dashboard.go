@@ -85,6 +85,9 @@ type Config struct {
 	PublicURL string
 	// SessionTTL is how long a sign-in lasts; 0 means 12 hours.
 	SessionTTL time.Duration
+	// RotationOverlap is how long a secret replaced from the Destinations
+	// page keeps signing (delivery.rotation_overlap); 0 means none.
+	RotationOverlap time.Duration
 }
 
 // Dashboard serves the dashboard pages. Build it with New.
@@ -147,6 +150,9 @@ func (d *Dashboard) Handler(api http.Handler) http.Handler {
 	page("GET /destinations", d.handleDestinations)
 	page("POST /destinations", d.handleCreateDestination)
 	page("POST /destinations/{id}/disabled", d.handleSetDisabled)
+	page("POST /destinations/{id}/test", d.handleTestDestination)
+	page("POST /destinations/{id}/resume", d.handleResumeDestination)
+	page("POST /destinations/{id}/rotate-secret", d.handleRotateSecret)
 	page("GET /connections", d.handleConnections)
 	page("POST /connections/{id}/disconnect", d.handleDisconnect)
 	page("POST /connections/connect", d.handleConnect)

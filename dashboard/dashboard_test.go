@@ -69,6 +69,13 @@ func (b *backfillSvc) Cancel(_ context.Context, conn, id, org string) (*relay.Ba
 
 func newFixture(t *testing.T, cfg dashboard.Config) *fixture {
 	t.Helper()
+	return newFixtureWith(t, cfg, func(relay.Store) dashboard.Deliverer { return &engine{} })
+}
+
+// newFixtureWith is newFixture with the delivery engine newEngine builds
+// over the fixture's store.
+func newFixtureWith(t *testing.T, cfg dashboard.Config, newEngine func(relay.Store) dashboard.Deliverer) *fixture {
+	t.Helper()
 	store, err := sqlite.Open(filepath.Join(t.TempDir(), "relay.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +99,7 @@ func newFixture(t *testing.T, cfg dashboard.Config) *fixture {
 	if err := store.CreateOrg(ctx, &relay.Org{ID: "acme", Name: "Acme", CreatedAt: f.now}); err != nil {
 		t.Fatal(err)
 	}
-	d, err := dashboard.New(dashboard.Deps{Store: store, Delivery: &engine{}, Conns: store, ConnSvc: f.conns, Backfills: store,
+	d, err := dashboard.New(dashboard.Deps{Store: store, Delivery: newEngine(store), Conns: store, ConnSvc: f.conns, Backfills: store,
 		BackfillSvc: f.backfills, Resolutions: store, Providers: []string{"github"}}, cfg, slog.New(slog.DiscardHandler), func() time.Time { return time.Now().UTC() })
 	if err != nil {
 		t.Fatal(err)

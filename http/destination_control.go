@@ -1,19 +1,17 @@
 package http
 
 import (
-	"context"
-	"encoding/json"
 	"net/http"
 	"time"
 
 	"github.com/relayhq/relay"
 )
 
-// resumer is the optional part of a Deliverer that ends a circuit-breaker
-// pause in memory (the delivery engine has it). Without it the pause ends
-// in the store only, which claims already honour.
-type resumer interface {
-	Resume(destinationID string)
+// destinationControl returns the operations behind the destination verbs,
+// shared with the dashboard.
+func (s *Server) destinationControl() *relay.DestinationControl {
+	return &relay.DestinationControl{Store: s.store, Engine: s.delivery, Overlap: s.cfg.RotationOverlap, Now: s.now,
+		RefreshFailed: func(err error) { s.logger.Warn("reloading destinations failed", "err", err) }}
 }
 
 // resumeOutput is the answer to a resume.
@@ -26,15 +24,10 @@ type resumeOutput struct {
 func (s *Server) handleResumeDestination() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
-		n, err := s.store.ResumeDestination(r.Context(), id, s.now())
+		n, err := s.destinationControl().Resume(r.Context(), id)
 		if err != nil {
 			writeError(w, r, s.logger, err)
 			return
-		}
-		if rs, ok := s.delivery.(resumer); ok {
-			rs.Resume(id)
-		} else {
-			s.delivery.Wake()
 		}
 		s.logger.Info("destination resumed through the API", "destination_id", id, "made_due", n)
 		writeJSON(w, http.StatusOK, resumeOutput{MadeDue: n})
@@ -61,33 +54,18 @@ func (s *Server) handleRotateSecret() http.Handler {
 				return
 			}
 		}
-		overlap := s.cfg.RotationOverlap
+		var overlap *time.Duration
 		if in.Overlap != nil {
-			overlap = time.Duration(*in.Overlap)
+			o := time.Duration(*in.Overlap)
+			overlap = &o
 		}
-		if err := relay.ValidateRotationOverlap(overlap); err != nil {
-			writeError(w, r, s.logger, err)
-			return
-		}
-		secret := in.Secret
-		if secret == "" {
-			secret = relay.NewSecret()
-		} else if err := relay.ValidateSecret(secret); err != nil {
-			writeError(w, r, s.logger, relay.Errorf(relay.EINVALID, "secret: %s", relay.ErrorMessage(err)))
-			return
-		}
-		id := r.PathValue("id")
-		if err := s.store.RotateDestinationSecret(r.Context(), id, secret, s.now().Add(overlap)); err != nil {
-			writeError(w, r, s.logger, err)
-			return
-		}
-		s.refreshDestinations(r)
-		d, err := s.store.GetDestination(r.Context(), id)
+		d, err := s.destinationControl().RotateSecret(r.Context(), r.PathValue("id"), in.Secret, overlap)
 		if err != nil {
 			writeError(w, r, s.logger, err)
 			return
 		}
-		s.logger.Info("destination secret rotated", "destination_id", id, "previous_until", d.PreviousSecretUntil)
+		s.logger.Info("destination secret rotated", "destination_id", d.ID, "previous_until", d.PreviousSecretUntil)
+		secret := d.Secret
 		out := withoutSecret(d)
 		out.Secret = secret // shown here, once
 		writeJSON(w, http.StatusOK, out)
@@ -102,71 +80,22 @@ type TestResult struct {
 	Delivery *relay.Delivery `json:"delivery"`
 }
 
-// testEventType is the event type of a destination test.
-const testEventType = "relay.test"
-
-// testWaitExtra is how much longer than the destination's timeout a test
-// waits for the attempt: the claim and the recording of the outcome.
-const testWaitExtra = 10 * time.Second
-
-// testPollInterval is how often a test looks whether its attempt is done.
-const testPollInterval = 20 * time.Millisecond
-
 // handleTestDestination sends a signed relay.test event to the destination
 // through the normal pipeline (stored, claimed, signed, retried like any
 // event) and answers once its first attempt is recorded: 200 with the
 // outcome, or 202 with the pending delivery if the wait ran out first.
 func (s *Server) handleTestDestination() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d, err := s.store.GetDestination(r.Context(), r.PathValue("id"))
-		if err != nil {
+		res, done, err := s.destinationControl().Test(r.Context(), r.PathValue("id"))
+		switch {
+		case r.Context().Err() != nil:
+			return // the client left
+		case err != nil:
 			writeError(w, r, s.logger, err)
-			return
-		}
-		if d.Disabled {
-			writeError(w, r, s.logger, relay.Errorf(relay.ECONFLICT, "destination %s is disabled: enable it to test it", d.ID))
-			return
-		}
-		now := s.now()
-		// Shaped like Relay's operational events (package ops): provider
-		// "relay", event type "relay.…", payload {type, created_at, data}.
-		ev := &relay.Event{ID: relay.NewID("evt", now), Provider: "relay", DeliveryID: relay.NewID("test", now),
-			EventType: testEventType, Source: relay.SourceLive, ReceivedAt: relay.EventTime(now)}
-		ev.Payload, _ = json.Marshal(map[string]any{"type": testEventType, "created_at": now.UTC(),
-			"data": map[string]string{"destination_id": d.ID, "destination_name": d.Name,
-				"message": "A test event sent by Relay; it needs no action."}})
-		item := relay.PlanEvent(ev, []*relay.Destination{d}, now)
-		if err := s.store.InsertEvents(r.Context(), []*relay.IngestItem{item}); err != nil {
-			writeError(w, r, s.logger, err)
-			return
-		}
-		s.delivery.Wake()
-		dlv := item.Deliveries[0]
-		ctx, cancel := context.WithTimeout(r.Context(), time.Duration(d.Timeout)+testWaitExtra)
-		defer cancel()
-		tick := time.NewTicker(testPollInterval)
-		defer tick.Stop()
-		for {
-			got, err := s.store.GetDelivery(ctx, dlv.ID, "")
-			switch {
-			case err == nil && got.Attempts > 0:
-				writeJSON(w, http.StatusOK, TestResult{EventID: ev.ID, Delivery: got})
-				return
-			case err == nil:
-				dlv = got
-			case ctx.Err() == nil:
-				writeError(w, r, s.logger, err)
-				return
-			}
-			select {
-			case <-ctx.Done():
-				if r.Context().Err() != nil {
-					return // the client left
-				}
-				writeJSON(w, http.StatusAccepted, TestResult{EventID: ev.ID, Delivery: dlv})
-				return
-			case <-tick.C:
-			}
+		case done:
+			writeJSON(w, http.StatusOK, TestResult{EventID: res.EventID, Delivery: res.Delivery})
+		default:
+			writeJSON(w, http.StatusAccepted, TestResult{EventID: res.EventID, Delivery: res.Delivery})
 		}
 	})
 }

@@ -22,5 +22,6 @@ func newDashboard(cfg *config.Config, store Store, svc *services, srcs []relay.P
 	return dashboard.New(dashboard.Deps{
 		Store: store, Delivery: svc.engine, Conns: store, ConnSvc: svc.conns, Backfills: store, BackfillSvc: svc.backfills,
 		Resolutions: store, Metrics: svc.metrics, Providers: names,
-	}, dashboard.Config{SecureCookies: strings.HasPrefix(cfg.BaseURL(), "https://"), PublicURL: cfg.BaseURL()}, logger.With("component", "dashboard"), now)
+	}, dashboard.Config{SecureCookies: strings.HasPrefix(cfg.BaseURL(), "https://"), PublicURL: cfg.BaseURL(),
+		RotationOverlap: time.Duration(cfg.Delivery.RotationOverlap)}, logger.With("component", "dashboard"), now)
 }
