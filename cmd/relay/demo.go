@@ -132,7 +132,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fmt.Fprintf(stdout, `Relay demo is running.
 
   Dashboard:  %[1]s/
-  API:        %[1]s/api/v1/events   (OpenAPI: %[1]s/openapi.yaml)
+  API:        %[1]s/api/v1/events   (OpenAPI: %[1]s/api/v1/openapi.yaml)
   Admin key:  %[2]s
   Connect page (GitHub, 30 minutes):  %[6]s
 
