@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -537,7 +535,6 @@ func TestCLIConnectionsEndToEnd(t *testing.T) {
 	sim := simulator.NewGitHub(nil)
 	defer sim.Close()
 	sim.AddInstallation(simulator.GitHubInstallation{ID: 99, Login: "octo", Repos: []simulator.GitHubRepo{{ID: 5, FullName: "octo/app"}}})
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(sim.Key)})
 	cfg := fmt.Sprintf(`
 admin_api_key: %q
 connect: {allowed_return_origins: ["https://app.example"]}
@@ -545,15 +542,8 @@ log_level: warn
 providers:
   github:
     webhook_secret: s
-    app_id: %q
-    app_slug: %q
-    client_id: %q
-    client_secret: %q
-    api_url: %q
-    web_url: %q
-    private_key: |
 %s
-`, testAdminKey, sim.AppID, sim.AppSlug, sim.ClientID, sim.ClientSecret, sim.URL(), sim.URL(), "      "+strings.ReplaceAll(strings.TrimSpace(string(keyPEM)), "\n", "\n      "))
+`, testAdminKey, githubAppYAML(sim))
 	base := startRelay(t, cfg, nil).url
 	cli := func(key string, args ...string) (string, string, error) {
 		var out, errOut bytes.Buffer

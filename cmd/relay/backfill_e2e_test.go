@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"net/url"
 	"os"
@@ -109,7 +107,6 @@ func checkBackfill(t *testing.T, base, connID string, b *relay.Backfill, sim his
 }
 
 func githubBackfillConfig(sim *simulator.GitHub, sinkURL, extra string) string {
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(sim.Key)})
 	return fmt.Sprintf(`
 admin_api_key: %q
 connect: {allowed_return_origins: ["https://app.example"]}
@@ -117,18 +114,10 @@ log_level: warn
 providers:
   github:
     webhook_secret: %q
-    app_id: %q
-    app_slug: %q
-    client_id: %q
-    client_secret: %q
-    api_url: %q
-    web_url: %q
-    private_key: |
 %s
 destinations:
   - {name: acme, url: %q, secret: %q, org_id: acme}
-%s`, testAdminKey, testGitHub, sim.AppID, sim.AppSlug, sim.ClientID, sim.ClientSecret, sim.URL(), sim.URL(),
-		"      "+strings.ReplaceAll(strings.TrimSpace(string(keyPEM)), "\n", "\n      "), sinkURL, testDestination, extra)
+%s`, testAdminKey, testGitHub, githubAppYAML(sim), sinkURL, testDestination, extra)
 }
 
 func TestGitHubBackfillEndToEnd(t *testing.T) {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -90,7 +88,6 @@ func TestGitHubLifecycleConfirmedEndToEnd(t *testing.T) {
 	sim.AddInstallation(simulator.GitHubInstallation{ID: 4242, Login: "octo-org",
 		Repos: []simulator.GitHubRepo{{ID: 1296269, FullName: "octo-org/hello"}, {ID: 7, FullName: "octo-org/x"}}})
 	sink := newCollector(t)
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(sim.Key)})
 	cfg := fmt.Sprintf(`
 admin_api_key: %q
 connect: {allowed_return_origins: ["https://app.example"]}
@@ -98,18 +95,10 @@ log_level: warn
 providers:
   github:
     webhook_secret: %q
-    app_id: %q
-    app_slug: %q
-    client_id: %q
-    client_secret: %q
-    api_url: %q
-    web_url: %q
-    private_key: |
 %s
 destinations:
   - {name: org-a, url: %q, secret: %q, org_id: org_a}
-`, testAdminKey, testGitHub, sim.AppID, sim.AppSlug, sim.ClientID, sim.ClientSecret, sim.URL(), sim.URL(),
-		"      "+strings.ReplaceAll(strings.TrimSpace(string(keyPEM)), "\n", "\n      "), sink.URL, testDestination)
+`, testAdminKey, testGitHub, githubAppYAML(sim), sink.URL, testDestination)
 	base := startRelay(t, cfg, nil).url
 	if code := apiCall(t, "POST", base+"/api/v1/orgs", testAdminKey, map[string]string{"id": "org_a", "name": "A"}, nil); code != 201 {
 		t.Fatalf("create org: %d", code)

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -64,7 +62,6 @@ func serveOnce(t *testing.T, args []string, getenv func(string) string) (base st
 // no encryption.keys: the vault key lives in the data dir.
 func githubConnectConfig(t *testing.T, sim *simulator.GitHub, dataDir string) string {
 	t.Helper()
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(sim.Key)})
 	cfg := fmt.Sprintf(`
 admin_api_key: %q
 connect: {allowed_return_origins: ["https://app.example"]}
@@ -73,16 +70,8 @@ data_dir: %q
 providers:
   github:
     webhook_secret: s
-    app_id: %q
-    app_slug: %q
-    client_id: %q
-    client_secret: %q
-    api_url: %q
-    web_url: %q
-    private_key: |
 %s
-`, testAdminKey, dataDir, sim.AppID, sim.AppSlug, sim.ClientID, sim.ClientSecret, sim.URL(), sim.URL(),
-		"      "+strings.ReplaceAll(strings.TrimSpace(string(keyPEM)), "\n", "\n      "))
+`, testAdminKey, dataDir, githubAppYAML(sim))
 	path := filepath.Join(t.TempDir(), "relay.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
