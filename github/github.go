@@ -8,13 +8,12 @@ package github
 
 import (
 	"crypto/sha256"
-	"encoding/json"
 	"mime"
 	"net/url"
 
-	"github.com/relayhq/relay/internal/hexmac"
-
 	"github.com/relayhq/relay"
+	"github.com/relayhq/relay/internal/hexmac"
+	"github.com/relayhq/relay/internal/jsonfield"
 )
 
 // Header names GitHub sends.
@@ -65,19 +64,9 @@ func (p *Provider) Verify(req *relay.WebhookRequest) error {
 	return p.sig.Verify(req.Header.Get(HeaderSignature256), req.Body)
 }
 
-// payload holds the few fields Parse needs; the rest of the body is skipped.
-type payload struct {
-	Action       str `json:"action"`
-	Installation struct {
-		ID id `json:"id"`
-	} `json:"installation"`
-	Repository struct {
-		ID id `json:"id"`
-	} `json:"repository"`
-	Organization struct {
-		ID id `json:"id"`
-	} `json:"organization"`
-}
+// payloadPaths are the few fields Parse reads; the rest of the body is
+// not decoded.
+var payloadPaths = []string{"action", "installation.id", "repository.id", "organization.id"}
 
 // Parse extracts the delivery id (X-GitHub-Delivery), the event type
 // (X-GitHub-Event, plus "." and the payload's action when it has one), the
@@ -103,24 +92,24 @@ func (p *Provider) Parse(req *relay.WebhookRequest) (relay.Inbound, error) {
 	if err != nil {
 		return relay.Inbound{}, err
 	}
-	var pl payload
-	if err := json.Unmarshal(body, &pl); err != nil {
-		return relay.Inbound{}, relay.Errorf(relay.EINVALID, "body is not valid JSON")
+	if !jsonfield.Object(body) {
+		return relay.Inbound{}, relay.Errorf(relay.EINVALID, "body is not a JSON object")
 	}
+	f := jsonfield.Get(body, payloadPaths...)
 	in := relay.Inbound{
 		DeliveryID: delivery,
 		EventType:  event,
-		AccountID:  string(pl.Installation.ID),
-		ResourceID: string(pl.Repository.ID),
+		AccountID:  f.ID(1),
+		ResourceID: f.ID(2),
 	}
 	if form {
 		in.Payload = string(body)
 	}
-	if pl.Action != "" {
-		in.EventType = event + "." + string(pl.Action)
+	if action := f.String(0); action != "" {
+		in.EventType = event + "." + action
 	}
 	if in.ResourceID == "" {
-		in.ResourceID = string(pl.Organization.ID)
+		in.ResourceID = f.ID(3)
 	}
 	return in, nil
 }

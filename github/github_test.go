@@ -128,6 +128,10 @@ func TestParse(t *testing.T) {
 		{"no installation", "ping", "d-4", []byte(`{"zen":"Keep it logically awesome.","hook_id":1,"repository":{"id":1}}`),
 			relay.Inbound{DeliveryID: "d-4", EventType: "ping", ResourceID: "1"}, "", ""},
 		{"not JSON", "issues", "d-5", []byte(`{"action": "opened", `), relay.Inbound{}, relay.EINVALID, ""},
+		{"JSON but not an object", "issues", "d-5b", []byte(`[{"action":"opened"}]`), relay.Inbound{}, relay.EINVALID, ""},
+		{"JSON null", "issues", "d-5c", []byte(`null`), relay.Inbound{}, relay.EINVALID, ""},
+		{"escaped action, string ids", "issues", "d-5d", []byte(`{"action":"re\u006fpened","installation":{"id":"9"},"repository":{"id":null},"organization":{"id":3}}`),
+			relay.Inbound{DeliveryID: "d-5d", EventType: "issues.reopened", AccountID: "9", ResourceID: "3"}, "", ""},
 		{"missing delivery", "issues", "d-6", []byte(`{}`), relay.Inbound{}, relay.EINVALID, "X-GitHub-Delivery"},
 		{"missing event", "issues", "d-7", []byte(`{}`), relay.Inbound{}, relay.EINVALID, "X-GitHub-Event"},
 	}
