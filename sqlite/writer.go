@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"time"
 
@@ -36,12 +37,53 @@ func (s *Store) RecordOutcomes(ctx context.Context, outcomes []*relay.Outcome, n
 	if err != nil {
 		return err
 	}
-	return s.inTx(ctx, "record outcomes", func(tx *sql.Tx) error { return recordOutcomesTx(ctx, tx, st, outcomes, now) })
+	return s.inTxUnsynced(ctx, "record outcomes", func(tx *sql.Tx) error { return recordOutcomesTx(ctx, tx, st, outcomes, now) })
 }
 
 // inTx runs fn in a write transaction and commits it.
 func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
 	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: %s: commit: %w", op, err)
+	}
+	return nil
+}
+
+// inTxUnsynced is inTx for writes that may be lost in a power failure,
+// committed without waiting for the disk (synchronous NORMAL for this one
+// transaction). An outcome is such a write: losing it only means the
+// delivery is sent again, which at-least-once delivery allows, and a
+// process crash loses nothing (the WAL frames are in the kernel's page
+// cache). What skipping the fsync buys is that an ingest commit queued
+// behind an outcome batch no longer waits for the disk twice. The next
+// synchronous commit's fsync of the WAL covers these frames too, so a
+// webhook acknowledged after them is on disk with them.
+//
+// The pragma is per connection: the transaction runs on a connection held
+// for its duration, and the connection is discarded rather than returned
+// to the pool if FULL cannot be restored.
+func (s *Store) inTxUnsynced(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
+	conn, err := s.writer.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA synchronous = NORMAL`); err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	defer func() {
+		if _, err := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA synchronous = FULL`); err != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
