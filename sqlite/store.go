@@ -98,7 +98,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		wq[k] = append([]string(nil), v...)
 	}
 	wq.Add("_pragma", "wal_autocheckpoint(0)")
-	wq.Add("_pragma", "cache_size(-32000)") // 32 MB: the writer's working set (indexes being appended to)
+	wq.Add("_pragma", "cache_size(-16000)") // 16 MB: the writer's working set (indexes being appended to)
 	writer, err := sql.Open("sqlite", "file:"+path+"?"+wq.Encode()+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
@@ -121,7 +121,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	checkpointer.SetMaxOpenConns(1)
 
 	q.Add("_pragma", "query_only(true)")
-	q.Add("_pragma", "cache_size(-8000)") // 8 MB per reader: API reads and probes
+	q.Add("_pragma", "cache_size(-2000)") // 2 MB per reader: API reads and probes
 	reader, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		writer.Close()
