@@ -30,6 +30,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	dur := fs.Duration("duration", 10*time.Second, "closed-loop run length")
 	rate := fs.Int("rate", 2000, "open-loop requests per second")
 	rateFor := fs.Duration("rate-duration", 10*time.Second, "open-loop run length")
+	rateRuns := fs.Int("rate-runs", 1, "open-loop runs (reference then Relay each time); with more than one, counts the runs whose p99 meets 10 ms and 3× the reference's")
 	backlog := fs.Int("backlog", 100000, "events queued while the destination is down (backlog mode)")
 	bfItems := fs.Int("backfill-items", 60000, "history items the backfill mode imports from the GitHub simulator")
 	keep := fs.Bool("keep", false, "keep the temporary data directory")
@@ -52,7 +53,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	return bench.Run(ctx, bench.Options{
 		RelayBin: bin, Modes: ms, Ordering: *ordering, DatabaseURL: *dbURL, Replicas: *replicas,
-		Concurrency: *conc, Duration: *dur, Rate: *rate, RateFor: *rateFor, Backlog: *backlog, BackfillItems: *bfItems, KeepDir: *keep,
+		Concurrency: *conc, Duration: *dur, Rate: *rate, RateFor: *rateFor, RateRuns: *rateRuns, Backlog: *backlog, BackfillItems: *bfItems, KeepDir: *keep,
 		CPUProfile: *cpuProfile, ServeBin: *serveBin,
 	}, stdout)
 }
