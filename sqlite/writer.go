@@ -24,7 +24,11 @@ func (s *Store) InsertEvents(ctx context.Context, items []*relay.IngestItem) err
 	if err != nil {
 		return err
 	}
-	return s.inTx(ctx, "insert events", func(tx *sql.Tx) error { return insertEventsTx(ctx, tx, st, items) })
+	stored, err := s.packEvents(items)
+	if err != nil {
+		return err
+	}
+	return s.inTx(ctx, "insert events", func(tx *sql.Tx) error { return insertEventsTx(ctx, tx, st, items, stored) })
 }
 
 // RecordOutcomes applies a batch of attempt outcomes in one transaction.
