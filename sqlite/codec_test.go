@@ -100,7 +100,8 @@ func checkEvent(t *testing.T, s *Store, id string, payload []byte, headers map[s
 }
 
 // Payloads of every size come back exactly as received, and are stored
-// compressed: a large repetitive body takes a fraction of its size.
+// compressed (a large repetitive body takes a fraction of its size);
+// headers are kept as JSON text.
 func TestCodecRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	large, _ := json.Marshal(map[string]any{"key": "k-large", "body": strings.Repeat("GitHub webhook payload ", 5000)})
@@ -123,11 +124,16 @@ func TestCodecRoundTrip(t *testing.T) {
 			}
 			checkEvent(t, s, it.Event.ID, tc.payload, tc.headers)
 			var codec, stored int
-			if err := s.reader.QueryRowContext(ctx, `SELECT codec, length(payload) FROM events WHERE id = ?`, it.Event.ID).Scan(&codec, &stored); err != nil {
+			var storedHeaders string
+			if err := s.reader.QueryRowContext(ctx, `SELECT payload_codec, length(payload), headers FROM events WHERE id = ?`,
+				it.Event.ID).Scan(&codec, &stored, &storedHeaders); err != nil {
 				t.Fatal(err)
 			}
 			if codec != codecZstd {
-				t.Fatalf("codec %d, want %d", codec, codecZstd)
+				t.Fatalf("payload codec %d, want %d", codec, codecZstd)
+			}
+			if want, _ := marshalHeaders(tc.headers); storedHeaders != want {
+				t.Fatalf("headers stored as %q, want the JSON text %q", storedHeaders, want)
 			}
 			if tc.name == "large" && stored > len(tc.payload)/20 {
 				t.Fatalf("a %d-byte repetitive payload is stored in %d bytes: not compressed", len(tc.payload), stored)
@@ -136,8 +142,8 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 }
 
-// A row written before compression (codec 0: headers as JSON text, payload
-// as received) reads back unchanged by every path, held-event release
+// A row written before compression (payload_codec 0: the payload as
+// received) reads back unchanged by every path, held-event release
 // included.
 func TestCodecReadsUncompressedRows(t *testing.T) {
 	ctx := context.Background()
@@ -160,7 +166,7 @@ func TestCodecReadsUncompressedRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	var codec int
-	if err := s.reader.QueryRowContext(ctx, `SELECT codec FROM events WHERE id = ?`, old).Scan(&codec); err != nil || codec != codecRaw {
+	if err := s.reader.QueryRowContext(ctx, `SELECT payload_codec FROM events WHERE id = ?`, old).Scan(&codec); err != nil || codec != codecRaw {
 		t.Fatalf("a row written without a codec has codec %d (%v), want %d", codec, err, codecRaw)
 	}
 	checkEvent(t, s, old, payload, headers)
@@ -205,7 +211,7 @@ func TestCodecReleaseHeld(t *testing.T) {
 	}
 }
 
-// A stored value that does not decode, or names a codec this version does
+// A stored payload that does not decode, or names a codec this version does
 // not know, is an error that says so, from every read path; nothing panics
 // and no garbage is returned.
 func TestCodecCorruptValue(t *testing.T) {
@@ -216,8 +222,11 @@ func TestCodecCorruptValue(t *testing.T) {
 		// A zstd frame header followed by garbage.
 		{"payload", `payload = x'28b52ffd2400ffffffffffff'`, "payload: stored value is corrupt"},
 		{"truncated", `payload = substr(payload, 1, length(payload) / 2)`, "payload: stored value is corrupt"},
-		{"headers", `headers = x'00112233'`, "headers: stored value is corrupt"},
-		{"codec", `codec = 7`, "unknown codec 7"},
+		// One byte changed inside the frame: it may still decode, but not
+		// to the bytes its checksum was taken of.
+		{"byte", `payload = substr(payload, 1, 20) || CASE WHEN substr(payload, 21, 1) = x'00' THEN x'01' ELSE x'00' END
+			|| substr(payload, 22)`, "payload: stored value is corrupt"},
+		{"codec", `payload_codec = 7`, "unknown codec 7"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := openCodecStore(t)
@@ -245,14 +254,12 @@ func TestCodecCorruptValue(t *testing.T) {
 			check("claim", err)
 			_, err = s.ReplayEvent(ctx, it.Event.ID, "", nil, codecT0)
 			check("replay", err)
-			if tc.name != "headers" { // release reads the payload only
-				if _, err := s.writer.ExecContext(ctx, `UPDATE events SET match = 'unmatched' WHERE id = ?`, it.Event.ID); err != nil {
-					t.Fatal(err)
-				}
-				_, err = s.ReleaseHeld(ctx, relay.HeldRelease{Provider: "github", AccountID: "acct-1", OrgID: "org-1",
-					ConnectionID: "con-1", Destinations: []*relay.Destination{d}, Now: codecT0})
-				check("release held", err)
+			if _, err := s.writer.ExecContext(ctx, `UPDATE events SET match = 'unmatched' WHERE id = ?`, it.Event.ID); err != nil {
+				t.Fatal(err)
 			}
+			_, err = s.ReleaseHeld(ctx, relay.HeldRelease{Provider: "github", AccountID: "acct-1", OrgID: "org-1",
+				ConnectionID: "con-1", Destinations: []*relay.Destination{d}, Now: codecT0})
+			check("release held", err)
 		})
 	}
 }

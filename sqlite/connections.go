@@ -495,7 +495,7 @@ func (s *Store) ResealAll(ctx context.Context, fn func(relay.Sealed, []byte) (re
 func (s *Store) ReleaseHeld(ctx context.Context, r relay.HeldRelease) (int, error) {
 	released := 0
 	err := s.inTx(ctx, "release held events", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id, event_type, source, resource_id, payload, codec FROM events
+		rows, err := tx.QueryContext(ctx, `SELECT id, event_type, source, resource_id, payload, payload_codec FROM events
 			WHERE provider = ? AND account_id = ? AND match = 'unmatched'`, r.Provider, r.AccountID)
 		if err != nil {
 			return fmt.Errorf("sqlite: release held events: %w", err)

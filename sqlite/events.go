@@ -12,32 +12,31 @@ import (
 	"github.com/relayhq/relay/internal/jsoncolumn"
 )
 
-// packEvents compresses the items' headers and payloads, one packed per
-// item. Callers do it before taking the writer, so the single writer
-// connection is not held while the CPU compresses.
-func (s *Store) packEvents(items []*relay.IngestItem) ([]packed, error) {
-	out := make([]packed, len(items))
+// packPayloads compresses the items' payloads, in order. Callers do it
+// before taking the writer, so the single writer connection is not held
+// while the CPU compresses.
+func (s *Store) packPayloads(items []*relay.IngestItem) [][]byte {
+	out := make([][]byte, len(items))
 	for i, it := range items {
-		headers, err := marshalHeaders(it.Event.Headers)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = s.codec.pack(headers, it.Event.Payload)
+		out[i] = s.codec.pack(it.Event.Payload)
 	}
-	return out, nil
+	return out
 }
 
 // insertEventsTx writes a batch of events and their deliveries in tx;
-// stored[i] is items[i]'s headers and payload as packEvents packed them.
-func insertEventsTx(ctx context.Context, tx *sql.Tx, st *writerStmts, items []*relay.IngestItem, stored []packed) error {
+// payloads[i] is items[i]'s payload as packPayloads packed it.
+func insertEventsTx(ctx context.Context, tx *sql.Tx, st *writerStmts, items []*relay.IngestItem, payloads [][]byte) error {
 	insEvent := tx.StmtContext(ctx, st.insEvent)
 	insDelivery := tx.StmtContext(ctx, st.insDelivery)
 	for i, it := range items {
 		it.Duplicate = false
 		e := it.Event
+		headers, err := marshalHeaders(e.Headers)
+		if err != nil {
+			return err
+		}
 		res, err := insEvent.ExecContext(ctx, e.ID, e.Provider, e.DeliveryID, e.EventType, e.Source,
-			e.AccountID, e.ResourceID, e.OrgID, e.ConnectionID, e.Match, stored[i].headers, stored[i].payload, codecZstd,
-			ms(e.ReceivedAt), e.BodyKey)
+			e.AccountID, e.ResourceID, e.OrgID, e.ConnectionID, e.Match, headers, payloads[i], codecZstd, ms(e.ReceivedAt), e.BodyKey)
 		if err != nil {
 			return fmt.Errorf("sqlite: insert event: %w", err)
 		}
@@ -76,25 +75,23 @@ func marshalHeaders(h map[string]string) (string, error) {
 }
 
 const eventColumns = `e.id, e.provider, e.delivery_id, e.event_type, e.source, e.account_id, e.resource_id,
-	e.org_id, e.connection_id, e.match, e.headers, e.payload, e.codec, e.received_at`
+	e.org_id, e.connection_id, e.match, e.headers, e.payload, e.payload_codec, e.received_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
-// scanEvent reads one row of eventColumns, unpacking its headers and
-// payload. A value that does not unpack is an error naming the event.
+// scanEvent reads one row of eventColumns, unpacking its payload. A payload
+// that does not unpack is an error naming the event.
 func (s *Store) scanEvent(row scanner) (*relay.Event, error) {
 	var e relay.Event
-	var headers, payload []byte
+	var headers string
+	var payload []byte
 	var codec, received int64
 	if err := row.Scan(&e.ID, &e.Provider, &e.DeliveryID, &e.EventType, &e.Source, &e.AccountID, &e.ResourceID,
 		&e.OrgID, &e.ConnectionID, &e.Match, &headers, &payload, &codec, &received); err != nil {
 		return nil, err
 	}
-	h, err := s.codec.unpack(codec, headers)
-	if err != nil {
-		return nil, fmt.Errorf("event %s: headers: %w", e.ID, err)
-	}
-	if e.Headers, err = jsoncolumn.ParseMap(string(h)); err != nil {
+	var err error
+	if e.Headers, err = jsoncolumn.ParseMap(headers); err != nil {
 		return nil, fmt.Errorf("event %s: headers: %w", e.ID, err)
 	}
 	if e.Payload, err = s.codec.unpack(codec, payload); err != nil {

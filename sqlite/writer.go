@@ -24,11 +24,8 @@ func (s *Store) InsertEvents(ctx context.Context, items []*relay.IngestItem) err
 	if err != nil {
 		return err
 	}
-	stored, err := s.packEvents(items)
-	if err != nil {
-		return err
-	}
-	return s.inTx(ctx, "insert events", func(tx *sql.Tx) error { return insertEventsTx(ctx, tx, st, items, stored) })
+	payloads := s.packPayloads(items)
+	return s.inTx(ctx, "insert events", func(tx *sql.Tx) error { return insertEventsTx(ctx, tx, st, items, payloads) })
 }
 
 // RecordOutcomes applies a batch of attempt outcomes in one transaction.
