@@ -37,8 +37,13 @@ type Options struct {
 	// Ordering is the destination ordering the ordering mode compares with
 	// none (resource, account, connection or a JSON path).
 	Ordering string
-	mode     string
-	ref      *reference // the closed-loop reference figures, once measured in this run
+	// CheckpointedSize, when set, moves a stopped replica's SQLite WAL into
+	// its database file and returns the file's size, for the bytes on disk
+	// per event (the WAL's size at any moment depends on when the last
+	// checkpoint ran; the file after a checkpoint does not).
+	CheckpointedSize func(ctx context.Context, path string) (int64, error)
+	mode             string
+	ref              *reference // the closed-loop reference figures, once measured in this run
 }
 
 // reference is what the reference server measured in a closed loop.
@@ -107,10 +112,11 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 
 // cluster is the relay processes of one mode, with their sink.
 type cluster struct {
-	procs []*Process
-	sink  *Sink
-	dir   string
-	keep  bool
+	procs   []*Process
+	sink    *Sink
+	dir     string
+	keep    bool
+	stopped bool // the relay processes were stopped
 }
 
 func startCluster(o Options, extraEnv ...string) (*cluster, error) {
@@ -180,10 +186,19 @@ func (c *cluster) targets() []string {
 	return t
 }
 
-func (c *cluster) close() {
+// stop stops the relay processes, gracefully.
+func (c *cluster) stop() {
+	if c.stopped {
+		return
+	}
+	c.stopped = true
 	for _, p := range c.procs {
 		_ = p.Stop()
 	}
+}
+
+func (c *cluster) close() {
+	c.stop()
 	c.sink.Close()
 	if !c.keep {
 		os.RemoveAll(c.dir)
@@ -301,9 +316,29 @@ func runThroughput(ctx context.Context, o Options, payloads []webhook, out io.Wr
 	}
 	if o.DatabaseURL == "" {
 		fmt.Fprintf(out, "database size %s (of which WAL %s)\n", mb(DirSize(c.dir)), mb(walSize(c.dir)))
+		fmt.Fprintf(out, "%s\n", c.checkpointedLine(ctx, o, r.Accepted))
 	}
 	fmt.Fprintln(out)
 	return nil
+}
+
+// checkpointedLine stops the cluster, checkpoints each replica's SQLite
+// database and reports the files' size per stored event (every accepted
+// webhook is one event, its delivery and its attempt).
+func (c *cluster) checkpointedLine(ctx context.Context, o Options, events int64) string {
+	if o.CheckpointedSize == nil {
+		return "on disk after a checkpoint: n/a"
+	}
+	c.stop()
+	var total int64
+	for i := range c.procs {
+		n, err := o.CheckpointedSize(ctx, filepath.Join(c.dir, fmt.Sprintf("replica-%d", i), "relay.db"))
+		if err != nil {
+			return fmt.Sprintf("on disk after a checkpoint: %v", err)
+		}
+		total += n
+	}
+	return fmt.Sprintf("on disk after a checkpoint: %s, %.0f bytes per event (%d events)", mb(total), float64(total)/float64(max(events, 1)), events)
 }
 
 // rateTarget is the open loop's p99 ack latency goal, and rateRefFactor
@@ -365,7 +400,8 @@ func rateRun(ctx context.Context, o Options, payloads []webhook, out io.Writer) 
 	fmt.Fprintf(out, "ingest and delivery: %s\n", cpuLine(cpu.Used(), r.Accepted, "accepted", refCPU))
 	fmt.Fprintf(out, "lost %d, duplicates %d; peak RSS %s", lost, dups, mb(c.procs[0].PeakRSS()))
 	if o.DatabaseURL == "" {
-		fmt.Fprintf(out, "; database %s (of which WAL %s)", mb(DirSize(c.dir)), mb(walSize(c.dir)))
+		fmt.Fprintf(out, "; database %s (of which WAL %s)\n", mb(DirSize(c.dir)), mb(walSize(c.dir)))
+		fmt.Fprint(out, c.checkpointedLine(ctx, o, r.Accepted))
 	}
 	fmt.Fprint(out, "\n\n")
 	return r.Percentile(99), ref.Percentile(99), nil

@@ -163,6 +163,7 @@ func (s *Store) CommitBackfillPage(ctx context.Context, p *relay.BackfillPage) e
 	if err != nil {
 		return err
 	}
+	payloads := s.packPayloads(p.Items)
 	return s.inTx(ctx, "commit backfill page", func(tx *sql.Tx) error {
 		var backfillID string
 		status, cursor := p.TaskAfter()
@@ -174,7 +175,7 @@ func (s *Store) CommitBackfillPage(ctx context.Context, p *relay.BackfillPage) e
 		} else if err != nil {
 			return fmt.Errorf("sqlite: commit backfill page: %w", err)
 		}
-		if err := insertEventsTx(ctx, tx, st, p.Items); err != nil {
+		if err := insertEventsTx(ctx, tx, st, p.Items, payloads); err != nil {
 			return err
 		}
 		if p.Last {

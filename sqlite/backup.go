@@ -68,3 +68,42 @@ func vacuumInto(ctx context.Context, path, dest string) (int64, error) {
 	}
 	return fi.Size(), nil
 }
+
+// CheckpointedSize copies every frame of the WAL of the SQLite database at
+// path into the database file, truncates the WAL, and returns the size of
+// the file and what is left of its WAL (nothing, unless another process
+// still writes): what the data takes on disk once nothing is pending in the
+// log. It is meant for a database no process is writing, such as a stopped
+// relay serve's, which relay bench measures. Errors: the database is
+// missing (fs.ErrNotExist), a checkpoint blocked by another connection, or
+// SQLite's, wrapped.
+func CheckpointedSize(ctx context.Context, path string) (int64, error) {
+	if _, err := os.Stat(path); err != nil {
+		return 0, fmt.Errorf("sqlite: checkpoint: %w", err)
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: checkpoint: %w", err)
+	}
+	defer db.Close()
+	var busy, logFrames, checkpointed int
+	if err := db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &checkpointed); err != nil {
+		return 0, fmt.Errorf("sqlite: checkpoint: %w", err)
+	}
+	if busy != 0 {
+		return 0, fmt.Errorf("sqlite: checkpoint: blocked by another connection (%d of %d frames copied)", checkpointed, logFrames)
+	}
+	var total int64
+	for _, name := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(name)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return 0, fmt.Errorf("sqlite: checkpoint: %w", err)
+		}
+		total += fi.Size()
+	}
+	return total, nil
+}

@@ -495,7 +495,7 @@ func (s *Store) ResealAll(ctx context.Context, fn func(relay.Sealed, []byte) (re
 func (s *Store) ReleaseHeld(ctx context.Context, r relay.HeldRelease) (int, error) {
 	released := 0
 	err := s.inTx(ctx, "release held events", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id, event_type, source, resource_id, payload FROM events
+		rows, err := tx.QueryContext(ctx, `SELECT id, event_type, source, resource_id, payload, payload_codec FROM events
 			WHERE provider = ? AND account_id = ? AND match = 'unmatched'`, r.Provider, r.AccountID)
 		if err != nil {
 			return fmt.Errorf("sqlite: release held events: %w", err)
@@ -503,9 +503,15 @@ func (s *Store) ReleaseHeld(ctx context.Context, r relay.HeldRelease) (int, erro
 		var held []relay.HeldEvent
 		for rows.Next() {
 			var h relay.HeldEvent
-			if err := rows.Scan(&h.ID, &h.EventType, &h.Source, &h.ResourceID, &h.Payload); err != nil {
+			var payload []byte
+			var codec int64
+			if err := rows.Scan(&h.ID, &h.EventType, &h.Source, &h.ResourceID, &payload, &codec); err != nil {
 				rows.Close()
 				return fmt.Errorf("sqlite: release held events: %w", err)
+			}
+			if h.Payload, err = s.codec.unpack(codec, payload); err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlite: release held events: event %s: payload: %w", h.ID, err)
 			}
 			held = append(held, h)
 		}

@@ -12,11 +12,23 @@ import (
 	"github.com/relayhq/relay/internal/jsoncolumn"
 )
 
-// insertEventsTx writes a batch of events and their deliveries in tx.
-func insertEventsTx(ctx context.Context, tx *sql.Tx, st *writerStmts, items []*relay.IngestItem) error {
+// packPayloads compresses the items' payloads, in order. Callers do it
+// before taking the writer, so the single writer connection is not held
+// while the CPU compresses.
+func (s *Store) packPayloads(items []*relay.IngestItem) [][]byte {
+	out := make([][]byte, len(items))
+	for i, it := range items {
+		out[i] = s.codec.pack(it.Event.Payload)
+	}
+	return out
+}
+
+// insertEventsTx writes a batch of events and their deliveries in tx;
+// payloads[i] is items[i]'s payload as packPayloads packed it.
+func insertEventsTx(ctx context.Context, tx *sql.Tx, st *writerStmts, items []*relay.IngestItem, payloads [][]byte) error {
 	insEvent := tx.StmtContext(ctx, st.insEvent)
 	insDelivery := tx.StmtContext(ctx, st.insDelivery)
-	for _, it := range items {
+	for i, it := range items {
 		it.Duplicate = false
 		e := it.Event
 		headers, err := marshalHeaders(e.Headers)
@@ -24,7 +36,7 @@ func insertEventsTx(ctx context.Context, tx *sql.Tx, st *writerStmts, items []*r
 			return err
 		}
 		res, err := insEvent.ExecContext(ctx, e.ID, e.Provider, e.DeliveryID, e.EventType, e.Source,
-			e.AccountID, e.ResourceID, e.OrgID, e.ConnectionID, e.Match, headers, []byte(e.Payload), ms(e.ReceivedAt), e.BodyKey)
+			e.AccountID, e.ResourceID, e.OrgID, e.ConnectionID, e.Match, headers, payloads[i], codecZstd, ms(e.ReceivedAt), e.BodyKey)
 		if err != nil {
 			return fmt.Errorf("sqlite: insert event: %w", err)
 		}
@@ -63,24 +75,28 @@ func marshalHeaders(h map[string]string) (string, error) {
 }
 
 const eventColumns = `e.id, e.provider, e.delivery_id, e.event_type, e.source, e.account_id, e.resource_id,
-	e.org_id, e.connection_id, e.match, e.headers, e.payload, e.received_at`
+	e.org_id, e.connection_id, e.match, e.headers, e.payload, e.payload_codec, e.received_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
-func scanEvent(row scanner) (*relay.Event, error) {
+// scanEvent reads one row of eventColumns, unpacking its payload. A payload
+// that does not unpack is an error naming the event.
+func (s *Store) scanEvent(row scanner) (*relay.Event, error) {
 	var e relay.Event
 	var headers string
 	var payload []byte
-	var received int64
+	var codec, received int64
 	if err := row.Scan(&e.ID, &e.Provider, &e.DeliveryID, &e.EventType, &e.Source, &e.AccountID, &e.ResourceID,
-		&e.OrgID, &e.ConnectionID, &e.Match, &headers, &payload, &received); err != nil {
+		&e.OrgID, &e.ConnectionID, &e.Match, &headers, &payload, &codec, &received); err != nil {
 		return nil, err
 	}
 	var err error
 	if e.Headers, err = jsoncolumn.ParseMap(headers); err != nil {
-		return nil, fmt.Errorf("headers: %w", err)
+		return nil, fmt.Errorf("event %s: headers: %w", e.ID, err)
 	}
-	e.Payload = payload
+	if e.Payload, err = s.codec.unpack(codec, payload); err != nil {
+		return nil, fmt.Errorf("event %s: payload: %w", e.ID, err)
+	}
 	e.ReceivedAt = fromMS(received)
 	return &e, nil
 }
@@ -92,7 +108,7 @@ func (s *Store) GetEvent(ctx context.Context, id, orgID string) (*relay.Event, e
 		return nil, fmt.Errorf("sqlite: get event: %w", err)
 	}
 	defer tx.Rollback()
-	e, err := scanEvent(tx.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = ?`, id))
+	e, err := s.scanEvent(tx.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !relay.OrgSees(orgID, e.OrgID)) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "event %s not found", id)
 	} else if err != nil {
@@ -156,7 +172,7 @@ func (s *Store) ListEvents(ctx context.Context, f relay.EventFilter) (*relay.Pag
 	defer rows.Close()
 	var items []*relay.Event
 	for rows.Next() {
-		e, err := scanEvent(rows)
+		e, err := s.scanEvent(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: list events: %w", err)
 		}

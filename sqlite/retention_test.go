@@ -3,10 +3,11 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -79,7 +80,11 @@ func TestCompactShrinksFile(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t)
 	at := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
-	payload, _ := json.Marshal(map[string]string{"pad": strings.Repeat("x", 8000)})
+	// Random padding: stored payloads are compressed, and a run of one
+	// letter would shrink to nothing.
+	pad := make([]byte, 6000)
+	rand.NewChaCha8([32]byte{1}).Read(pad)
+	payload, _ := json.Marshal(map[string]string{"pad": base64.StdEncoding.EncodeToString(pad)})
 	for b := 0; b < 10; b++ {
 		var items []*relay.IngestItem
 		for i := 0; i < 200; i++ {

@@ -22,8 +22,8 @@ var writerSQL = map[string]string{
 	// No conflict target: a taken (provider, delivery_id) and a taken
 	// (provider, body_key) both make the event a duplicate.
 	"insEvent": `INSERT INTO events
-		(id, provider, delivery_id, event_type, source, account_id, resource_id, org_id, connection_id, match, headers, payload, received_at, body_key)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		(id, provider, delivery_id, event_type, source, account_id, resource_id, org_id, connection_id, match, headers, payload, payload_codec, received_at, body_key)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`,
 	"findEvent": `SELECT id FROM events WHERE provider = ?1 AND delivery_id = ?2
 		UNION ALL SELECT id FROM events WHERE provider = ?1 AND body_key = ?3 AND body_key <> ''

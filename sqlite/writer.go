@@ -25,7 +25,8 @@ func (s *Store) InsertEvents(ctx context.Context, items []*relay.IngestItem) err
 	if err != nil {
 		return err
 	}
-	return s.inTx(ctx, "insert events", func(tx *sql.Tx) error { return insertEventsTx(rowContext(ctx), tx, st, items) })
+	payloads := s.packPayloads(items)
+	return s.inTx(ctx, "insert events", func(tx *sql.Tx) error { return insertEventsTx(rowContext(ctx), tx, st, items, payloads) })
 }
 
 // RecordOutcomes applies a batch of attempt outcomes in one transaction.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/relayhq/relay/bench"
+	"github.com/relayhq/relay/sqlite"
 )
 
 // cmdBench runs the benchmark harness against this very binary.
@@ -37,7 +38,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	serveBin := fs.String("serve-binary", "", "run the Relay under test from this binary (e.g. an older build, to compare in one harness); default this one")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the (first) relay serve process of each mode to `file`.<mode>")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: relay bench [flags]\n\nRuns this relay binary as a child process on loopback with a sink destination and a\nload generator sending signed ~2 KB GitHub webhooks, and prints accepted/s, ack\nlatency percentiles, delivered/s, losses, duplicates, peak RSS, database size and\nCPU time (user+sys) per event, next to a reference ceiling (a bare net/http server\nthat only checks the HMAC) and its CPU time per request.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: relay bench [flags]\n\nRuns this relay binary as a child process on loopback with a sink destination and a\nload generator sending signed ~2 KB GitHub webhooks, and prints accepted/s, ack\nlatency percentiles, delivered/s, losses, duplicates, peak RSS, database size (on SQLite\nalso bytes on disk per event after a checkpoint) and CPU time (user+sys) per event, next\nto a reference ceiling (a bare net/http server that only checks the HMAC) and its CPU\ntime per request.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -54,7 +55,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	return bench.Run(ctx, bench.Options{
 		RelayBin: bin, Modes: ms, Ordering: *ordering, DatabaseURL: *dbURL, Replicas: *replicas,
 		Concurrency: *conc, Duration: *dur, Rate: *rate, RateFor: *rateFor, RateRuns: *rateRuns, Backlog: *backlog, BackfillItems: *bfItems, KeepDir: *keep,
-		CPUProfile: *cpuProfile, ServeBin: *serveBin,
+		CPUProfile: *cpuProfile, ServeBin: *serveBin, CheckpointedSize: sqlite.CheckpointedSize,
 	}, stdout)
 }
 
