@@ -27,7 +27,7 @@ type IngestItem struct {
 // Claim is a delivery leased to one replica, with its event and destination.
 type Claim struct {
 	Delivery    *Delivery
-	Event       *Event
+	Event       *Event // its Headers may be left out: deliveries do not send them
 	Destination *Destination
 }
 

@@ -77,6 +77,11 @@ func marshalHeaders(h map[string]string) (string, error) {
 const eventColumns = `e.id, e.provider, e.delivery_id, e.event_type, e.source, e.account_id, e.resource_id,
 	e.org_id, e.connection_id, e.match, e.headers, e.payload, e.payload_codec, e.received_at`
 
+// claimEventColumns is eventColumns for claims, without the headers: a
+// delivery does not send the provider's headers, and decoding them was a
+// tenth of a claim's cost.
+var claimEventColumns = strings.Replace(eventColumns, "e.headers", "'{}'", 1)
+
 type scanner interface{ Scan(dest ...any) error }
 
 // scanEvent reads one row of eventColumns, unpacking its payload. A payload

@@ -54,7 +54,7 @@ var writerSQL = map[string]string{
 				  AND p.order_key <> '' AND p.status <> 'succeeded' AND (p.status <> 'dead' OR ?6)))
 			ORDER BY q.next_attempt_at LIMIT ?7)
 		RETURNING ` + deliveryColumnsBare,
-	"claimEvents": `SELECT ` + eventColumns + ` FROM events e WHERE e.id IN (SELECT value FROM json_each(?))`,
+	"claimEvents": `SELECT ` + claimEventColumns + ` FROM events e WHERE e.id IN (SELECT value FROM json_each(?))`,
 	"updOutcome": `UPDATE deliveries SET status = ?, step = ?, next_attempt_at = ?,
 		attempts = attempts + 1, last_status = ?, last_error = ?, lease_owner = '', lease_until = 0, updated_at = ?
 		WHERE id = ? AND (? = '' OR lease_owner = ?)`,
