@@ -38,6 +38,7 @@ type Options struct {
 	Ordering string
 	mode     string
 	ref      *reference // the closed-loop reference figures, once measured in this run
+	live     *float64   // Relay's accepted/s in the throughput mode, once measured in this run
 }
 
 // reference is what the reference server measured in a closed loop.
@@ -55,6 +56,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 		o.Replicas = 1
 	}
 	o.ref = &reference{}
+	o.live = new(float64)
 	fmt.Fprintf(out, "# relay bench — %s, %d CPUs (GOMAXPROCS %d), %s\n", time.Now().UTC().Format(time.RFC3339),
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), memTotal())
 	backend := "sqlite"
@@ -288,6 +290,9 @@ func runThroughput(ctx context.Context, o Options, payloads []webhook, out io.Wr
 	loadCPU := cpu.Used()
 	fmt.Fprintf(out, "relay:                                    %s\n", r)
 	fmt.Fprintf(out, "ratio to reference:                       %.2f\n", r.Rate()/ref.rate)
+	if o.live != nil {
+		*o.live = r.Rate()
+	}
 	lost, dups, last := c.waitDelivered(r.Acked, 5*time.Minute)
 	totalCPU := cpu.Used()
 	e2e := last.Sub(r.FirstSend)
