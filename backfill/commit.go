@@ -67,9 +67,9 @@ func (c *committer) commit(ctx context.Context, p *relay.BackfillPage) error {
 	return <-q.done
 }
 
-// run commits what is queued (at most maxGroup pages, the head of the queue
-// holding the caller's own), answers those pages, and hands the turn over
-// to the first page queued after them, if any.
+// run commits what is queued (at most maxGroup pages, the head of the
+// queue holding the caller's own), answers those pages, and hands the turn
+// over to the first page queued after them, if any.
 func (c *committer) run(ctx context.Context) {
 	c.mu.Lock()
 	n := min(len(c.queue), maxGroup)
@@ -77,23 +77,40 @@ func (c *committer) run(ctx context.Context) {
 	c.queue = c.queue[n:]
 	c.mu.Unlock()
 
+	// Whatever happens to this commit, the tasks waiting behind it must
+	// not wait forever: a store that panics fails the group's pages, and
+	// the turn still passes on.
+	defer c.handOver()
+	answered := false
+	defer func() {
+		if !answered {
+			for _, q := range group {
+				q.done <- relay.Errorf(relay.EINTERNAL, "backfill: the page commit failed")
+			}
+		}
+	}()
+
 	pages := make([]*relay.BackfillPage, len(group))
 	for i, q := range group {
 		pages[i] = q.page
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
 	errs := c.store.CommitBackfillPages(cctx, pages)
-	cancel()
 	for i, q := range group {
 		q.done <- errs[i]
 	}
+	answered = true
+}
 
+// handOver gives the turn to the first queued page's task, or ends the turn.
+func (c *committer) handOver() {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	if len(c.queue) > 0 {
 		c.queue[0].done <- errTurn
 	} else {
 		c.running = false
 		c.queue = nil // let the backing array go
 	}
-	c.mu.Unlock()
 }

@@ -17,6 +17,7 @@ type groupStore struct {
 	entered   chan struct{}
 	release   chan struct{}
 	conflicts map[string]bool
+	panics    bool // the first commit panics once released
 
 	mu     sync.Mutex
 	groups [][]string // task ids, per commit
@@ -34,6 +35,9 @@ func (s *groupStore) CommitBackfillPages(ctx context.Context, pages []*relay.Bac
 	if first {
 		close(s.entered)
 		<-s.release
+		if s.panics {
+			panic("store bug")
+		}
 	}
 	errs := make([]error, len(pages))
 	for i, p := range pages {
@@ -120,5 +124,38 @@ func TestGroupsAreBounded(t *testing.T) {
 	}
 	if len(sizes) != 4 || sizes[1] != maxGroup || sizes[2] != maxGroup || sizes[3] != 1 {
 		t.Fatalf("group sizes %v, want 1, %d, %d, 1", sizes, maxGroup, maxGroup)
+	}
+}
+
+// A commit that panics fails its own group, and the tasks queued behind it
+// still get their turn.
+func TestAPanickingCommitPassesTheTurnOn(t *testing.T) {
+	st := &groupStore{entered: make(chan struct{}), release: make(chan struct{}), panics: true}
+	c := &committer{store: st}
+	next := make(chan error, 1)
+	go func() {
+		<-st.entered
+		go func() { next <- c.commit(context.Background(), &relay.BackfillPage{TaskID: "next"}) }()
+		for queued := 0; queued < 1; {
+			c.mu.Lock()
+			queued = len(c.queue)
+			c.mu.Unlock()
+			runtime.Gosched()
+		}
+		close(st.release)
+	}()
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the store's panic did not reach the task that ran the commit")
+			}
+		}()
+		_ = c.commit(context.Background(), &relay.BackfillPage{TaskID: "first"})
+	}()
+	if err := <-next; err != nil {
+		t.Fatalf("page queued behind the panic: %v", err)
+	}
+	if len(st.groups) != 2 || st.groups[1][0] != "next" {
+		t.Fatalf("commits: %v", st.groups)
 	}
 }
