@@ -86,9 +86,10 @@ func (c *Connector) ListBackfillPage(ctx context.Context, conn *relay.Connection
 		u = cursor
 	}
 
-	// The page is read with gjson, one pass over each item's top-level
-	// fields: decoding every ~2 KB item again with encoding/json to read six
-	// of them cost as much CPU as storing it.
+	// The page is taken as it came (checked to be JSON) and read with
+	// gjson, one pass over each item's top-level fields: decoding the page
+	// and then every ~2 KB item with encoding/json to read six fields cost
+	// as much CPU as storing the items.
 	var body json.RawMessage
 	resp, err := c.api.Do(ctx, &httpjson.Request{Method: http.MethodGet, URL: u, What: what, Out: &body,
 		Header: http.Header{
