@@ -124,6 +124,13 @@ type BackfillStore interface {
 	// The last page marks the task done and, when it was the backfill's
 	// last unfinished task, completes the backfill.
 	CommitBackfillPage(ctx context.Context, p *BackfillPage) error
+	// CommitBackfillPages commits several pages (of different tasks, as
+	// concurrent tasks queue them) in one transaction, each page on its own
+	// as CommitBackfillPage would: it returns one error per page, and a
+	// page that fails (ECONFLICT, or any other error) stores nothing while
+	// the others are still committed. When the transaction itself fails,
+	// every page has its error and nothing is stored.
+	CommitBackfillPages(ctx context.Context, pages []*BackfillPage) []error
 	// UpdateBackfillTask sets an unfinished task's status and, when errMsg is
 	// not "", counts an error and records it; waited adds one rate-limit
 	// wait. Setting a finished status completes the backfill when it was

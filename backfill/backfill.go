@@ -82,7 +82,8 @@ type Service struct {
 	now     func() time.Time
 	cfg     Config
 
-	queue Queue
+	queue   Queue
+	commits *committer
 
 	mu       sync.Mutex
 	limits   map[string]*connLimit // by connection id: the provider's rate limit as last seen
@@ -114,7 +115,8 @@ func New(store Store, tokens Tokens, listers []relay.BackfillLister, names []str
 	}
 	s := &Service{store: store, tokens: tokens, listers: map[string]relay.BackfillLister{}, route: route, wake: wake,
 		backlogs: map[string]backlog{},
-		metrics:  m, logger: logger, now: now, cfg: cfg, limits: map[string]*connLimit{}, queue: cfg.Queue}
+		metrics:  m, logger: logger, now: now, cfg: cfg, limits: map[string]*connLimit{}, queue: cfg.Queue,
+		commits: &committer{store: store}}
 	for i, l := range listers {
 		s.listers[names[i]] = l
 	}

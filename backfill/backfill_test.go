@@ -425,3 +425,126 @@ func TestBackpressure(t *testing.T) {
 		t.Fatalf("task: %+v", got)
 	}
 }
+
+// resourceLister serves each resource's own history of 10 items, 4 a page.
+type resourceLister struct{ now time.Time }
+
+func (l *resourceLister) BackfillEntities() map[string]string {
+	return map[string]string{"issues": "repository", "releases": "repository"}
+}
+
+func (l *resourceLister) ListBackfillPage(ctx context.Context, c *relay.Connection, t *relay.Token, r *relay.Resource, entity string, since time.Time, cursor string) (*relay.BackfillResult, error) {
+	start, _ := strconv.Atoi(cursor)
+	res := &relay.BackfillResult{}
+	for i := start; i < min(start+4, 10); i++ {
+		at := l.now.Add(-time.Duration(i) * time.Hour)
+		id := r.ExternalID + "-" + strconv.Itoa(i)
+		res.Items = append(res.Items, &relay.BackfillItem{DeliveryID: relay.BackfillDeliveryID(entity, id, at),
+			EventType: "issues.opened", ResourceID: r.ExternalID, UpdatedAt: at, Payload: json.RawMessage(`{"id":"` + id + `"}`)})
+	}
+	if start+4 < 10 {
+		res.Next = strconv.Itoa(start + 4)
+	}
+	return res, nil
+}
+
+// failOnce fails the commit of one page (the task's page after cursor
+// after) the first time it is asked, and passes the rest of its group on.
+type failOnce struct {
+	*sqlite.Store
+	task, after string
+
+	mu     sync.Mutex
+	failed bool
+}
+
+func (s *failOnce) CommitBackfillPages(ctx context.Context, pages []*relay.BackfillPage) []error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	errs := make([]error, len(pages))
+	var rest []*relay.BackfillPage
+	var at []int
+	for i, p := range pages {
+		if !s.failed && p.TaskID == s.task && p.PrevCursor == s.after {
+			s.failed = true
+			errs[i] = relay.Errorf(relay.EUNAVAILABLE, "disk I/O error")
+			continue
+		}
+		rest, at = append(rest, p), append(at, i)
+	}
+	for i, err := range s.Store.CommitBackfillPages(ctx, rest) {
+		errs[at[i]] = err
+	}
+	return errs
+}
+
+// Tasks running at once commit their pages through one group committer:
+// each moves its own cursor, and one task's failed page neither loses nor
+// blocks the others' pages; its job's retry resumes at its last commit.
+func TestConcurrentTasksCommitTheirOwnPages(t *testing.T) {
+	f := newFixture(t, backfill.Config{Concurrency: 4}, 0)
+	lister := &resourceLister{now: f.now}
+	b, _, err := f.svc.Start(ctx, f.conn.ID, "org_a", 30, []string{"issues", "releases"})
+	if err != nil || len(b.Tasks) != 4 {
+		t.Fatalf("start: %v %+v", err, b)
+	}
+	store := &failOnce{Store: f.store, task: b.Tasks[1].ID, after: "4"}
+	route := func(e *relay.Event) []*relay.Destination { return []*relay.Destination{f.dst} }
+	svc := backfill.New(store, f.tokens, []relay.BackfillLister{lister}, []string{"github"}, route, func() {}, metrics.New(),
+		slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return f.now }, backfill.Config{Concurrency: 4, Queue: f.queue})
+	if err := svc.RunBackfill(ctx, b.ID); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	failures := make([]int, len(b.Tasks))
+	for i, task := range b.Tasks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for attempt := 1; attempt < 5; attempt++ {
+				again, _, err := svc.RunTask(ctx, task.ID, attempt)
+				if err != nil {
+					failures[i]++
+					continue
+				}
+				if !again {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	got, err := f.svc.Get(ctx, f.conn.ID, b.ID, "org_a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != relay.BackfillCompleted || got.Items != 40 || got.Pages != 12 {
+		t.Fatalf("backfill: %+v", got)
+	}
+	for i, tk := range got.Tasks {
+		if tk.Status != relay.TaskDone || tk.Pages != 3 || tk.Items != 10 || tk.Cursor != "8" {
+			t.Fatalf("task %d: %+v", i, tk)
+		}
+		want := 0
+		if tk.ID == store.task {
+			want = 1
+		}
+		if failures[i] != want {
+			t.Fatalf("task %d failed %d runs, want %d", i, failures[i], want)
+		}
+	}
+	if !store.failed {
+		t.Fatal("the page meant to fail was never committed")
+	}
+	// Each resource and entity type's items once: 2 × 2 × 10.
+	seen := map[string]bool{}
+	for _, e := range f.events(t) {
+		if seen[e.DeliveryID] {
+			t.Fatalf("stored twice: %s", e.DeliveryID)
+		}
+		seen[e.DeliveryID] = true
+	}
+	if len(seen) != 40 {
+		t.Fatalf("events: %d, want 40", len(seen))
+	}
+}

@@ -212,7 +212,7 @@ func (s *Service) RunTask(ctx context.Context, taskID string, attempt int) (agai
 		items := s.items(c, page.Items, b.Since, until)
 		commit := &relay.BackfillPage{TaskID: t.ID, PrevCursor: t.Cursor, Cursor: page.Next, Last: page.Next == "",
 			Items: items, Now: s.now()}
-		if err := s.store.CommitBackfillPage(ctx, commit); relay.ErrorCode(err) == relay.ECONFLICT {
+		if err := s.commits.commit(ctx, commit); relay.ErrorCode(err) == relay.ECONFLICT {
 			continue // cancelled, or another run committed this page: look again
 		} else if err != nil {
 			return false, 0, err

@@ -44,6 +44,7 @@ type Options struct {
 	CheckpointedSize func(ctx context.Context, path string) (int64, error)
 	mode             string
 	ref              *reference // the closed-loop reference figures, once measured in this run
+	live             *float64   // Relay's accepted/s in the throughput mode, once measured in this run
 }
 
 // reference is what the reference server measured in a closed loop.
@@ -61,6 +62,7 @@ func Run(ctx context.Context, o Options, out io.Writer) error {
 		o.Replicas = 1
 	}
 	o.ref = &reference{}
+	o.live = new(float64)
 	fmt.Fprintf(out, "# relay bench — %s, %d CPUs (GOMAXPROCS %d), %s\n", time.Now().UTC().Format(time.RFC3339),
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), memTotal())
 	backend := "sqlite"
@@ -304,6 +306,9 @@ func runThroughput(ctx context.Context, o Options, payloads []webhook, out io.Wr
 	loadCPU := cpu.Used()
 	fmt.Fprintf(out, "relay:                                    %s\n", r)
 	fmt.Fprintf(out, "ratio to reference:                       %.2f\n", r.Rate()/ref.rate)
+	if o.live != nil {
+		*o.live = r.Rate()
+	}
 	lost, dups, last := c.waitDelivered(r.Acked, 5*time.Minute)
 	totalCPU := cpu.Used()
 	e2e := last.Sub(r.FirstSend)

@@ -162,25 +162,67 @@ func (s *Store) GetBackfillTask(ctx context.Context, id string) (*relay.Backfill
 // CommitBackfillPage stores a page's events and moves its task's cursor in
 // one transaction.
 func (s *Store) CommitBackfillPage(ctx context.Context, p *relay.BackfillPage) error {
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var backfillID string
-		status, cursor := p.TaskAfter()
-		err := tx.QueryRow(ctx, `UPDATE backfill_tasks SET cursor = $1, status = $2, pages = pages + 1, items = items + $3,
-			updated_at = $4 WHERE id = $5 AND cursor = $6 AND status NOT IN ('done', 'failed', 'cancelled') RETURNING backfill_id`,
-			cursor, status, len(p.Items), p.Now.UTC(), p.TaskID, p.PrevCursor).Scan(&backfillID)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return relay.Errorf(relay.ECONFLICT, "backfill task %s moved on or finished", p.TaskID)
-		} else if err != nil {
-			return fmt.Errorf("postgres: commit backfill page: %w", err)
+	return s.CommitBackfillPages(ctx, []*relay.BackfillPage{p})[0]
+}
+
+// CommitBackfillPages commits the pages in one transaction, so one commit
+// serves every page queued meanwhile. Each page of a group runs inside its
+// own savepoint (pgx's nested transaction): a page that fails is rolled
+// back to it alone and the others still commit.
+func (s *Store) CommitBackfillPages(ctx context.Context, pages []*relay.BackfillPage) []error {
+	errs := make([]error, len(pages))
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if len(pages) == 1 {
+			errs[0] = commitBackfillPageTx(ctx, tx, pages[0])
+			return errs[0] // nothing else to keep: roll back
 		}
-		if err := insertEventsTx(ctx, tx, p.Items); err != nil {
-			return err
-		}
-		if p.Last {
-			return finishIfDone(ctx, tx, backfillID, p.Now)
+		for i, p := range pages {
+			sp, err := tx.Begin(ctx)
+			if err != nil {
+				return fmt.Errorf("postgres: commit backfill page: %w", err)
+			}
+			if errs[i] = commitBackfillPageTx(ctx, sp, p); errs[i] != nil {
+				err = sp.Rollback(ctx)
+			} else {
+				err = sp.Commit(ctx)
+			}
+			if err != nil {
+				return fmt.Errorf("postgres: commit backfill page: %w", err)
+			}
 		}
 		return nil
 	})
+	if err != nil {
+		// Nothing was stored: every page that had not failed on its own
+		// fails with the transaction.
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+	return errs
+}
+
+// commitBackfillPageTx moves the page's task on and stores its events.
+func commitBackfillPageTx(ctx context.Context, tx pgx.Tx, p *relay.BackfillPage) error {
+	var backfillID string
+	status, cursor := p.TaskAfter()
+	err := tx.QueryRow(ctx, `UPDATE backfill_tasks SET cursor = $1, status = $2, pages = pages + 1, items = items + $3,
+		updated_at = $4 WHERE id = $5 AND cursor = $6 AND status NOT IN ('done', 'failed', 'cancelled') RETURNING backfill_id`,
+		cursor, status, len(p.Items), p.Now.UTC(), p.TaskID, p.PrevCursor).Scan(&backfillID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return relay.Errorf(relay.ECONFLICT, "backfill task %s moved on or finished", p.TaskID)
+	} else if err != nil {
+		return fmt.Errorf("postgres: commit backfill page: %w", err)
+	}
+	if err := insertEventsTx(ctx, tx, p.Items); err != nil {
+		return err
+	}
+	if p.Last {
+		return finishIfDone(ctx, tx, backfillID, p.Now)
+	}
+	return nil
 }
 
 // finishIfDone completes an active backfill none of whose tasks is unfinished.

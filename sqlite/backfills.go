@@ -159,30 +159,74 @@ func (s *Store) GetBackfillTask(ctx context.Context, id string) (*relay.Backfill
 // CommitBackfillPage stores a page's events and moves its task's cursor in
 // one transaction.
 func (s *Store) CommitBackfillPage(ctx context.Context, p *relay.BackfillPage) error {
+	return s.CommitBackfillPages(ctx, []*relay.BackfillPage{p})[0]
+}
+
+// CommitBackfillPages commits the pages in one transaction, so one commit
+// and one fsync serve every page queued meanwhile. Each page of a group
+// runs inside its own savepoint: a page that fails is rolled back to it
+// alone and the others still commit.
+func (s *Store) CommitBackfillPages(ctx context.Context, pages []*relay.BackfillPage) []error {
+	errs := make([]error, len(pages))
+	payloads := make([][][]byte, len(pages))
+	for i, p := range pages {
+		payloads[i] = s.packPayloads(p.Items)
+	}
 	st, err := s.stmts(ctx)
+	if err == nil {
+		err = s.inTx(ctx, "commit backfill pages", func(tx *sql.Tx) error {
+			if len(pages) == 1 {
+				errs[0] = commitBackfillPageTx(ctx, tx, st, pages[0], payloads[0])
+				return errs[0] // nothing else to keep: roll back
+			}
+			for i, p := range pages {
+				if _, err := tx.ExecContext(ctx, `SAVEPOINT backfill_page`); err != nil {
+					return fmt.Errorf("sqlite: commit backfill page: %w", err)
+				}
+				if errs[i] = commitBackfillPageTx(ctx, tx, st, p, payloads[i]); errs[i] != nil {
+					if _, err := tx.ExecContext(ctx, `ROLLBACK TO backfill_page`); err != nil {
+						return fmt.Errorf("sqlite: commit backfill page: roll back: %w", err)
+					}
+				}
+				if _, err := tx.ExecContext(ctx, `RELEASE backfill_page`); err != nil {
+					return fmt.Errorf("sqlite: commit backfill page: %w", err)
+				}
+			}
+			return nil
+		})
+	}
 	if err != nil {
+		// Nothing was stored: every page that had not failed on its own
+		// fails with the transaction.
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+	return errs
+}
+
+// commitBackfillPageTx moves the page's task on and stores its events;
+// payloads are its items' payloads as packPayloads packed them.
+func commitBackfillPageTx(ctx context.Context, tx *sql.Tx, st *writerStmts, p *relay.BackfillPage, payloads [][]byte) error {
+	var backfillID string
+	status, cursor := p.TaskAfter()
+	err := tx.QueryRowContext(ctx, `UPDATE backfill_tasks SET cursor = ?, status = ?, pages = pages + 1, items = items + ?,
+		updated_at = ? WHERE id = ? AND cursor = ? AND status NOT IN ('done', 'failed', 'cancelled') RETURNING backfill_id`,
+		cursor, status, len(p.Items), ms(p.Now), p.TaskID, p.PrevCursor).Scan(&backfillID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return relay.Errorf(relay.ECONFLICT, "backfill task %s moved on or finished", p.TaskID)
+	} else if err != nil {
+		return fmt.Errorf("sqlite: commit backfill page: %w", err)
+	}
+	if err := insertEventsTx(rowContext(ctx), tx, st, p.Items, payloads); err != nil {
 		return err
 	}
-	payloads := s.packPayloads(p.Items)
-	return s.inTx(ctx, "commit backfill page", func(tx *sql.Tx) error {
-		var backfillID string
-		status, cursor := p.TaskAfter()
-		err := tx.QueryRowContext(ctx, `UPDATE backfill_tasks SET cursor = ?, status = ?, pages = pages + 1, items = items + ?,
-			updated_at = ? WHERE id = ? AND cursor = ? AND status NOT IN ('done', 'failed', 'cancelled') RETURNING backfill_id`,
-			cursor, status, len(p.Items), ms(p.Now), p.TaskID, p.PrevCursor).Scan(&backfillID)
-		if errors.Is(err, sql.ErrNoRows) {
-			return relay.Errorf(relay.ECONFLICT, "backfill task %s moved on or finished", p.TaskID)
-		} else if err != nil {
-			return fmt.Errorf("sqlite: commit backfill page: %w", err)
-		}
-		if err := insertEventsTx(ctx, tx, st, p.Items, payloads); err != nil {
-			return err
-		}
-		if p.Last {
-			return finishIfDone(ctx, tx, backfillID, p.Now)
-		}
-		return nil
-	})
+	if p.Last {
+		return finishIfDone(ctx, tx, backfillID, p.Now)
+	}
+	return nil
 }
 
 // finishIfDone completes an active backfill none of whose tasks is unfinished.

@@ -157,6 +157,99 @@ func testBackfillPageCommit(t *testing.T, s relay.Store) {
 	code(t, bs.CommitBackfillPage(ctx, &relay.BackfillPage{TaskID: tk.ID, PrevCursor: "c1", Cursor: "c2", Now: t0}), relay.ECONFLICT)
 }
 
+// testBackfillPageGroup commits the pages of several tasks together, as
+// the backfill service's group commit does: each page moves its own task,
+// and a page that conflicts or fails stores nothing while the others
+// commit.
+func testBackfillPageGroup(t *testing.T, s relay.Store) {
+	bs := backfillStore(t, s)
+	dst := destination(t, s, "app")
+	b, tasks := newBackfill("con_1", "org_a", 30, "issues", "releases")
+	_, _, err := bs.CreateBackfill(ctx, b, tasks)
+	must(t, err)
+	must(t, bs.StartBackfill(ctx, b.ID, t0))
+	must(t, bs.UpdateBackfillTask(ctx, tasks[3].ID, relay.TaskFailed, "github: HTTP 404", false, t0))
+	live := backfillItem("backfill:issues:g1:x", dst)
+	insert(t, s, live)
+
+	// A delivery id that is taken: a storage error of that page alone.
+	broken := backfillItem("backfill:releases:g9:x", dst)
+	broken.Deliveries[0].ID = live.Deliveries[0].ID
+	pages := []*relay.BackfillPage{
+		{TaskID: tasks[0].ID, Cursor: "a1", Now: t0, Items: []*relay.IngestItem{
+			backfillItem("backfill:issues:g1:x", dst), backfillItem("backfill:issues:g2:x", dst)}},
+		{TaskID: tasks[1].ID, PrevCursor: "elsewhere", Cursor: "b1", Now: t0, // fetched by a run that lost the race
+			Items: []*relay.IngestItem{backfillItem("backfill:releases:g3:x", dst)}},
+		{TaskID: tasks[2].ID, Cursor: "c1", Now: t0, Items: []*relay.IngestItem{backfillItem("backfill:issues:g4:x", dst), broken}},
+		{TaskID: tasks[3].ID, Cursor: "d1", Now: t0, Items: []*relay.IngestItem{backfillItem("backfill:releases:g5:x", dst)}}, // failed meanwhile
+		{TaskID: tasks[1].ID, Cursor: "b1", Now: t0, Items: []*relay.IngestItem{backfillItem("backfill:releases:g6:x", dst)}},
+	}
+	errs := bs.CommitBackfillPages(ctx, pages)
+	if len(errs) != len(pages) {
+		t.Fatalf("%d errors for %d pages", len(errs), len(pages))
+	}
+	must(t, errs[0])
+	code(t, errs[1], relay.ECONFLICT)
+	if errs[2] == nil || relay.ErrorCode(errs[2]) == relay.ECONFLICT {
+		t.Fatalf("the page with a taken delivery id: %v, want a storage error", errs[2])
+	}
+	code(t, errs[3], relay.ECONFLICT)
+	must(t, errs[4])
+	if !pages[0].Items[0].Duplicate || pages[0].Items[1].Duplicate || pages[0].Items[0].Event.ID != live.Event.ID {
+		t.Fatalf("de-duplication against the live event: %+v", pages[0].Items[0])
+	}
+	for i, want := range map[int]bool{1: false, 2: false, 3: false, 4: true} {
+		for _, it := range pages[i].Items {
+			if it.Duplicate {
+				continue
+			}
+			_, err := s.GetEvent(ctx, it.Event.ID, "")
+			if stored := err == nil; stored != want {
+				t.Fatalf("page %d: event %s stored %v (%v), want %v", i, it.Event.DeliveryID, stored, err, want)
+			}
+		}
+	}
+	if _, err := s.GetEvent(ctx, pages[0].Items[1].Event.ID, ""); err != nil {
+		t.Fatalf("the first page's new event: %v", err)
+	}
+	got, err := bs.GetBackfill(ctx, b.ID, "")
+	must(t, err)
+	want := map[string]struct {
+		cursor       string
+		pages, items int
+	}{tasks[0].ID: {"a1", 1, 2}, tasks[1].ID: {"b1", 1, 1}, tasks[2].ID: {"", 0, 0}, tasks[3].ID: {"", 0, 0}}
+	for _, tk := range got.Tasks {
+		if w := want[tk.ID]; tk.Cursor != w.cursor || tk.Pages != w.pages || tk.Items != w.items {
+			t.Fatalf("task %s: cursor %q pages %d items %d, want %+v", tk.EntityType, tk.Cursor, tk.Pages, tk.Items, w)
+		}
+	}
+	if n, err := bs.Undelivered(ctx, "con_1", 100); err != nil || n != 3 {
+		t.Fatalf("undelivered: %d %v, want the live event's and two backfilled", n, err)
+	}
+
+	// The failed page again, fixed, with the others' last pages: the
+	// group's last page completes the backfill.
+	broken.Deliveries[0].ID = relay.NewID("dlv", t0)
+	errs = bs.CommitBackfillPages(ctx, []*relay.BackfillPage{
+		{TaskID: tasks[0].ID, PrevCursor: "a1", Last: true, Now: t0},
+		{TaskID: tasks[2].ID, Last: true, Now: t0, Items: []*relay.IngestItem{backfillItem("backfill:issues:g4:x", dst), broken}},
+		{TaskID: tasks[1].ID, PrevCursor: "b1", Last: true, Now: t0},
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("last page %d: %v", i, err)
+		}
+	}
+	got, err = bs.GetBackfill(ctx, b.ID, "")
+	must(t, err)
+	if got.Status != relay.BackfillCompleted || got.Pages != 5 || got.Items != 5 || got.Failed != 1 {
+		t.Fatalf("after the last pages: %+v", got)
+	}
+	if errs := bs.CommitBackfillPages(ctx, nil); len(errs) != 0 {
+		t.Fatalf("no pages: %v", errs)
+	}
+}
+
 func testBackfillCancel(t *testing.T, s relay.Store) {
 	bs := backfillStore(t, s)
 	b1, t1 := newBackfill("con_1", "org_a", 30, "issues")

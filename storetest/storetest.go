@@ -99,6 +99,7 @@ func Run(t *testing.T, open func(t *testing.T) relay.Store) {
 		{"HeldAccounts", testHeldAccounts},
 		{"BackfillLifecycle", testBackfillLifecycle},
 		{"BackfillPageCommit", testBackfillPageCommit},
+		{"BackfillPageGroup", testBackfillPageGroup},
 		{"BackfillCancel", testBackfillCancel},
 		{"BackfillConcurrentCreate", testBackfillConcurrentCreate},
 		{"DisableAndPause", testDisableAndPause},

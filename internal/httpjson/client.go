@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tidwall/gjson"
 	"golang.org/x/time/rate"
 
 	"github.com/relayhq/relay"
@@ -87,7 +88,10 @@ type Request struct {
 	// IdempotencyKey, when set, is the key to send (a caller's own stable
 	// key for a logical operation); it implies Idempotent.
 	IdempotencyKey string
-	Out            any // decodes a 2xx JSON answer; nil to ignore it
+	// Out decodes a 2xx JSON answer; nil to ignore it. A *json.RawMessage
+	// gets the answer as it came, checked to be JSON but not decoded (for
+	// a caller that reads a few fields of a large answer).
+	Out any
 }
 
 // Response is an answer's metadata: of the successful one, or, with the
@@ -249,7 +253,16 @@ func (c *Client) once(ctx context.Context, r *Request, body []byte, form bool, k
 		answer = bytes.NewReader(b)
 	}
 	if out.Status/100 == 2 {
-		if r.Out != nil && out.Status != http.StatusNoContent {
+		if raw, ok := r.Out.(*json.RawMessage); ok && out.Status != http.StatusNoContent {
+			b, err := io.ReadAll(answer)
+			if err != nil {
+				return nil, 0, false, relay.Errorf(relay.EUNAVAILABLE, "%s: %s: %s", c.Provider, r.What, transport(err))
+			}
+			if !gjson.ValidBytes(b) {
+				return nil, 0, false, relay.Errorf(relay.EUNAVAILABLE, "%s: %s: malformed answer", c.Provider, r.What)
+			}
+			*raw = b
+		} else if r.Out != nil && out.Status != http.StatusNoContent {
 			if err := json.NewDecoder(answer).Decode(r.Out); err != nil {
 				return nil, 0, false, relay.Errorf(relay.EUNAVAILABLE, "%s: %s: malformed answer", c.Provider, r.What)
 			}

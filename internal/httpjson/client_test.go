@@ -453,3 +453,22 @@ func TestEpochRateLimit(t *testing.T) {
 		t.Fatalf("no headers read as known: %+v", rl)
 	}
 }
+
+// A *json.RawMessage gets the answer's bytes as they came, once checked.
+func TestRawAnswer(t *testing.T) {
+	_, base := serve(t, func(w http.ResponseWriter) { _, _ = w.Write([]byte(`[{"id": 1}, {"id": "x"}]` + "\n")) },
+		func(w http.ResponseWriter) { _, _ = w.Write([]byte(`[{"id": 1},`)) })
+	c := fast(func(c *Client) { c.Attempts = 1 })
+	var raw json.RawMessage
+	if _, err := c.Do(context.Background(), &Request{Method: "GET", URL: base, What: "get", Out: &raw}); err != nil {
+		t.Fatal(err)
+	}
+	if string(raw) != `[{"id": 1}, {"id": "x"}]`+"\n" {
+		t.Fatalf("raw answer %q", raw)
+	}
+	raw = nil
+	_, err := c.Do(context.Background(), &Request{Method: "GET", URL: base, What: "get", Out: &raw})
+	if relay.ErrorCode(err) != relay.EUNAVAILABLE || !strings.Contains(relay.ErrorMessage(err), "malformed answer") || raw != nil {
+		t.Fatalf("truncated answer: %v, raw %q", err, raw)
+	}
+}
