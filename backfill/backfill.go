@@ -68,6 +68,16 @@ type Config struct {
 	// Queue runs backfills and their tasks as durable jobs; required
 	// (starting, resuming and running backfills queue jobs).
 	Queue Queue
+
+	// Reserve, when set, takes room in the delivery engine for a commit's
+	// deliveries (the delivery engine's Reserve): they are then written
+	// leased to Owner for Lease and handed over after the commit, as live
+	// ingest does, so delivery starts without a poll and a second write to
+	// claim them. When it is nil or finds no room, deliveries are written
+	// unleased and the poller is woken.
+	Reserve func(n int, destinationIDs []string) relay.Reservation
+	Owner   string        // this replica's lease owner id, with Reserve
+	Lease   time.Duration // lease on dispatched deliveries: default 1 min
 }
 
 // Service starts, runs and cancels backfills.
@@ -113,10 +123,13 @@ func New(store Store, tokens Tokens, listers []relay.BackfillLister, names []str
 	if cfg.BackpressureWait <= 0 {
 		cfg.BackpressureWait = 2 * time.Second
 	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = time.Minute
+	}
 	s := &Service{store: store, tokens: tokens, listers: map[string]relay.BackfillLister{}, route: route, wake: wake,
 		backlogs: map[string]backlog{},
 		metrics:  m, logger: logger, now: now, cfg: cfg, limits: map[string]*connLimit{}, queue: cfg.Queue,
-		commits: &committer{store: store}}
+		commits: &committer{store: store, reserve: cfg.Reserve, owner: cfg.Owner, lease: cfg.Lease, now: now}}
 	for i, l := range listers {
 		s.listers[names[i]] = l
 	}

@@ -24,6 +24,13 @@ import (
 // committed or failed.
 type committer struct {
 	store relay.BackfillStore
+	// reserve, when set, takes room in the delivery engine for a group's
+	// deliveries, which are then written leased to owner and handed over
+	// after the commit (Config.Reserve).
+	reserve func(n int, destinationIDs []string) relay.Reservation
+	owner   string
+	lease   time.Duration
+	now     func() time.Time
 
 	mu      sync.Mutex
 	queue   []*queuedPage
@@ -32,7 +39,11 @@ type committer struct {
 
 type queuedPage struct {
 	page *relay.BackfillPage
-	done chan error // the page's outcome, or errTurn
+	dsts [][]*relay.Destination // dsts[i][j] is where page.Items[i].Deliveries[j] goes
+	done chan error             // the page's outcome, or errTurn
+	// dispatched is set, before done is answered, when the page's
+	// unordered deliveries were written leased and handed over.
+	dispatched bool
 }
 
 // errTurn tells a waiting task that it runs the next commit.
@@ -47,11 +58,13 @@ const maxGroup = 16
 const commitTimeout = 30 * time.Second
 
 // commit stores p with the pages of other tasks queued with it and returns
-// the page's own outcome (CommitBackfillPage's errors). Once queued, a page
-// is committed or failed even when ctx ends meanwhile: the task only
-// learns which.
-func (c *committer) commit(ctx context.Context, p *relay.BackfillPage) error {
-	q := &queuedPage{page: p, done: make(chan error, 1)}
+// the page's own outcome (CommitBackfillPage's errors). dsts[i][j] is the
+// destination of p.Items[i].Deliveries[j]. Once queued, a page is
+// committed or failed even when ctx ends meanwhile: the task only learns
+// which. It reports whether the page's deliveries were handed to the
+// delivery engine (else the poller must be woken for them).
+func (c *committer) commit(ctx context.Context, p *relay.BackfillPage, dsts [][]*relay.Destination) (dispatched bool, err error) {
+	q := &queuedPage{page: p, dsts: dsts, done: make(chan error, 1)}
 	c.mu.Lock()
 	c.queue = append(c.queue, q)
 	turn := !c.running
@@ -60,11 +73,12 @@ func (c *committer) commit(ctx context.Context, p *relay.BackfillPage) error {
 	if !turn {
 		err := <-q.done
 		if err != errTurn {
-			return err
+			return q.dispatched, err
 		}
 	}
 	c.run(ctx)
-	return <-q.done
+	err = <-q.done
+	return q.dispatched, err
 }
 
 // run commits what is queued (at most maxGroup pages, the head of the
@@ -94,13 +108,76 @@ func (c *committer) run(ctx context.Context) {
 	for i, q := range group {
 		pages[i] = q.page
 	}
+	res := c.reserveFor(pages)
+	handed := false
+	defer func() {
+		if res != nil && !handed {
+			res.Cancel()
+		}
+	}()
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
 	errs := c.store.CommitBackfillPages(cctx, pages)
+	if res != nil {
+		var claims []*relay.Claim
+		for i, q := range group {
+			if errs[i] != nil {
+				continue // not written: its room is freed with the unused rest
+			}
+			q.dispatched = true
+			for j, it := range q.page.Items {
+				if it.Duplicate {
+					continue
+				}
+				for k, d := range it.Deliveries {
+					if !d.Ordered() {
+						claims = append(claims, &relay.Claim{Delivery: d, Event: it.Event, Destination: q.dsts[j][k]})
+					}
+				}
+			}
+		}
+		handed = true
+		res.Dispatch(claims)
+	}
 	for i, q := range group {
 		q.done <- errs[i]
 	}
 	answered = true
+}
+
+// reserveFor takes room in the delivery engine for the pages' unordered
+// deliveries and, when it gets it, has every item written leased to this
+// replica. It returns nil when there is no engine, nothing to reserve, or
+// no room: the deliveries are then written unleased, for the poller.
+func (c *committer) reserveFor(pages []*relay.BackfillPage) relay.Reservation {
+	if c.reserve == nil {
+		return nil
+	}
+	n, ids := 0, []string(nil)
+	for _, p := range pages {
+		for _, it := range p.Items {
+			for _, d := range it.Deliveries {
+				if !d.Ordered() {
+					n++
+					ids = append(ids, d.DestinationID)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	res := c.reserve(n, ids)
+	if res == nil {
+		return nil
+	}
+	until := c.now().Add(c.lease)
+	for _, p := range pages {
+		for _, it := range p.Items {
+			it.LeaseTo(c.owner, until)
+		}
+	}
+	return res
 }
 
 // handOver gives the turn to the first queued page's task, or ends the turn.

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/relayhq/relay"
 )
@@ -56,7 +57,7 @@ func TestPagesQueuedDuringACommitShareTheNext(t *testing.T) {
 		errs[id] = make(chan error, 1)
 	}
 	commit := func(ctx context.Context, id string) {
-		errs[id] <- c.commit(ctx, &relay.BackfillPage{TaskID: id})
+		errs[id] <- commitErr(c, ctx, &relay.BackfillPage{TaskID: id})
 	}
 	go commit(context.Background(), "first")
 	<-st.entered
@@ -93,7 +94,7 @@ func TestPagesQueuedDuringACommitShareTheNext(t *testing.T) {
 		t.Fatalf("after the last commit: running %v, %d queued", c.running, len(c.queue))
 	}
 	// Idle again: the next page commits at once, on its own.
-	if err := c.commit(context.Background(), &relay.BackfillPage{TaskID: "d"}); err != nil || len(st.groups) != 3 {
+	if err := commitErr(c, context.Background(), &relay.BackfillPage{TaskID: "d"}); err != nil || len(st.groups) != 3 {
 		t.Fatalf("next page: %v, commits %v", err, st.groups)
 	}
 }
@@ -104,11 +105,11 @@ func TestGroupsAreBounded(t *testing.T) {
 	n := maxGroup*2 + 1
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); _ = c.commit(context.Background(), &relay.BackfillPage{TaskID: "first"}) }()
+	go func() { defer wg.Done(); _ = commitErr(c, context.Background(), &relay.BackfillPage{TaskID: "first"}) }()
 	<-st.entered
 	for range n {
 		wg.Add(1)
-		go func() { defer wg.Done(); _ = c.commit(context.Background(), &relay.BackfillPage{TaskID: "x"}) }()
+		go func() { defer wg.Done(); _ = commitErr(c, context.Background(), &relay.BackfillPage{TaskID: "x"}) }()
 	}
 	for queued := 0; queued < n; {
 		c.mu.Lock()
@@ -135,7 +136,7 @@ func TestAPanickingCommitPassesTheTurnOn(t *testing.T) {
 	next := make(chan error, 1)
 	go func() {
 		<-st.entered
-		go func() { next <- c.commit(context.Background(), &relay.BackfillPage{TaskID: "next"}) }()
+		go func() { next <- commitErr(c, context.Background(), &relay.BackfillPage{TaskID: "next"}) }()
 		for queued := 0; queued < 1; {
 			c.mu.Lock()
 			queued = len(c.queue)
@@ -150,12 +151,118 @@ func TestAPanickingCommitPassesTheTurnOn(t *testing.T) {
 				t.Error("the store's panic did not reach the task that ran the commit")
 			}
 		}()
-		_ = c.commit(context.Background(), &relay.BackfillPage{TaskID: "first"})
+		_ = commitErr(c, context.Background(), &relay.BackfillPage{TaskID: "first"})
 	}()
 	if err := <-next; err != nil {
 		t.Fatalf("page queued behind the panic: %v", err)
 	}
 	if len(st.groups) != 2 || st.groups[1][0] != "next" {
 		t.Fatalf("commits: %v", st.groups)
+	}
+}
+
+// commitErr commits p without destinations and returns its error.
+func commitErr(c *committer, ctx context.Context, p *relay.BackfillPage) error {
+	_, err := c.commit(ctx, p, nil)
+	return err
+}
+
+// fakeReservation records what it is handed.
+type fakeReservation struct {
+	n         int
+	claims    []*relay.Claim
+	ended     int
+	cancelled bool
+}
+
+func (r *fakeReservation) Dispatch(claims []*relay.Claim) { r.claims = claims; r.ended++ }
+func (r *fakeReservation) Cancel()                        { r.cancelled = true; r.ended++ }
+
+// dupStore marks the items whose delivery id is in dups as duplicates, as
+// a store does, and fails the pages of tasks in conflicts.
+type dupStore struct {
+	relay.BackfillStore
+	dups      map[string]bool
+	conflicts map[string]bool
+	leased    []string // delivery ids of items written leased
+}
+
+func (s *dupStore) CommitBackfillPages(ctx context.Context, pages []*relay.BackfillPage) []error {
+	errs := make([]error, len(pages))
+	for i, p := range pages {
+		if s.conflicts[p.TaskID] {
+			errs[i] = relay.Errorf(relay.ECONFLICT, "task %s moved on", p.TaskID)
+			continue
+		}
+		for _, it := range p.Items {
+			it.Duplicate = s.dups[it.Event.DeliveryID]
+			if it.LeaseOwner == "me" {
+				s.leased = append(s.leased, it.Event.DeliveryID)
+			}
+		}
+	}
+	return errs
+}
+
+// With room in the delivery engine, a page's unordered deliveries are
+// written leased and handed over after the commit, without the duplicates;
+// its ordered ones are left to the poller, and a page that failed hands
+// nothing over.
+func TestCommittedPagesAreHandedToDelivery(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	plain := &relay.Destination{ID: "dst_plain"}
+	ordered := &relay.Destination{ID: "dst_ordered", Ordering: relay.OrderingResource}
+	page := func(task string, ids ...string) (*relay.BackfillPage, [][]*relay.Destination) {
+		p := &relay.BackfillPage{TaskID: task}
+		var dsts [][]*relay.Destination
+		for _, id := range ids {
+			e := &relay.Event{ID: relay.NewID("evt", t0), DeliveryID: id, ResourceID: "r"}
+			d := []*relay.Destination{plain, ordered}
+			p.Items = append(p.Items, relay.PlanEvent(e, d, t0))
+			dsts = append(dsts, d)
+		}
+		return p, dsts
+	}
+	st := &dupStore{dups: map[string]bool{"a2": true}}
+	var res *fakeReservation
+	var asked []string
+	c := &committer{store: st, owner: "me", lease: time.Minute, now: func() time.Time { return t0 },
+		reserve: func(n int, ids []string) relay.Reservation {
+			asked = ids
+			res = &fakeReservation{n: n}
+			return res
+		}}
+	p, dsts := page("a", "a1", "a2")
+	dispatched, err := c.commit(context.Background(), p, dsts)
+	if err != nil || !dispatched {
+		t.Fatalf("dispatched %v, err %v", dispatched, err)
+	}
+	if res.n != 2 || len(asked) != 2 || asked[0] != "dst_plain" {
+		t.Fatalf("reserved %d for %v, want 2 for the unordered deliveries", res.n, asked)
+	}
+	if len(st.leased) != 2 {
+		t.Fatalf("items written leased: %v", st.leased)
+	}
+	if res.ended != 1 || len(res.claims) != 1 || res.claims[0].Event.DeliveryID != "a1" ||
+		res.claims[0].Destination != plain || res.claims[0].Delivery.DestinationID != "dst_plain" {
+		t.Fatalf("handed over %+v (ended %d), want a1's unordered delivery alone", res.claims, res.ended)
+	}
+
+	st.conflicts = map[string]bool{"b": true}
+	p, dsts = page("b", "b1")
+	dispatched, err = c.commit(context.Background(), p, dsts)
+	if relay.ErrorCode(err) != relay.ECONFLICT || dispatched {
+		t.Fatalf("a failed page: dispatched %v, err %v", dispatched, err)
+	}
+	if res.ended != 1 || len(res.claims) != 0 || res.cancelled {
+		t.Fatalf("a failed page's reservation: claims %v, ended %d, cancelled %v; want freed by an empty hand-over", res.claims, res.ended, res.cancelled)
+	}
+
+	// No room: written unleased, nothing handed over.
+	c.reserve = func(int, []string) relay.Reservation { return nil }
+	st.conflicts, st.leased = nil, nil
+	p, dsts = page("c", "c1")
+	if dispatched, err = c.commit(context.Background(), p, dsts); err != nil || dispatched || len(st.leased) != 0 {
+		t.Fatalf("without room: dispatched %v, err %v, leased %v", dispatched, err, st.leased)
 	}
 }

@@ -19,9 +19,14 @@ func TestPageItemsGetIDsInUpdatedAtOrder(t *testing.T) {
 		{DeliveryID: "a", ResourceID: "r", EventType: "issues.opened", UpdatedAt: t0.Add(-3 * time.Hour)},
 		{DeliveryID: "b", ResourceID: "r", EventType: "issues.opened", UpdatedAt: t0.Add(-2 * time.Hour)},
 	}
-	items := s.items(&relay.Connection{ID: "con_1", Provider: "github"}, page, t0.Add(-24*time.Hour), t0)
-	if len(items) != 3 {
-		t.Fatalf("%d items", len(items))
+	items, dsts := s.items(&relay.Connection{ID: "con_1", Provider: "github"}, page, t0.Add(-24*time.Hour), t0)
+	if len(items) != 3 || len(dsts) != 3 {
+		t.Fatalf("%d items, %d destination lists", len(items), len(dsts))
+	}
+	for i, it := range items {
+		if len(dsts[i]) != len(it.Deliveries) || dsts[i][0].ID != it.Deliveries[0].DestinationID {
+			t.Fatalf("item %d: destinations %v do not match its deliveries", i, dsts[i])
+		}
 	}
 	for i, want := range []string{"a", "b", "c"} {
 		if got := items[i].Event.DeliveryID; got != want {

@@ -209,10 +209,11 @@ func (s *Service) RunTask(ctx context.Context, taskID string, attempt int) (agai
 		}
 		rejected = ""
 
-		items := s.items(c, page.Items, b.Since, until)
+		items, dsts := s.items(c, page.Items, b.Since, until)
 		commit := &relay.BackfillPage{TaskID: t.ID, PrevCursor: t.Cursor, Cursor: page.Next, Last: page.Next == "",
 			Items: items, Now: s.now()}
-		if err := s.commits.commit(ctx, commit); relay.ErrorCode(err) == relay.ECONFLICT {
+		dispatched, err := s.commits.commit(ctx, commit, dsts)
+		if relay.ErrorCode(err) == relay.ECONFLICT {
 			continue // cancelled, or another run committed this page: look again
 		} else if err != nil {
 			return false, 0, err
@@ -229,8 +230,8 @@ func (s *Service) RunTask(ctx context.Context, taskID string, attempt int) (agai
 			}
 			s.metrics.BackfillItems.WithLabelValues(c.Provider).Add(float64(stored))
 		}
-		if len(items) > 0 {
-			s.wake()
+		if len(items) > 0 && (!dispatched || anyOrdered(items)) {
+			s.wake() // deliveries for the poller: unleased, or ordered
 		}
 		if commit.Last {
 			log.Info("backfill task done")
@@ -244,11 +245,14 @@ func (s *Service) RunTask(ctx context.Context, taskID string, attempt int) (agai
 // objects updated inside the backfill's window. Event ids are given in the
 // order of the provider's updated-at: ids are arrival order, which an
 // ordered destination delivers a key's events in.
-func (s *Service) items(c *relay.Connection, page []*relay.BackfillItem, since, until time.Time) []*relay.IngestItem {
+//
+// dsts[i] are the destinations of items[i]'s deliveries, in order.
+func (s *Service) items(c *relay.Connection, page []*relay.BackfillItem, since, until time.Time) (items []*relay.IngestItem, dsts [][]*relay.Destination) {
 	now := s.now()
 	page = slices.Clone(page)
 	slices.SortStableFunc(page, func(a, b *relay.BackfillItem) int { return a.UpdatedAt.Compare(b.UpdatedAt) })
-	out := make([]*relay.IngestItem, 0, len(page))
+	items = make([]*relay.IngestItem, 0, len(page))
+	dsts = make([][]*relay.Destination, 0, len(page))
 	for _, it := range page {
 		if it.UpdatedAt.Before(since) || it.UpdatedAt.After(until) {
 			continue
@@ -256,9 +260,24 @@ func (s *Service) items(c *relay.Connection, page []*relay.BackfillItem, since, 
 		e := &relay.Event{ID: relay.NewID("evt", now), Provider: c.Provider, DeliveryID: it.DeliveryID, EventType: it.EventType,
 			Source: relay.SourceBackfill, AccountID: c.ExternalID, ResourceID: it.ResourceID, OrgID: c.OrgID,
 			ConnectionID: c.ID, Match: relay.MatchMatched, Payload: it.Payload, ReceivedAt: relay.EventTime(now)}
-		out = append(out, relay.PlanEvent(e, s.route(e), now))
+		d := s.route(e)
+		items = append(items, relay.PlanEvent(e, d, now))
+		dsts = append(dsts, d)
 	}
-	return out
+	return items, dsts
+}
+
+// anyOrdered reports whether any of the items' deliveries is ordered: those
+// are never handed over at commit (ClaimDue decides their turn).
+func anyOrdered(items []*relay.IngestItem) bool {
+	for _, it := range items {
+		for _, d := range it.Deliveries {
+			if d.Ordered() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // count counts a wait in the metrics.

@@ -83,6 +83,9 @@ func newServices(cfg *config.Config, store Store, ring *vault.Keyring, jobs *riv
 			// A job's time slice stays well inside the jobs' timeout.
 			Slice: min(10*time.Second, time.Duration(cfg.Jobs.RescueAfter)/3),
 			Queue: jobs,
+			// Imported deliveries are handed to this replica's engine as
+			// live ones are, when it has room.
+			Reserve: s.engine.Reserve, Owner: owner, Lease: time.Duration(cfg.Delivery.Lease),
 		})
 	s.resolver = resolve.New(store, s.conns.Paired, s.emitter, s.metrics, logger.With("component", "resolve"), now,
 		resolve.Config{Chains: chains, SweepInterval: time.Duration(cfg.Resolve.SweepInterval), Queue: jobs})
