@@ -173,7 +173,7 @@ func (s *Store) CommitBackfillPage(ctx context.Context, p *relay.BackfillPage) e
 		} else if err != nil {
 			return fmt.Errorf("postgres: commit backfill page: %w", err)
 		}
-		if err := insertEventsTx(ctx, tx, p.Items); err != nil {
+		if err := insertEvents(ctx, tx, p.Items); err != nil {
 			return err
 		}
 		if p.Last {
