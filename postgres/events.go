@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/relayhq/relay"
 	"github.com/relayhq/relay/internal/jsoncolumn"
 )
@@ -100,11 +101,11 @@ func insertEvents(ctx context.Context, q querier, items []*relay.IngestItem) err
 	if err != nil {
 		return fmt.Errorf("postgres: insert events: %w", err)
 	}
-	stored := map[int]*string{} // position of a duplicate → the stored event's id, if seen
+	stored := map[int]string{} // position of a duplicate → the stored event's id, or "" if not seen
 	var ord int64
-	var id *string
+	var id pgtype.Text
 	if _, err := pgx.ForEachRow(rows, []any{&ord, &id}, func() error {
-		stored[int(ord)-1] = id
+		stored[int(ord)-1] = id.String
 		return nil
 	}); err != nil {
 		return fmt.Errorf("postgres: insert events: %w", err)
@@ -130,8 +131,8 @@ func insertEvents(ctx context.Context, q querier, items []*relay.IngestItem) err
 	for i, id := range stored {
 		e := items[i].Event
 		switch {
-		case id != nil:
-			e.ID = *id
+		case id != "":
+			e.ID = id
 		case inserted[e.Provider+"\x00d"+e.DeliveryID] != nil:
 			e.ID = inserted[e.Provider+"\x00d"+e.DeliveryID].ID
 		case e.BodyKey != "" && inserted[e.Provider+"\x00b"+e.BodyKey] != nil:
