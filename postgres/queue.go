@@ -21,6 +21,13 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	}
 	var claims []*relay.Claim
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Every statement here finds its rows through an index. Their
+		// prepared plans outlive the connection's first use, and one made
+		// while events was nearly empty (every fresh database) would
+		// otherwise scan the whole table for each claim; see RecordOutcomes.
+		if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, `SELECT id, on_dead = 'block' FROM destinations
 			WHERE NOT disabled AND deleted_at IS NULL AND paused_until <= $1 ORDER BY id`, now.UTC())
 		if err != nil {
