@@ -4,7 +4,7 @@
 -- inserted. With every page filled, that new row version rarely fits on
 -- its page: PostgreSQL then locks the old version, logs the lock and
 -- writes the new one elsewhere. Leaving 30 % of each new page free lets
--- the outcome land beside the row it replaces.
+-- most outcomes land beside the row they replace.
 ALTER TABLE deliveries SET (fillfactor = 70);
 
 -- Payloads are compressed as they are stored (most are JSON of 2 KB and
