@@ -216,7 +216,7 @@ func commitBackfillPageTx(ctx context.Context, tx pgx.Tx, p *relay.BackfillPage)
 	} else if err != nil {
 		return fmt.Errorf("postgres: commit backfill page: %w", err)
 	}
-	if err := insertEventsTx(ctx, tx, p.Items); err != nil {
+	if err := insertEvents(ctx, tx, p.Items); err != nil {
 		return err
 	}
 	if p.Last {

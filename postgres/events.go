@@ -8,104 +8,159 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/relayhq/relay"
 	"github.com/relayhq/relay/internal/jsoncolumn"
 )
 
-// InsertEvents stores the batch in one transaction with two round trips:
-// all events, then the deliveries of the new ones.
+// InsertEvents stores the batch with one statement, which is one round trip
+// and a transaction of its own: all events, and the deliveries of the new
+// ones, or nothing.
 func (s *Store) InsertEvents(ctx context.Context, items []*relay.IngestItem) error {
 	if len(items) == 0 {
 		return nil
 	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return insertEventsTx(ctx, tx, items) })
+	return insertEvents(ctx, s.pool, items)
 }
 
-// insertEventsTx is InsertEvents inside the caller's transaction.
-func insertEventsTx(ctx context.Context, tx pgx.Tx, items []*relay.IngestItem) error {
-	b := &pgx.Batch{}
-	for _, it := range items {
-		it.Duplicate = false
+// querier is the part of a pool or a transaction that insertEvents uses.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// insertEventsSQL inserts the events given as arrays ($1–$14), and the
+// deliveries ($15–$25) of those it inserted, and returns the position (from
+// 1) of each event it did not insert with the id of the event already
+// stored, as its snapshot sees it. An event is not inserted when a taken
+// (provider, delivery_id) or a taken (provider, body_key) makes it a
+// duplicate — hence no conflict target — of an event stored before, of one
+// earlier in the batch (which the snapshot does not show: NULL), or of one
+// a concurrent transaction committed after the snapshot was taken (NULL).
+// Rows are unnested from arrays so that the cost per statement (parse,
+// plan, executor start-up, round trip) is paid once per batch rather than
+// once per event.
+const insertEventsSQL = `WITH input AS (
+		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+			$8::text[], $9::text[], $10::text[], $11::bytea[], $12::timestamptz[], $13::text[], $14::text[]) WITH ORDINALITY
+			AS t(id, provider, delivery_id, event_type, source, account_id, resource_id, org_id, connection_id,
+				headers, payload, received_at, match, body_key, ord)),
+	ins AS (
+		INSERT INTO events (id, provider, delivery_id, event_type, source, account_id, resource_id, org_id,
+			connection_id, headers, payload, received_at, match, body_key)
+		SELECT id, provider, delivery_id, event_type, source, account_id, resource_id, org_id,
+			connection_id, headers, payload, received_at, match, body_key
+		FROM input ORDER BY ord
+		ON CONFLICT DO NOTHING RETURNING id),
+	dlv AS (
+		INSERT INTO deliveries (id, event_id, destination_id, status, source, next_attempt_at,
+			lease_owner, lease_until, created_at, updated_at, order_key)
+		SELECT * FROM unnest($15::text[], $16::text[], $17::text[], $18::text[], $19::text[], $20::timestamptz[],
+			$21::text[], $22::timestamptz[], $23::timestamptz[], $24::timestamptz[], $25::text[])
+			AS d(id, event_id, destination_id, status, source, next_attempt_at,
+				lease_owner, lease_until, created_at, updated_at, order_key)
+		WHERE d.event_id IN (SELECT id FROM ins))
+	SELECT t.ord, coalesce(
+		(SELECT e.id FROM events e WHERE e.provider = t.provider AND e.delivery_id = t.delivery_id),
+		(SELECT e.id FROM events e WHERE e.provider = t.provider AND e.body_key = t.body_key AND e.body_key <> ''))
+	FROM input t WHERE NOT EXISTS (SELECT 1 FROM ins WHERE ins.id = t.id)`
+
+// insertEvents stores items with insertEventsSQL through q, and sets each
+// item's Duplicate and, for a duplicate, its event's id to the stored one's.
+func insertEvents(ctx context.Context, q querier, items []*relay.IngestItem) error {
+	n := len(items)
+	eID, eProvider, eDeliveryID, eType, eSource := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	eAccount, eResource, eOrg, eConn := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	eHeaders, eMatch, eBodyKey := make([]string, n), make([]string, n), make([]string, n)
+	ePayload, eReceived := make([][]byte, n), make([]time.Time, n)
+	var (
+		dID, dEvent, dDest, dStatus, dSource, dOwner, dOrderKey []string
+		dNext, dLeaseUntil, dCreated, dUpdated                  []time.Time
+	)
+	for i, it := range items {
 		e := it.Event
 		headers, err := marshalHeaders(e.Headers)
 		if err != nil {
 			return err
 		}
-		// Inserted → its id and true; already there (earlier, or earlier
-		// in this batch) → the existing id and false. No conflict target: a
-		// taken (provider, delivery_id) and a taken (provider, body_key)
-		// both make the event a duplicate.
-		b.Queue(`WITH ins AS (
-				INSERT INTO events (id, provider, delivery_id, event_type, source, account_id, resource_id,
-					org_id, connection_id, headers, payload, received_at, match, body_key)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-				ON CONFLICT DO NOTHING RETURNING id)
-			SELECT id, true FROM ins
-			UNION ALL
-			(SELECT id, false FROM events WHERE provider = $2 AND delivery_id = $3 AND NOT EXISTS (SELECT 1 FROM ins)
-			UNION ALL
-			SELECT id, false FROM events WHERE provider = $2 AND body_key = $14 AND body_key <> '' AND NOT EXISTS (SELECT 1 FROM ins))
-			LIMIT 1`,
-			e.ID, e.Provider, e.DeliveryID, e.EventType, e.Source, e.AccountID, e.ResourceID, e.OrgID,
-			e.ConnectionID, headers, []byte(e.Payload), relay.EventTime(e.ReceivedAt), e.Match, e.BodyKey)
-	}
-	br := tx.SendBatch(ctx, b)
-	var reread []*relay.IngestItem
-	for _, it := range items {
-		var id string
-		var inserted bool
-		err := br.QueryRow().Scan(&id, &inserted)
-		if errors.Is(err, pgx.ErrNoRows) {
-			// A concurrent transaction inserted it and committed after this
-			// statement's snapshot: a duplicate whose id we read below.
-			it.Duplicate = true
-			reread = append(reread, it)
-			continue
-		} else if err != nil {
-			br.Close()
-			return fmt.Errorf("postgres: insert event: %w", err)
+		eID[i], eProvider[i], eDeliveryID[i], eType[i], eSource[i] = e.ID, e.Provider, e.DeliveryID, e.EventType, e.Source
+		eAccount[i], eResource[i], eOrg[i], eConn[i] = e.AccountID, e.ResourceID, e.OrgID, e.ConnectionID
+		eHeaders[i], eMatch[i], eBodyKey[i] = headers, e.Match, e.BodyKey
+		ePayload[i], eReceived[i] = []byte(e.Payload), relay.EventTime(e.ReceivedAt)
+		for _, d := range it.Deliveries {
+			next, owner, leaseUntil := deliveryLease(it, d)
+			dID, dEvent, dDest = append(dID, d.ID), append(dEvent, e.ID), append(dDest, d.DestinationID)
+			dStatus, dSource, dOwner = append(dStatus, d.Status), append(dSource, d.Source), append(dOwner, owner)
+			dOrderKey, dNext, dLeaseUntil = append(dOrderKey, d.OrderKey), append(dNext, next.UTC()), append(dLeaseUntil, leaseUntil)
+			dCreated, dUpdated = append(dCreated, d.CreatedAt.UTC()), append(dUpdated, d.UpdatedAt.UTC())
 		}
-		it.Duplicate = !inserted
-		it.Event.ID = id
 	}
-	if err := br.Close(); err != nil {
+	rows, err := q.Query(ctx, insertEventsSQL,
+		eID, eProvider, eDeliveryID, eType, eSource, eAccount, eResource, eOrg, eConn, eHeaders, ePayload, eReceived, eMatch, eBodyKey,
+		dID, dEvent, dDest, dStatus, dSource, dNext, dOwner, dLeaseUntil, dCreated, dUpdated, dOrderKey)
+	if err != nil {
+		return fmt.Errorf("postgres: insert events: %w", err)
+	}
+	stored := map[int]string{} // position of a duplicate → the stored event's id, or "" if not seen
+	var ord int64
+	var id pgtype.Text
+	if _, err := pgx.ForEachRow(rows, []any{&ord, &id}, func() error {
+		stored[int(ord)-1] = id.String
+		return nil
+	}); err != nil {
 		return fmt.Errorf("postgres: insert events: %w", err)
 	}
 
-	b = &pgx.Batch{}
-	for _, it := range reread {
-		// A new statement has a fresh snapshot that sees the committed row.
-		b.Queue(`SELECT id FROM events WHERE provider = $1 AND delivery_id = $2
-			UNION ALL SELECT id FROM events WHERE provider = $1 AND body_key = $3 AND body_key <> ''
-			LIMIT 1`, it.Event.Provider, it.Event.DeliveryID, it.Event.BodyKey).
-			QueryRow(func(row pgx.Row) error { return row.Scan(&it.Event.ID) })
-	}
-	for _, it := range items {
+	// Inserted events: their deliveries were written as planned.
+	inserted := map[string]*relay.Event{} // provider, then delivery id or body key → an event inserted now
+	for i, it := range items {
+		_, it.Duplicate = stored[i]
 		if it.Duplicate {
 			continue
 		}
+		e := it.Event
+		inserted[e.Provider+"\x00d"+e.DeliveryID] = e
+		if e.BodyKey != "" {
+			inserted[e.Provider+"\x00b"+e.BodyKey] = e
+		}
 		for _, d := range it.Deliveries {
-			d.EventID = it.Event.ID
-			// An ordered delivery is never leased here: only ClaimDue
-			// checks that its turn has come.
-			owner, leaseUntil := "", epoch
-			if it.LeaseOwner != "" && !d.Ordered() {
-				owner, leaseUntil = it.LeaseOwner, it.LeaseUntil.UTC()
-				d.NextAttemptAt = it.LeaseUntil // leased: due again only if its lease runs out
-			}
-			b.Queue(`INSERT INTO deliveries (id, event_id, destination_id, status, source, next_attempt_at,
-					lease_owner, lease_until, created_at, updated_at, order_key)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-				d.ID, d.EventID, d.DestinationID, d.Status, d.Source, d.NextAttemptAt.UTC(),
-				owner, leaseUntil, d.CreatedAt.UTC(), d.UpdatedAt.UTC(), d.OrderKey)
+			d.EventID = e.ID
+			d.NextAttemptAt, _, _ = deliveryLease(it, d)
 		}
 	}
-	if b.Len() > 0 {
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return fmt.Errorf("postgres: insert deliveries: %w", err)
+	for i, id := range stored {
+		e := items[i].Event
+		switch {
+		case id != "":
+			e.ID = id
+		case inserted[e.Provider+"\x00d"+e.DeliveryID] != nil:
+			e.ID = inserted[e.Provider+"\x00d"+e.DeliveryID].ID
+		case e.BodyKey != "" && inserted[e.Provider+"\x00b"+e.BodyKey] != nil:
+			e.ID = inserted[e.Provider+"\x00b"+e.BodyKey].ID
+		default:
+			// A concurrent transaction inserted it and committed after the
+			// statement's snapshot: a new statement has a fresh snapshot
+			// that sees the committed row.
+			err := q.QueryRow(ctx, `SELECT id FROM events WHERE provider = $1 AND delivery_id = $2
+				UNION ALL SELECT id FROM events WHERE provider = $1 AND body_key = $3 AND body_key <> ''
+				LIMIT 1`, e.Provider, e.DeliveryID, e.BodyKey).Scan(&e.ID)
+			if err != nil {
+				return fmt.Errorf("postgres: insert events: duplicate of %s/%s: %w", e.Provider, e.DeliveryID, err)
+			}
 		}
 	}
 	return nil
+}
+
+// deliveryLease returns the due time, lease owner and lease end that d is
+// written with. An ordered delivery is never leased here: only ClaimDue
+// checks that its turn has come. A leased one is due again only if its
+// lease runs out.
+func deliveryLease(it *relay.IngestItem, d *relay.Delivery) (next time.Time, owner string, leaseUntil time.Time) {
+	if it.LeaseOwner != "" && !d.Ordered() {
+		return it.LeaseUntil, it.LeaseOwner, it.LeaseUntil.UTC()
+	}
+	return d.NextAttemptAt, "", epoch
 }
 
 func marshalHeaders(h map[string]string) (string, error) {

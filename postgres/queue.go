@@ -21,6 +21,13 @@ func (s *Store) ClaimDue(ctx context.Context, owner string, now time.Time, lease
 	}
 	var claims []*relay.Claim
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		// Every statement here finds its rows through an index. Their
+		// prepared plans outlive the connection's first use, and one made
+		// while events was nearly empty (every fresh database) would
+		// otherwise scan the whole table for each claim; see RecordOutcomes.
+		if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+			return err
+		}
 		rows, err := tx.Query(ctx, `SELECT id, on_dead = 'block' FROM destinations
 			WHERE NOT disabled AND deleted_at IS NULL AND paused_until <= $1 ORDER BY id`, now.UTC())
 		if err != nil {
@@ -142,42 +149,105 @@ func loadClaims(ctx context.Context, tx pgx.Tx, sealer relay.Sealer, deliveries 
 	return claims, nil
 }
 
-// RecordOutcomes applies a batch of outcomes in one transaction and one round trip.
+// RecordOutcomes applies a batch of outcomes in one round trip: one
+// statement updates every delivery and inserts its attempt, in a
+// transaction that does not wait for its WAL to reach disk.
+//
+// Not waiting is safe because an outcome is only a note that a send
+// happened: if the server loses power before the WAL writer flushes it
+// (within wal_writer_delay), the delivery is still leased, its lease runs
+// out and it is sent again — at-least-once, which receivers handle anyway.
+// An acknowledged webhook is a different matter and InsertEvents keeps the
+// synchronous commit. Ordered delivery keeps its guarantee too: the next
+// delivery of a key is only ever leased by ClaimDue, whose synchronous
+// commit flushes the WAL up to and including the head's outcome.
 func (s *Store) RecordOutcomes(ctx context.Context, outcomes []*relay.Outcome, now time.Time) error {
 	if len(outcomes) == 0 {
 		return nil
 	}
 	b := &pgx.Batch{}
+	// Both settings last until the batch's transaction ends. The statement
+	// below is prepared once per connection, and a generic plan made while
+	// deliveries was nearly empty (every fresh database) would otherwise go
+	// on scanning the whole table for each batch: finding rows by primary
+	// key is right at any size.
+	b.Queue(`SELECT set_config('synchronous_commit', 'off', true), set_config('enable_seqscan', 'off', true)`)
+	for _, round := range outcomeRounds(outcomes) {
+		queueOutcomes(b, round, now)
+	}
 	for _, o := range outcomes {
-		a := &o.Attempt
-		// The attempt is numbered from the row just updated, so two replicas
-		// that both attempted a delivery never share a number.
-		// An outcome whose lease was lost (the delivery was replayed, or
-		// taken over) only counts its attempt: stale runs when upd did not.
-		b.Queue(`WITH upd AS (
-				UPDATE deliveries SET status = $1, step = $2, next_attempt_at = $3, attempts = attempts + 1,
-					last_status = $4, last_error = $5, lease_owner = '', lease_until = 'epoch', updated_at = $6
-				WHERE id = $7 AND ($11::text = '' OR lease_owner = $11) RETURNING id, attempts),
-			stale AS (
-				UPDATE deliveries SET attempts = attempts + 1, updated_at = $6
-				WHERE id = $7 AND NOT EXISTS (SELECT 1 FROM upd) RETURNING id, attempts)
-			INSERT INTO attempts (delivery_id, n, started_at, status_code, latency_us, error, response_body)
-			SELECT id, attempts, $8::timestamptz, $4::integer, $9::bigint, $5::text, $10::text FROM upd
-			UNION ALL SELECT id, attempts, $8, $4, $9, $5, $10 FROM stale`,
-			o.Status, o.Step, ts(o.NextAttemptAt), a.StatusCode, a.Error, now.UTC(), a.DeliveryID,
-			a.StartedAt.UTC(), time.Duration(a.Latency).Microseconds(), a.ResponseBody, o.Owner)
 		if o.DisableDestination != "" {
 			b.Queue(`UPDATE destinations SET disabled = true, disabled_reason = $1, updated_at = $2
-				WHERE id = (SELECT destination_id FROM deliveries WHERE id = $3)`, o.DisableDestination, now.UTC(), a.DeliveryID)
+				WHERE id = (SELECT destination_id FROM deliveries WHERE id = $3)`, o.DisableDestination, now.UTC(), o.Attempt.DeliveryID)
 		}
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		return tx.SendBatch(ctx, b).Close()
-	})
-	if err != nil {
+	// A batch is one implicit transaction: every outcome or none.
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("postgres: record outcomes: %w", err)
 	}
 	return nil
+}
+
+// outcomeRounds splits outcomes so that no delivery appears twice in a
+// round, keeping their order: UPDATE … FROM applies only one source row to
+// each target row, and two attempts of one delivery must both count.
+func outcomeRounds(outcomes []*relay.Outcome) [][]*relay.Outcome {
+	var rounds [][]*relay.Outcome
+	seen := make(map[string]int, len(outcomes)) // delivery → rounds it is in
+	for _, o := range outcomes {
+		r := seen[o.Attempt.DeliveryID]
+		seen[o.Attempt.DeliveryID] = r + 1
+		if r == len(rounds) {
+			rounds = append(rounds, nil)
+		}
+		rounds[r] = append(rounds[r], o)
+	}
+	return rounds
+}
+
+// queueOutcomes queues one statement applying outcomes, each to a distinct
+// delivery.
+func queueOutcomes(b *pgx.Batch, outcomes []*relay.Outcome, now time.Time) {
+	n := len(outcomes)
+	ids, statuses, errs, owners, bodies := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	steps, codes := make([]int32, n), make([]int32, n)
+	next, started := make([]time.Time, n), make([]time.Time, n)
+	latencies := make([]int64, n)
+	for i, o := range outcomes {
+		a := &o.Attempt
+		ids[i], statuses[i], errs[i], owners[i], bodies[i] = a.DeliveryID, o.Status, a.Error, o.Owner, a.ResponseBody
+		steps[i], codes[i] = int32(o.Step), int32(a.StatusCode)
+		next[i], started[i] = ts(o.NextAttemptAt), a.StartedAt.UTC()
+		latencies[i] = time.Duration(a.Latency).Microseconds()
+	}
+	// The state changes only while the row is still leased to the outcome's
+	// owner (see relay.Outcome); the attempt counts either way. Testing the
+	// lease in SET rather than WHERE tests the row as updated last, when a
+	// concurrent claim or replay changed it meanwhile. The attempt is
+	// numbered from the row just updated, so two replicas that both
+	// attempted a delivery never share a number. The id = ANY($1) lets
+	// the planner find the rows through the primary key.
+	const owned = `(o.owner = '' OR d.lease_owner = o.owner)`
+	b.Queue(`WITH o AS (
+			SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::timestamptz[], $5::integer[], $6::text[],
+				$7::text[], $8::timestamptz[], $9::bigint[], $10::text[])
+				AS o(id, status, step, next_attempt_at, status_code, error, owner, started_at, latency_us, response_body)),
+		upd AS (
+			UPDATE deliveries d SET
+				status = CASE WHEN `+owned+` THEN o.status ELSE d.status END,
+				step = CASE WHEN `+owned+` THEN o.step ELSE d.step END,
+				next_attempt_at = CASE WHEN `+owned+` THEN o.next_attempt_at ELSE d.next_attempt_at END,
+				last_status = CASE WHEN `+owned+` THEN o.status_code ELSE d.last_status END,
+				last_error = CASE WHEN `+owned+` THEN o.error ELSE d.last_error END,
+				lease_owner = CASE WHEN `+owned+` THEN '' ELSE d.lease_owner END,
+				lease_until = CASE WHEN `+owned+` THEN 'epoch' ELSE d.lease_until END,
+				attempts = d.attempts + 1, updated_at = $11
+			FROM o WHERE d.id = o.id AND d.id = ANY($1)
+			RETURNING d.id, d.attempts)
+		INSERT INTO attempts (delivery_id, n, started_at, status_code, latency_us, error, response_body)
+		SELECT upd.id, upd.attempts, o.started_at, o.status_code, o.latency_us, o.error, o.response_body
+		FROM upd JOIN o ON o.id = upd.id`,
+		ids, statuses, steps, next, codes, errs, owners, started, latencies, bodies, now.UTC())
 }
 
 // ReleaseLeases clears owner's lease on the given deliveries.
