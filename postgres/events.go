@@ -174,6 +174,10 @@ func marshalHeaders(h map[string]string) (string, error) {
 const eventColumns = `e.id, e.provider, e.delivery_id, e.event_type, e.source, e.account_id, e.resource_id,
 	e.org_id, e.connection_id, e.match, e.headers, e.payload, e.received_at`
 
+// claimEventColumns is eventColumns for claims, without the headers: a
+// delivery does not send the provider's headers.
+var claimEventColumns = strings.Replace(eventColumns, "e.headers", "'{}'::text", 1)
+
 func scanEvent(row pgx.Row) (*relay.Event, error) {
 	var e relay.Event
 	var headers string

@@ -105,7 +105,7 @@ func loadClaims(ctx context.Context, tx pgx.Tx, sealer relay.Sealer, deliveries 
 		}
 	}
 	events := make(map[string]*relay.Event, len(eventIDs))
-	rows, err := tx.Query(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = ANY($1)`, eventIDs)
+	rows, err := tx.Query(ctx, `SELECT `+claimEventColumns+` FROM events e WHERE e.id = ANY($1)`, eventIDs)
 	if err != nil {
 		return nil, err
 	}
