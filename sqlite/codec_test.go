@@ -131,8 +131,8 @@ func TestCodecRoundTrip(t *testing.T) {
 				it.Event.ID).Scan(&codec, &stored, &storedHeaders); err != nil {
 				t.Fatal(err)
 			}
-			if codec != codecZstd {
-				t.Fatalf("payload codec %d, want %d", codec, codecZstd)
+			if codec != codecS2 {
+				t.Fatalf("payload codec %d, want %d", codec, codecS2)
 			}
 			if want, _ := marshalHeaders(tc.headers); storedHeaders != want {
 				t.Fatalf("headers stored as %q, want the JSON text %q", storedHeaders, want)
@@ -221,7 +221,7 @@ func TestCodecCorruptValue(t *testing.T) {
 	for _, tc := range []struct {
 		name, set, want string
 	}{
-		// A zstd frame header followed by garbage.
+		// An S2 block header followed by garbage.
 		{"payload", `payload = x'28b52ffd2400ffffffffffff'`, "payload: stored value is corrupt"},
 		{"truncated", `payload = substr(payload, 1, length(payload) / 2)`, "payload: stored value is corrupt"},
 		// One byte changed inside the frame: it may still decode, but not

@@ -36,7 +36,7 @@ func insertEventsTx(ctx context.Context, tx *sql.Tx, st *writerStmts, items []*r
 			return err
 		}
 		res, err := insEvent.ExecContext(ctx, e.ID, e.Provider, e.DeliveryID, e.EventType, e.Source,
-			e.AccountID, e.ResourceID, e.OrgID, e.ConnectionID, e.Match, headers, payloads[i], codecZstd, ms(e.ReceivedAt), e.BodyKey)
+			e.AccountID, e.ResourceID, e.OrgID, e.ConnectionID, e.Match, headers, payloads[i], codecS2, ms(e.ReceivedAt), e.BodyKey)
 		if err != nil {
 			return fmt.Errorf("sqlite: insert event: %w", err)
 		}
