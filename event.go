@@ -95,6 +95,13 @@ type Outcome struct {
 	// replica when the lease ran out, records its attempt and leaves the
 	// state to the current holder. Empty applies the outcome regardless.
 	Owner string
+	// LeaseUntil, when set, is the end of the lease the attempt was made
+	// under (the claimed delivery's NextAttemptAt), and the state changes
+	// only while the row still holds that very lease: the outcome of an
+	// attempt that was still in flight when its delivery was replayed and
+	// claimed again by the same owner must not overwrite the new attempt's
+	// state. The zero time checks the owner only.
+	LeaseUntil time.Time
 }
 
 // EventFilter selects events for Store.ListEvents. Zero fields match all.

@@ -78,7 +78,7 @@ func (e *Engine) attempt(c *relay.Claim, s *signer) *result {
 	}
 	e.metrics.DeliveryLatency.Observe(latency.Seconds())
 
-	o := &relay.Outcome{Owner: e.cfg.Owner, Attempt: relay.Attempt{
+	o := &relay.Outcome{Owner: e.cfg.Owner, LeaseUntil: d.NextAttemptAt, Attempt: relay.Attempt{
 		DeliveryID: d.ID, N: d.Attempts + 1, StartedAt: started, StatusCode: status,
 		Latency: relay.Duration(latency), ResponseBody: body,
 	}}

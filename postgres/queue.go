@@ -211,27 +211,28 @@ func queueOutcomes(b *pgx.Batch, outcomes []*relay.Outcome, now time.Time) {
 	n := len(outcomes)
 	ids, statuses, errs, owners, bodies := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	steps, codes := make([]int32, n), make([]int32, n)
-	next, started := make([]time.Time, n), make([]time.Time, n)
+	next, started, leases := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
 	latencies := make([]int64, n)
 	for i, o := range outcomes {
 		a := &o.Attempt
 		ids[i], statuses[i], errs[i], owners[i], bodies[i] = a.DeliveryID, o.Status, a.Error, o.Owner, a.ResponseBody
 		steps[i], codes[i] = int32(o.Step), int32(a.StatusCode)
-		next[i], started[i] = ts(o.NextAttemptAt), a.StartedAt.UTC()
+		next[i], started[i], leases[i] = ts(o.NextAttemptAt), a.StartedAt.UTC(), ts(o.LeaseUntil)
 		latencies[i] = time.Duration(a.Latency).Microseconds()
 	}
 	// The state changes only while the row is still leased to the outcome's
-	// owner (see relay.Outcome); the attempt counts either way. Testing the
+	// owner, under the same lease when the outcome names it (see
+	// relay.Outcome); the attempt counts either way. Testing the
 	// lease in SET rather than WHERE tests the row as updated last, when a
 	// concurrent claim or replay changed it meanwhile. The attempt is
 	// numbered from the row just updated, so two replicas that both
 	// attempted a delivery never share a number. The id = ANY($1) lets
 	// the planner find the rows through the primary key.
-	const owned = `(o.owner = '' OR d.lease_owner = o.owner)`
+	const owned = `(o.owner = '' OR (d.lease_owner = o.owner AND (o.lease_until = 'epoch' OR d.lease_until = o.lease_until)))`
 	b.Queue(`WITH o AS (
 			SELECT * FROM unnest($1::text[], $2::text[], $3::integer[], $4::timestamptz[], $5::integer[], $6::text[],
-				$7::text[], $8::timestamptz[], $9::bigint[], $10::text[])
-				AS o(id, status, step, next_attempt_at, status_code, error, owner, started_at, latency_us, response_body)),
+				$7::text[], $8::timestamptz[], $9::bigint[], $10::text[], $12::timestamptz[])
+				AS o(id, status, step, next_attempt_at, status_code, error, owner, started_at, latency_us, response_body, lease_until)),
 		upd AS (
 			UPDATE deliveries d SET
 				status = CASE WHEN `+owned+` THEN o.status ELSE d.status END,
@@ -247,7 +248,7 @@ func queueOutcomes(b *pgx.Batch, outcomes []*relay.Outcome, now time.Time) {
 		INSERT INTO attempts (delivery_id, n, started_at, status_code, latency_us, error, response_body)
 		SELECT upd.id, upd.attempts, o.started_at, o.status_code, o.latency_us, o.error, o.response_body
 		FROM upd JOIN o ON o.id = upd.id`,
-		ids, statuses, steps, next, codes, errs, owners, started, latencies, bodies, now.UTC())
+		ids, statuses, steps, next, codes, errs, owners, started, latencies, bodies, now.UTC(), leases)
 }
 
 // ReleaseLeases clears owner's lease on the given deliveries.

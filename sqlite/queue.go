@@ -145,7 +145,8 @@ func recordOutcomesTx(ctx context.Context, tx *sql.Tx, st *writerStmts, outcomes
 	stale := tx.StmtContext(ctx, st.updStale)
 	for _, o := range outcomes {
 		a := &o.Attempt
-		res, err := upd.ExecContext(ctx, o.Status, o.Step, ms(o.NextAttemptAt), a.StatusCode, a.Error, ms(now), a.DeliveryID, o.Owner, o.Owner)
+		res, err := upd.ExecContext(ctx, o.Status, o.Step, ms(o.NextAttemptAt), a.StatusCode, a.Error, ms(now), a.DeliveryID,
+			o.Owner, o.Owner, ms(o.LeaseUntil), ms(o.LeaseUntil))
 		if err != nil {
 			return fmt.Errorf("sqlite: record outcome: %w", err)
 		}

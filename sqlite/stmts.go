@@ -57,7 +57,7 @@ var writerSQL = map[string]string{
 	"claimEvents": `SELECT ` + claimEventColumns + ` FROM events e WHERE e.id IN (SELECT value FROM json_each(?))`,
 	"updOutcome": `UPDATE deliveries SET status = ?, step = ?, next_attempt_at = ?,
 		attempts = attempts + 1, last_status = ?, last_error = ?, lease_owner = '', lease_until = 0, updated_at = ?
-		WHERE id = ? AND (? = '' OR lease_owner = ?)`,
+		WHERE id = ? AND (? = '' OR (lease_owner = ? AND (? = 0 OR lease_until = ?)))`,
 	// An attempt whose lease was lost (replayed, or taken over) still counts.
 	"updStale": `UPDATE deliveries SET attempts = attempts + 1, updated_at = ? WHERE id = ?`,
 	// The attempt is numbered from the row just updated, so two replicas that

@@ -82,6 +82,7 @@ func Run(t *testing.T, open func(t *testing.T) relay.Store) {
 		{"InsertIsAtomic", testInsertAtomic},
 		{"RecordOutcomes", testRecordOutcomes},
 		{"StaleOutcomeKeepsState", testStaleOutcome},
+		{"StaleOutcomeSameOwner", testStaleOutcomeSameOwner},
 		{"OrgsAndOAuthStates", testOrgsAndStates},
 		{"OAuthStateBinding", testOAuthStateBinding},
 		{"ConnectSessions", testConnectSessions},
@@ -396,6 +397,43 @@ func testConcurrentClaims(t *testing.T, s relay.Store) {
 		if n != 1 {
 			t.Fatalf("delivery %s claimed %d times", id, n)
 		}
+	}
+}
+
+// The outcome of an attempt still in flight when its delivery was replayed
+// and claimed again by the same owner names its own lease, so it does not
+// overwrite the state of the newer attempt, whose outcome then lands.
+func testStaleOutcomeSameOwner(t *testing.T, s relay.Store) {
+	d := destination(t, s, "app")
+	it := item("github", "r-same-owner", "push", "", t0, d)
+	insert(t, s, it)
+	id := it.Deliveries[0].ID
+	first, err := s.ClaimDue(ctx, "a", t0, time.Minute, 10)
+	must(t, err)
+	if len(first) != 1 {
+		t.Fatalf("claimed %d", len(first))
+	}
+	_, err = s.ReplayDelivery(ctx, id, "", t0.Add(time.Second))
+	must(t, err)
+	second, err := s.ClaimDue(ctx, "a", t0.Add(2*time.Second), time.Minute, 10)
+	must(t, err)
+	if len(second) != 1 {
+		t.Fatalf("replay claimed %d", len(second))
+	}
+	// The first attempt's success arrives late, then the replay's 410.
+	must(t, s.RecordOutcomes(ctx, []*relay.Outcome{{Owner: "a", LeaseUntil: first[0].Delivery.NextAttemptAt,
+		Status: relay.DeliverySucceeded, Step: 1, Attempt: relay.Attempt{DeliveryID: id, StartedAt: t0, StatusCode: 200}}}, t0.Add(3*time.Second)))
+	got, err := s.GetDelivery(ctx, id, "")
+	must(t, err)
+	if got.Status != relay.DeliveryPending || got.Attempts != 1 {
+		t.Fatalf("the first attempt's late success overwrote the replay's claim: %+v", got)
+	}
+	must(t, s.RecordOutcomes(ctx, []*relay.Outcome{{Owner: "a", LeaseUntil: second[0].Delivery.NextAttemptAt,
+		Status: relay.DeliveryDead, Step: 1, Attempt: relay.Attempt{DeliveryID: id, StartedAt: t0.Add(2 * time.Second), StatusCode: 410}}}, t0.Add(4*time.Second)))
+	got, err = s.GetDelivery(ctx, id, "")
+	must(t, err)
+	if got.Status != relay.DeliveryDead || got.Attempts != 2 || len(got.AttemptLog) != 2 {
+		t.Fatalf("the replay's own outcome did not land: %+v", got)
 	}
 }
 
