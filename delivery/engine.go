@@ -692,27 +692,41 @@ func (e *Engine) refreshLoop(ctx context.Context) {
 // recordLoop writes outcomes in batches until the outcomes channel closes.
 func (e *Engine) recordLoop() {
 	batch := make([]*result, 0, 512)
+	linger := time.NewTimer(recordLinger)
+	defer linger.Stop()
 	for {
 		r, ok := <-e.outcomes
 		if !ok {
 			return
 		}
 		batch = append(batch[:0], r)
+		linger.Reset(recordLinger)
+		open := true
 	fill:
-		for len(batch) < cap(batch) {
+		for open && len(batch) < cap(batch) && !r.claim.Delivery.Ordered() {
 			select {
-			case r, ok := <-e.outcomes:
-				if !ok {
-					break fill
+			case r, open = <-e.outcomes:
+				if open {
+					batch = append(batch, r)
 				}
-				batch = append(batch, r)
-			default:
+			case <-linger.C:
 				break fill
 			}
 		}
 		e.record(batch)
+		if !open {
+			return
+		}
 	}
 }
+
+// recordLinger is how long the recorder waits for more outcomes before it
+// stores a batch. Every write transaction rewrites the pages it touches
+// whatever their number of rows, so at a steady rate small batches cost
+// several times more per outcome than full ones; outcomes are bookkeeping
+// no one waits for, except an ordered key's next delivery, whose outcome
+// is stored at once (the batch holding it is not held back).
+const recordLinger = 5 * time.Millisecond
 
 // record stores a batch of outcomes, retrying while the database is down:
 // an outcome dropped here would only mean a redelivery, but holding it keeps
