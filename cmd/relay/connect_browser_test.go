@@ -74,7 +74,7 @@ providers:
 	do(t, customer, "press GitHub", chromedp.Click(chromedp.CSS(button)))
 	var back *url.URL
 	waitUntil(t, "the browser back at the app", func() bool {
-		u, err := url.Parse(get(t, customer, "where the browser is", chromedp.Location()))
+		u, err := url.Parse(location(customer))
 		if err == nil && strings.HasPrefix(u.String(), app.URL+"/done?") {
 			back = u
 		}

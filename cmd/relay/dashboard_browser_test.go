@@ -95,6 +95,17 @@ func get[T any](t *testing.T, ctx context.Context, what string, a chromedp.Actio
 	return v
 }
 
+// location returns the tab's URL, or "" while it cannot be read: polled
+// during a chain of redirects, the page being inspected may be replaced
+// under the read (CDP "Inspected target navigated or closed").
+func location(ctx context.Context) string {
+	v, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		return ""
+	}
+	return v
+}
+
 // signIn signs the tab in to the dashboard at base with key.
 func signIn(t *testing.T, ctx context.Context, base, key string) {
 	t.Helper()
@@ -187,7 +198,7 @@ destinations:
 		do(t, admin, "connect "+org+"'s GitHub", chromedp.Navigate(pub+"/connections"),
 			chromedp.SetValue(chromedp.CSS(`select[name=org]`), org), chromedp.Click(chromedp.ID("connect")))
 		waitUntil(t, "the connect flow back on Connections", func() bool {
-			return strings.HasPrefix(get(t, admin, "where the browser is", chromedp.Location()), pub+"/connections?")
+			return strings.HasPrefix(location(admin), pub+"/connections?")
 		})
 		do(t, admin, "see the result", chromedp.WaitVisible(chromedp.CSS(".flash")))
 		if flash := get(t, admin, "read the result", chromedp.Text(chromedp.CSS(".flash"))); !strings.Contains(flash, "Connected: con_") {
