@@ -51,6 +51,12 @@ func rowContext(ctx context.Context) context.Context { return context.WithoutCan
 // inTx runs fn in a write transaction and commits it.
 func (s *Store) inTx(ctx context.Context, op string, fn func(tx *sql.Tx) error) error {
 	tx, err := s.writer.BeginTx(ctx, nil)
+	return runTx(tx, err, op, fn)
+}
+
+// runTx runs fn in tx, just begun (or not, with err), and commits it; it
+// rolls back when fn fails.
+func runTx(tx *sql.Tx, err error, op string, fn func(tx *sql.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: %s: %w", op, err)
 	}
@@ -92,15 +98,5 @@ func (s *Store) inTxUnsynced(ctx context.Context, op string, fn func(tx *sql.Tx)
 		}
 	}()
 	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: %s: %w", op, err)
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: %s: commit: %w", op, err)
-	}
-	return nil
+	return runTx(tx, err, op, fn)
 }
