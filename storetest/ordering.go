@@ -229,11 +229,16 @@ func testOrderedConcurrentClaimers(t *testing.T, s relay.Store) {
 					outs = append(outs, &relay.Outcome{Owner: owner, Status: relay.DeliverySucceeded, Step: 1,
 						Attempt: relay.Attempt{DeliveryID: x.Delivery.ID, StartedAt: t0, StatusCode: 200}})
 				}
-				// Marked done before the outcome commits: a claimer that
-				// sees the next of the key before that would be caught.
+				// Marked done, and no longer in flight, just before the
+				// outcome is recorded: its commit is visible to the other
+				// claimers before RecordOutcomes returns here, so a key is in
+				// flight, as far as a client can tell, from its claim until
+				// its outcome is sent, and a claimer that sees the next of
+				// the key meanwhile is caught.
 				mu.Lock()
 				for _, x := range c {
 					done[x.Delivery.OrderKey] = append(done[x.Delivery.OrderKey], x.Delivery.ID)
+					inFlight[x.Delivery.OrderKey] = false
 				}
 				mu.Unlock()
 				if len(outs) > 0 {
@@ -244,11 +249,6 @@ func testOrderedConcurrentClaimers(t *testing.T, s relay.Store) {
 						return
 					}
 				}
-				mu.Lock()
-				for _, x := range c {
-					inFlight[x.Delivery.OrderKey] = false
-				}
-				mu.Unlock()
 			}
 		}(fmt.Sprintf("replica-%d", w))
 	}
