@@ -170,7 +170,7 @@ func (s *Store) CommitBackfillPages(ctx context.Context, pages []*relay.Backfill
 	errs := make([]error, len(pages))
 	payloads := make([][][]byte, len(pages))
 	for i, p := range pages {
-		payloads[i] = s.packPayloads(p.Items)
+		payloads[i] = packPayloads(p.Items)
 	}
 	st, err := s.stmts(ctx)
 	if err == nil {

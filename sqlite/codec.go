@@ -39,16 +39,12 @@ const maxDecoded = 1 << 30
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// compressor packs and unpacks stored payloads. SQLite does not checksum
-// its pages and an S2 block has no checksum of its own, so each value
-// carries the CRC-32C of the payload: a damaged value is an error rather
-// than different bytes.
-type compressor struct{}
-
-func newCompressor() (*compressor, error) { return &compressor{}, nil }
+// SQLite does not checksum its pages and an S2 block has no checksum of its
+// own, so each stored value carries the CRC-32C of the payload: a damaged
+// value is an error rather than different bytes.
 
 // pack compresses a payload, to be stored with codecS2.
-func (c *compressor) pack(payload []byte) []byte {
+func pack(payload []byte) []byte {
 	out := s2.Encode(make([]byte, s2.MaxEncodedLen(len(payload))+4), payload)
 	return binary.LittleEndian.AppendUint32(out, crc32.Checksum(payload, castagnoli))
 }
@@ -58,7 +54,7 @@ var errCorrupt = errors.New("stored value is corrupt")
 
 // unpack returns a stored payload as it was received. A value that does
 // not decode (a damaged row) and an unknown codec are errors.
-func (c *compressor) unpack(codec int64, stored []byte) ([]byte, error) {
+func unpack(codec int64, stored []byte) ([]byte, error) {
 	switch codec {
 	case codecRaw:
 		return stored, nil
@@ -86,5 +82,3 @@ func (c *compressor) unpack(codec int64, stored []byte) ([]byte, error) {
 		return nil, fmt.Errorf("stored value has unknown codec %d", codec)
 	}
 }
-
-func (c *compressor) close() {}

@@ -509,7 +509,7 @@ func (s *Store) ReleaseHeld(ctx context.Context, r relay.HeldRelease) (int, erro
 				rows.Close()
 				return fmt.Errorf("sqlite: release held events: %w", err)
 			}
-			if h.Payload, err = s.codec.unpack(codec, payload); err != nil {
+			if h.Payload, err = unpack(codec, payload); err != nil {
 				rows.Close()
 				return fmt.Errorf("sqlite: release held events: event %s: payload: %w", h.ID, err)
 			}

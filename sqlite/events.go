@@ -15,10 +15,10 @@ import (
 // packPayloads compresses the items' payloads, in order. Callers do it
 // before taking the writer, so the single writer connection is not held
 // while the CPU compresses.
-func (s *Store) packPayloads(items []*relay.IngestItem) [][]byte {
+func packPayloads(items []*relay.IngestItem) [][]byte {
 	out := make([][]byte, len(items))
 	for i, it := range items {
-		out[i] = s.codec.pack(it.Event.Payload)
+		out[i] = pack(it.Event.Payload)
 	}
 	return out
 }
@@ -86,7 +86,7 @@ type scanner interface{ Scan(dest ...any) error }
 
 // scanEvent reads one row of eventColumns, unpacking its payload. A payload
 // that does not unpack is an error naming the event.
-func (s *Store) scanEvent(row scanner) (*relay.Event, error) {
+func scanEvent(row scanner) (*relay.Event, error) {
 	var e relay.Event
 	var headers string
 	var payload []byte
@@ -99,7 +99,7 @@ func (s *Store) scanEvent(row scanner) (*relay.Event, error) {
 	if e.Headers, err = jsoncolumn.ParseMap(headers); err != nil {
 		return nil, fmt.Errorf("event %s: headers: %w", e.ID, err)
 	}
-	if e.Payload, err = s.codec.unpack(codec, payload); err != nil {
+	if e.Payload, err = unpack(codec, payload); err != nil {
 		return nil, fmt.Errorf("event %s: payload: %w", e.ID, err)
 	}
 	e.ReceivedAt = fromMS(received)
@@ -113,7 +113,7 @@ func (s *Store) GetEvent(ctx context.Context, id, orgID string) (*relay.Event, e
 		return nil, fmt.Errorf("sqlite: get event: %w", err)
 	}
 	defer tx.Rollback()
-	e, err := s.scanEvent(tx.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = ?`, id))
+	e, err := scanEvent(tx.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && !relay.OrgSees(orgID, e.OrgID)) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "event %s not found", id)
 	} else if err != nil {
@@ -177,7 +177,7 @@ func (s *Store) ListEvents(ctx context.Context, f relay.EventFilter) (*relay.Pag
 	defer rows.Close()
 	var items []*relay.Event
 	for rows.Next() {
-		e, err := s.scanEvent(rows)
+		e, err := scanEvent(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: list events: %w", err)
 		}

@@ -110,7 +110,7 @@ func (s *Store) loadClaims(ctx context.Context, tx *sql.Tx, q *sql.Stmt, deliver
 	}
 	defer rows.Close()
 	for rows.Next() {
-		e, err := s.scanEvent(rows)
+		e, err := scanEvent(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: claim: events: %w", err)
 		}
@@ -198,7 +198,7 @@ func (s *Store) ReplayEvent(ctx context.Context, eventID, orgID string, newDesti
 		return nil, fmt.Errorf("sqlite: replay event: %w", err)
 	}
 	defer tx.Rollback()
-	e, err := s.scanEvent(tx.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = ?`, eventID))
+	e, err := scanEvent(tx.QueryRowContext(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = ?`, eventID))
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && orgID != "" && e.OrgID != orgID) {
 		return nil, relay.Errorf(relay.ENOTFOUND, "event %s not found", eventID)
 	} else if err != nil {

@@ -40,7 +40,6 @@ type Store struct {
 	writer *sql.DB
 	reader *sql.DB
 	sealer relay.Sealer // seals destination secrets; nil: kept in clear
-	codec  *compressor  // packs event payloads and headers
 
 	// The writer never checkpoints (wal_autocheckpoint 0): a checkpoint in a
 	// commit would stall every webhook waiting on it. This connection does
@@ -133,14 +132,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	reader.SetMaxIdleConns(n)
 	reader.SetConnMaxIdleTime(0)
 
-	codec, err := newCompressor()
-	if err != nil {
-		writer.Close()
-		checkpointer.Close()
-		reader.Close()
-		return nil, err
-	}
-	s := &Store{path: path, writer: writer, reader: reader, checkpointer: checkpointer, codec: codec,
+	s := &Store{path: path, writer: writer, reader: reader, checkpointer: checkpointer,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
@@ -210,7 +202,6 @@ func (s *Store) Close() error {
 	err1 := s.reader.Close()
 	err3 := s.checkpointer.Close()
 	err2 := s.writer.Close()
-	s.codec.close()
 	return errors.Join(err1, err2, err3)
 }
 

@@ -25,7 +25,7 @@ func (s *Store) InsertEvents(ctx context.Context, items []*relay.IngestItem) err
 	if err != nil {
 		return err
 	}
-	payloads := s.packPayloads(items)
+	payloads := packPayloads(items)
 	return s.inTx(ctx, "insert events", func(tx *sql.Tx) error { return insertEventsTx(rowContext(ctx), tx, st, items, payloads) })
 }
 
